@@ -1,0 +1,43 @@
+"""The ASGI application, built from settings (never at import time)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+from parley import __version__
+from parley.api import parties, problems, submissions
+from parley.api.limits import BodyLimit
+from parley.config import Settings
+from parley.hub import Hub
+
+
+def create_app(settings: Settings, hub: Hub | None = None) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.hub = hub or Hub(settings)
+        try:
+            yield
+        finally:
+            if hub is None:
+                app.state.hub.close()
+
+    app = FastAPI(
+        title="parley",
+        version=__version__,
+        description="A verifiable hub for deconfliction and protection notifications.",
+        lifespan=lifespan,
+    )
+    problems.install(app)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.include_router(parties.router)
+    app.include_router(submissions.router)
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict[str, Any]:
+        return {"status": "ok", "version": __version__}
+
+    return app

@@ -1,0 +1,23 @@
+"""Bearer-token authentication, shared by every route that needs a party."""
+
+from __future__ import annotations
+
+from fastapi import Request
+
+from parley.hub import Hub
+from parley.store.db import Party
+
+
+def hub_of(request: Request) -> Hub:
+    hub: Hub = request.app.state.hub
+    return hub
+
+
+def bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def current_party(request: Request) -> Party:
+    return hub_of(request).authenticate(bearer(request))

@@ -1,0 +1,31 @@
+"""/api/v1/parties: who takes part, and the keys to check their signatures."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+
+from parley.api.auth import current_party, hub_of
+from parley.errors import NotFound
+from parley.store.db import Party
+
+router = APIRouter(prefix="/api/v1/parties", tags=["parties"])
+CurrentParty = Annotated[Party, Depends(current_party)]
+
+
+@router.get("")
+def list_(request: Request, _party: CurrentParty) -> dict[str, Any]:
+    return {"items": [p.public() for p in hub_of(request).store.parties()]}
+
+
+@router.get("/me")
+def me(party: CurrentParty) -> dict[str, Any]:
+    return party.public()
+
+
+@router.get("/{party_id}")
+def read(request: Request, _party: CurrentParty, party_id: str) -> dict[str, Any]:
+    if not hub_of(request).is_party(party_id):
+        raise NotFound(f"no party {party_id!r}")
+    return hub_of(request).parties()[party_id].public()

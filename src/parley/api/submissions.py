@@ -1,0 +1,157 @@
+"""/api/v1/submissions: create (one or a batch), read, list."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from parley import clock
+from parley.api.auth import current_party, hub_of
+from parley.errors import BadRequest, InvalidJSON, ParleyError, UnsupportedMediaType
+from parley.hub import Accepted
+from parley.parties import jws
+from parley.store.db import Party, Submission
+
+router = APIRouter(prefix="/api/v1/submissions", tags=["submissions"])
+CurrentParty = Annotated[Party, Depends(current_party)]
+
+_SUBMIT_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/jose": {"schema": {"type": "string", "description": "compact JWS"}},
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["jws"],
+                    "properties": {"jws": {"type": "string"}},
+                }
+            },
+        },
+    }
+}
+_BATCH_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["submissions"],
+                    "properties": {"submissions": {"type": "array", "items": {"type": "string"}}},
+                }
+            }
+        },
+    }
+}
+
+
+async def _json_body(request: Request) -> Any:
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media != "application/json":
+        raise UnsupportedMediaType(f"send application/json, not {media or 'no content type'!r}")
+    try:
+        return json.loads(await request.body())
+    except ValueError as exc:
+        raise InvalidJSON(f"the request body is not valid JSON: {exc}") from None
+
+
+async def _compact(request: Request) -> str:
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media == "application/jose":
+        try:
+            return (await request.body()).decode("ascii").strip()
+        except UnicodeDecodeError:
+            raise BadRequest("a compact JWS is ASCII text") from None
+    body = await _json_body(request)
+    if not isinstance(body, dict) or not isinstance(body.get("jws"), str):
+        raise BadRequest('send {"jws": "<compact JWS>"} or the JWS itself as application/jose')
+    return str(body["jws"])
+
+
+@router.post("", status_code=201, openapi_extra=_SUBMIT_BODY)
+async def create(request: Request, party: CurrentParty) -> JSONResponse:
+    """Submit one signed document; answers its id and sequence number."""
+    compact = await _compact(request)
+    (outcome,) = await hub_of(request).submit(party, [compact])
+    if isinstance(outcome, ParleyError):
+        raise outcome
+    answer = outcome.answer()
+    return JSONResponse(
+        answer, status_code=201, headers={"Location": f"{router.prefix}/{answer['id']}"}
+    )
+
+
+@router.post("/batch", openapi_extra=_BATCH_BODY)
+async def create_batch(request: Request, party: CurrentParty) -> dict[str, Any]:
+    """Submit many signed documents; each is accepted or refused on its own."""
+    body = await _json_body(request)
+    items = body.get("submissions") if isinstance(body, dict) else None
+    if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+        raise BadRequest('send {"submissions": ["<compact JWS>", ...]}')
+    hub = hub_of(request)
+    if len(items) > hub.settings.batch_max:
+        raise BadRequest(f"at most {hub.settings.batch_max} submissions per batch")
+    outcomes = await hub.submit(party, items)
+    return {
+        "results": [
+            {"status": 201, **o.answer()} if isinstance(o, Accepted) else o.problem()
+            for o in outcomes
+        ]
+    }
+
+
+def view(sub: Submission) -> dict[str, Any]:
+    document = jws.Parsed(sub.jws).payload
+    named = document["audience"]
+    # The author is always in the audience, named or not.
+    audience = "all" if sub.audience_all else sorted(set(named) | {sub.party_id})
+    return {
+        "id": sub.id,
+        "sequence": sub.log_index,
+        "kind": sub.kind,
+        "party": sub.party_id,
+        "client_time": sub.client_time,
+        "received_at": sub.received_at,
+        "audience": audience,
+        "document": document,
+        "jws": sub.jws,
+        "salt": sub.salt,
+    }
+
+
+@router.get("")
+def list_(
+    request: Request,
+    party: CurrentParty,
+    cursor: Annotated[int, Query(ge=-1, description="the last sequence number seen")] = -1,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    kind: str | None = None,
+    author: Annotated[str | None, Query(alias="party")] = None,
+    since: str | None = None,
+    until: str | None = None,
+) -> dict[str, Any]:
+    """Submissions visible to the caller, in log order; follow ``next`` for more."""
+    items = hub_of(request).store.list_submissions(
+        party.id,
+        after=cursor,
+        limit=limit,
+        kind=kind,
+        party=author,
+        since=clock.iso(clock.parse(since, "since")) if since else None,
+        until=clock.iso(clock.parse(until, "until")) if until else None,
+    )
+    next_cursor = items[-1].log_index if len(items) == limit else None
+    return {"items": [view(s) for s in items], "next": next_cursor}
+
+
+@router.get("/{submission_id}")
+def read(request: Request, party: CurrentParty, submission_id: str) -> dict[str, Any]:
+    return view(hub_of(request).submission(party, submission_id))
+
+
+def no_content() -> Response:
+    return Response(status_code=204)

@@ -1,0 +1,208 @@
+"""The ``parley`` command: parse, call the library, print, map errors to an exit code."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from parley import __version__, config
+from parley.errors import ParleyError
+
+out = Console()
+err = Console(stderr=True)
+
+DATA = click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=config.DEFAULT_DATA,
+    show_default=True,
+    help="Data directory (SQLite database, hub key, settings).",
+)
+DATABASE = click.option(
+    "--database",
+    "database_url",
+    envvar="PARLEY_DATABASE_URL",
+    default=None,
+    help="Database URL, e.g. postgresql://user@host/db (default: SQLite in the data directory).",
+)
+JSON = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+
+
+def emit(data: Any, as_json: bool, human: str | Table | None = None) -> None:
+    if as_json:
+        click.echo(json.dumps(data, indent=2, sort_keys=True))
+    elif human is not None:
+        out.print(human)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="parley")
+def cli() -> None:
+    """parley: a verifiable hub for deconfliction and protection notifications."""
+
+
+@cli.command()
+@DATA
+@DATABASE
+@click.option("--origin", default=None, help="The log's origin line (default from settings).")
+@JSON
+def init(data_dir: Path, database_url: str | None, origin: str | None, as_json: bool) -> None:
+    """Create a data directory: database, hub signing key and settings."""
+    from parley import setup
+
+    result = setup.init(data_dir, database_url, origin)
+    emit(
+        result,
+        as_json,
+        f"[green]Initialised[/] {result['data_dir']}\n"
+        f"database: {result['database']}\n"
+        f"log verifier key (give this to every party):\n  [bold]{result['verifier_key']}[/]",
+    )
+
+
+@cli.command()
+@DATA
+@DATABASE
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+def serve(data_dir: Path, database_url: str | None, host: str, port: int) -> None:
+    """Serve the hub over HTTP."""
+    from parley import setup
+
+    setup.serve(setup.settings_for(data_dir, database_url), host, port)
+
+
+@cli.command()
+@click.option(
+    "--out",
+    "out_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Private key file to write (mode 0600); the public key goes beside it as .pub.json.",
+)
+@JSON
+def keygen(out_path: Path, as_json: bool) -> None:
+    """Make a party's Ed25519 key pair, on the party's own machine."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from parley.parties import keys
+
+    if out_path.exists():
+        raise click.ClickException(f"{out_path} exists; refusing to overwrite a key")
+    key = Ed25519PrivateKey.generate()
+    keys.write_private_key(out_path, key)
+    public = keys.public_path_for(out_path)
+    keys.write_public_key(public, key.public_key())
+    data = {"private_key": str(out_path), "public_key": str(public),
+            "x": keys.public_jwk(key.public_key())["x"]}
+    emit(data, as_json, f"private key: {out_path} (keep it)\npublic key:  {public} (give it "
+         "to the hub operator)")
+
+
+@cli.group()
+def party() -> None:
+    """Register and list parties."""
+
+
+@party.command("add")
+@click.argument("party_id")
+@click.option("--name", required=True, help="Human-readable name.")
+@click.option(
+    "--role", required=True, type=click.Choice(["member", "notifier", "observer"]),
+    help="What the party may submit.",
+)
+@click.option("--public-key", "public_key", required=True,
+              type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@DATA
+@DATABASE
+@JSON
+def party_add(party_id: str, name: str, role: str, public_key: Path, data_dir: Path,
+              database_url: str | None, as_json: bool) -> None:
+    """Register a party; prints its API token once (the hub keeps only its hash)."""
+    from parley import setup
+    from parley.parties.keys import load_public_key
+
+    settings = setup.settings_for(data_dir, database_url)
+    token = setup.add_party(settings, party_id, name, role, load_public_key(public_key))
+    emit({"id": party_id, "name": name, "role": role, "token": token}, as_json,
+         f"party [bold]{party_id}[/] ({role}) registered.\ntoken (shown once): [bold]{token}[/]")
+
+
+@party.command("list")
+@DATA
+@DATABASE
+@JSON
+def party_list(data_dir: Path, database_url: str | None, as_json: bool) -> None:
+    """List registered parties."""
+    from parley import setup
+
+    parties = setup.open_store(setup.settings_for(data_dir, database_url)).parties()
+    table = Table("id", "name", "role", "public key", "registered (UTC)")
+    for p in parties:
+        table.add_row(p.id, p.name, p.role, p.public_key, p.created_at)
+    emit([p.public() for p in parties], as_json, table)
+
+
+@cli.command()
+@click.option("--hub", "hub_url", required=True, envvar="PARLEY_HUB", help="Hub base URL.")
+@click.option("--party", "party_id", required=True, envvar="PARLEY_PARTY")
+@click.option("--key", "key_path", required=True, envvar="PARLEY_KEY",
+              type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--token", required=True, envvar="PARLEY_TOKEN")
+@click.option("--audience", default="all", show_default=True,
+              help='"all" or a comma-separated list of party ids.')
+@click.argument("kind")
+@click.argument("body_file", type=click.File("r"))
+@JSON
+def submit(hub_url: str, party_id: str, key_path: Path, token: str, audience: str, kind: str,
+           body_file: Any, as_json: bool) -> None:
+    """Sign the JSON body in BODY_FILE as KIND and submit it (use - for standard input)."""
+    from parley.client import Client
+
+    try:
+        body = json.load(body_file)
+    except ValueError as exc:
+        raise click.ClickException(f"{body_file.name} is not JSON: {exc}") from None
+    names: str | list[str] = "all" if audience == "all" else audience.split(",")
+    with Client(hub_url, party_id, token, key_path) as client:
+        answer = client.submit(kind, body, names)
+    emit(answer, as_json, f"accepted: id {answer['id']}, sequence {answer['sequence']}, "
+         f"received {answer['received_at']}")
+
+
+@cli.command()
+@DATA
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--no-serve", is_flag=True, help="Set up the scenario, then exit.")
+@JSON
+def demo(data_dir: Path, host: str, port: int, no_serve: bool, as_json: bool) -> None:
+    """Set up a hub with a real scenario on SQLite, then serve it."""
+    from parley import demo as scenario
+    from parley import setup
+
+    summary = scenario.build(data_dir, f"http://{host}:{port}", quiet=as_json)
+    emit(summary, as_json, scenario.describe(summary))
+    if not no_serve:
+        setup.serve(setup.settings_for(data_dir, None), host, port)
+
+
+def main() -> None:
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        err.print("aborted")
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except ParleyError as exc:
+        err.print(f"[red]error:[/] {exc.detail}")
+        sys.exit(1)

@@ -1,0 +1,79 @@
+"""Settings: each declared once, with its default and its help.
+
+A data directory holds ``parley.toml`` (these settings), ``parley.db`` (SQLite, the default) and
+``hub.key`` (the hub's log-signing key, mode 0600). ``PARLEY_DATABASE_URL`` overrides the database.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from parley.errors import BadRequest
+
+DEFAULT_DATA = Path("parley-data")
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = DEFAULT_DATA
+    database_url: str = ""
+    origin: str = "parley.example/log"
+    max_body_bytes: int = 1024 * 1024
+    max_clock_skew_s: float = 300.0
+    checkpoint_interval_s: float = 1.0
+    batch_max: int = 1000
+
+    @property
+    def database(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'parley.db').resolve()}"
+
+    @property
+    def hub_key_path(self) -> Path:
+        return self.data_dir / "hub.key"
+
+    @property
+    def config_path(self) -> Path:
+        return self.data_dir / "parley.toml"
+
+
+HELP: dict[str, str] = {
+    "database_url": "SQLAlchemy URL of the database; empty means SQLite in the data directory",
+    "origin": "the log's origin line (C2SP tlog-checkpoint); also the hub key's name",
+    "max_body_bytes": "largest request body accepted, in bytes",
+    "max_clock_skew_s": "largest difference between a submission's client time and the hub's",
+    "checkpoint_interval_s": "seconds between a new entry and the signed checkpoint covering it",
+    "batch_max": "most submissions committed in one database transaction",
+}
+
+
+def load(data_dir: Path, database_url: str | None = None) -> Settings:
+    """Settings from the data directory's file, then the environment, then the caller."""
+    values: dict[str, Any] = {}
+    path = data_dir / "parley.toml"
+    if path.exists():
+        try:
+            values = tomllib.loads(path.read_text())
+        except tomllib.TOMLDecodeError as exc:
+            raise BadRequest(f"{path}: {exc}") from None
+    known = {f.name for f in fields(Settings)} - {"data_dir"}
+    unknown = set(values) - known
+    if unknown:
+        raise BadRequest(f"{path}: unknown settings {sorted(unknown)}")
+    settings = replace(Settings(data_dir=data_dir), **values)
+    url = database_url or os.environ.get("PARLEY_DATABASE_URL")
+    return replace(settings, database_url=url) if url else settings
+
+
+def dump(settings: Settings) -> str:
+    lines = []
+    for f in fields(Settings):
+        if f.name == "data_dir":
+            continue
+        lines.append(f"# {HELP[f.name]}")
+        value = getattr(settings, f.name)
+        lines.append(f'{f.name} = "{value}"' if isinstance(value, str) else f"{f.name} = {value}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,128 @@
+"""The hub: one object that the HTTP API, the CLI and the tests all drive.
+
+It owns the store, the writer thread and the caches; every path into the records goes through
+its methods, so authentication and audience checks live here and in the store, nowhere else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from parley import clock
+from parley.config import Settings
+from parley.errors import Conflict, NotFound, ParleyError, Unauthorized
+from parley.parties import tokens
+from parley.store.db import REPLAYED, NewSubmission, Party, Store, Submission
+from parley.submissions import Checked, check
+from parley.writer import Writer
+
+
+@dataclass(frozen=True)
+class Accepted:
+    record: NewSubmission
+    index: int
+
+    def answer(self) -> dict[str, Any]:
+        return {
+            "id": self.record.id,
+            "sequence": self.index,
+            "kind": self.record.kind,
+            "received_at": self.record.received_at,
+            "receipt": f"/api/v1/submissions/{self.record.id}/receipt",
+        }
+
+
+Outcome = Accepted | ParleyError
+
+
+class Hub:
+    def __init__(self, settings: Settings, store: Store | None = None) -> None:
+        self.settings = settings
+        self.store = store or Store(settings.database)
+        self._parties_lock = threading.Lock()
+        self._by_token: dict[str, Party] = {}
+        self._by_id: dict[str, Party] = {}
+        self._load_parties()
+        self.writer = Writer(self.store, settings.batch_max, on_commit=self._committed)
+
+    def close(self) -> None:
+        self.writer.close()
+        self.store.close()
+
+    # -- parties ------------------------------------------------------------------------------
+
+    def _load_parties(self) -> None:
+        with self._parties_lock:
+            self._by_id = {p.id: p for p in self.store.parties()}
+
+    def parties(self) -> dict[str, Party]:
+        return self._by_id
+
+    def authenticate(self, token: str | None) -> Party:
+        if not token:
+            raise Unauthorized("a bearer token is required (Authorization: Bearer <token>)")
+        digest = tokens.token_digest(token)
+        party = self._by_token.get(digest)
+        if party is None:
+            # A party registered by the CLI while the hub runs is found on first use.
+            party = self.store.party_by_token(digest)
+            if party is None:
+                raise Unauthorized("the token is not valid for any party")
+            with self._parties_lock:
+                self._by_token[digest] = party
+            if party.id not in self._by_id:
+                self._load_parties()
+        return party
+
+    def is_party(self, party_id: str) -> bool:
+        if party_id not in self._by_id:
+            self._load_parties()
+        return party_id in self._by_id
+
+    # -- submissions --------------------------------------------------------------------------
+
+    def check(self, party: Party, compact: str) -> Checked:
+        return check(compact, party, self.is_party, clock.now(), self.settings.max_clock_skew_s)
+
+    async def submit(self, party: Party, compacts: Sequence[str]) -> list[Outcome]:
+        outcomes: list[Outcome | None] = []
+        ready: list[Checked] = []
+        for compact in compacts:
+            try:
+                ready.append(self.check(party, compact))
+                outcomes.append(None)
+            except ParleyError as exc:
+                outcomes.append(exc)
+        if ready:
+            future = self.writer.submit([c.record for c in ready])
+            indices = await asyncio.wrap_future(future)
+            accepted = iter(zip(ready, indices, strict=True))
+            for i, outcome in enumerate(outcomes):
+                if outcome is None:
+                    checked, index = next(accepted)
+                    outcomes[i] = (
+                        Conflict(
+                            "this nonce was already used by this party: the submission is a "
+                            "replay and was not stored",
+                            field="nonce",
+                        )
+                        if index == REPLAYED
+                        else Accepted(checked.record, index)
+                    )
+        return [o for o in outcomes if o is not None]
+
+    def _committed(self, records: Sequence[NewSubmission], indices: Sequence[int]) -> None:
+        """Called by the writer thread after each commit; the log and screening hook in here."""
+
+    # -- reads --------------------------------------------------------------------------------
+
+    def submission(self, viewer: Party, submission_id: str) -> Submission:
+        found = self.store.get_submission(submission_id, viewer.id)
+        if found is None:
+            # Same answer whether it does not exist or lies outside the viewer's audience.
+            raise NotFound(f"no submission {submission_id!r}")
+        return found

@@ -1,0 +1,38 @@
+"""What each role may submit (DESIGN.md, "Who uses it")."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    MEMBER = "member"
+    NOTIFIER = "notifier"
+    OBSERVER = "observer"
+
+
+KINDS: frozenset[str] = frozenset(
+    {
+        "operation",
+        "area",
+        "acknowledgement",
+        "intelligence",
+        "incident",
+        "site",
+        "movement",
+        "review",
+    }
+)
+
+ALLOWED: dict[Role, frozenset[str]] = {
+    Role.MEMBER: frozenset({"operation", "area", "acknowledgement", "intelligence", "incident"}),
+    Role.NOTIFIER: frozenset({"site", "movement", "incident"}),
+    Role.OBSERVER: frozenset({"incident", "review"}),
+}
+
+
+def may_submit(role: str, kind: str) -> bool:
+    try:
+        return kind in ALLOWED[Role(role)]
+    except ValueError:
+        return False

@@ -1,0 +1,104 @@
+"""Data directories, the hub key, parties and serving: what the CLI's setup commands call."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from parley import clock, config
+from parley.config import Settings
+from parley.errors import BadRequest
+from parley.parties import keys, tokens
+from parley.store.db import Party, Store
+
+
+def settings_for(data_dir: Path, database_url: str | None) -> Settings:
+    if not (data_dir / "parley.toml").exists():
+        raise BadRequest(f"{data_dir} is not a parley data directory; run `parley init` first")
+    return config.load(data_dir, database_url)
+
+
+def open_store(settings: Settings) -> Store:
+    return Store(settings.database)
+
+
+def init(data_dir: Path, database_url: str | None, origin: str | None) -> dict[str, Any]:
+    """Create (or complete) a data directory. Never replaces an existing hub key."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    settings = config.load(data_dir, database_url)
+    if origin:
+        settings = replace(settings, origin=origin)
+    if not settings.config_path.exists():
+        # The URL given on the command line stays out of the file: it may hold a password.
+        settings.config_path.write_text(config.dump(replace(settings, database_url="")))
+    if not settings.hub_key_path.exists():
+        keys.write_private_key(settings.hub_key_path, Ed25519PrivateKey.generate())
+    store = open_store(settings)
+    try:
+        store.migrate()
+    finally:
+        store.close()
+    return {
+        "data_dir": str(data_dir),
+        "database": _redacted(settings.database),
+        "origin": settings.origin,
+        "verifier_key": verifier_key(settings),
+    }
+
+
+def hub_key(settings: Settings) -> Ed25519PrivateKey:
+    return keys.load_private_key(settings.hub_key_path)
+
+
+def verifier_key(settings: Settings) -> str:
+    """The C2SP signed-note verifier key: name+keyid+base64(0x01 || public key)."""
+    import base64
+    import hashlib
+
+    raw = b"\x01" + keys.public_raw(hub_key(settings).public_key())
+    key_id = hashlib.sha256(settings.origin.encode() + b"\n" + raw).digest()[:4]
+    return f"{settings.origin}+{key_id.hex()}+{base64.b64encode(raw).decode()}"
+
+
+def add_party(
+    settings: Settings, party_id: str, name: str, role: str, public_key: Ed25519PublicKey
+) -> str:
+    _check_party_id(party_id)
+    token = tokens.new_token()
+    party = Party(party_id, name, role, keys.b64url(keys.public_raw(public_key)),
+                  clock.iso(clock.now()))
+    store = open_store(settings)
+    try:
+        store.add_party(party, tokens.token_digest(token))
+    finally:
+        store.close()
+    return token
+
+
+def _check_party_id(party_id: str) -> None:
+    import re
+
+    if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,62}", party_id):
+        raise BadRequest(
+            "a party id is 1-63 lower-case letters, digits and hyphens, starting with a "
+            f"letter or digit: {party_id!r}"
+        )
+
+
+def serve(settings: Settings, host: str, port: int) -> None:
+    import uvicorn
+
+    from parley.api.app import create_app
+
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", access_log=False)
+
+
+def _redacted(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        return f"{scheme}://{creds.split(':')[0]}:***@{host}" if ":" in creds else url
+    return url

@@ -1,0 +1,1 @@
+"""Storage: one contract (``Store``), held by SQLite and PostgreSQL alike."""

@@ -1,0 +1,372 @@
+"""The storage contract, one implementation for SQLite and PostgreSQL.
+
+Every read that returns a record takes the viewing party and filters by audience in SQL: there is
+no unfiltered read path for the API to call by mistake. Writes are called from a single writer
+thread per process (see ``parley.writer``); on PostgreSQL several processes may write at once and
+queue on the ``log_state`` row lock, which is what keeps the log free of gaps and forks.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    and_,
+    create_engine,
+    event,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    tuple_,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+
+from parley import clock
+from parley.errors import Conflict
+from parley.store import schema as t
+
+
+@dataclass(frozen=True)
+class Party:
+    id: str
+    name: str
+    role: str
+    public_key: str
+    created_at: str
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "role": self.role,
+            "public_key": {"kty": "OKP", "crv": "Ed25519", "x": self.public_key},
+            "created_at": self.created_at,
+        }
+
+
+@dataclass(frozen=True)
+class NewSubmission:
+    id: str
+    kind: str
+    party_id: str
+    nonce: str
+    client_time: str
+    received_at: str
+    audience: tuple[str, ...] | None  # None: every party
+    jws: str
+    salt: str | None
+    entry: bytes
+
+
+@dataclass(frozen=True)
+class Submission:
+    seq: int
+    id: str
+    kind: str
+    party_id: str
+    nonce: str
+    client_time: str
+    received_at: str
+    audience_all: bool
+    jws: str
+    salt: str | None
+    log_index: int
+
+
+REPLAYED = -1
+
+
+def _is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite")
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+class Store:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.sqlite = _is_sqlite(url)
+        self._write_lock = threading.Lock()
+        if self.sqlite:
+            self.engine = create_engine(url, connect_args={"check_same_thread": False})
+            self._writer = create_engine(url, connect_args={"check_same_thread": False})
+            _sqlite_pragmas(self.engine, immediate=False)
+            _sqlite_pragmas(self._writer, immediate=True)
+        else:
+            url = url.replace("postgresql://", "postgresql+psycopg://", 1)
+            self.engine = create_engine(url, pool_size=8, max_overflow=8, pool_pre_ping=True)
+            self._writer = self.engine
+
+    def close(self) -> None:
+        self.engine.dispose()
+        self._writer.dispose()
+
+    # -- schema -------------------------------------------------------------------------------
+
+    def migrate(self) -> None:
+        from alembic import command
+        from alembic.config import Config
+
+        config = Config()
+        config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+        with self._writer.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+
+    # -- parties ------------------------------------------------------------------------------
+
+    def add_party(self, party: Party, token_digest: str) -> None:
+        try:
+            with self._writer.begin() as conn:
+                conn.execute(
+                    insert(t.parties).values(
+                        id=party.id,
+                        name=party.name,
+                        role=party.role,
+                        public_key=party.public_key,
+                        token_digest=token_digest,
+                        created_at=party.created_at,
+                    )
+                )
+        except IntegrityError:
+            raise Conflict(f"party {party.id!r} already exists") from None
+
+    def party_by_token(self, token_digest: str) -> Party | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(*_party_columns()).where(t.parties.c.token_digest == token_digest)
+            ).first()
+        return Party(*row) if row else None
+
+    def parties(self) -> list[Party]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(*_party_columns()).order_by(t.parties.c.id)).all()
+        return [Party(*row) for row in rows]
+
+    # -- submissions --------------------------------------------------------------------------
+
+    def append(self, batch: Sequence[NewSubmission]) -> list[int]:
+        """Store a batch in one transaction; answer each one's log index, or REPLAYED."""
+        with self._write_lock:
+            try:
+                with self._writer.begin() as conn:
+                    return self._append(conn, batch)
+            except IntegrityError:
+                # Another process took a nonce between our check and our insert: redo the
+                # batch one at a time so only the replay is refused.
+                results = []
+                for one in batch:
+                    try:
+                        with self._writer.begin() as conn:
+                            results.extend(self._append(conn, [one]))
+                    except IntegrityError:
+                        results.append(REPLAYED)
+                return results
+
+    def _append(self, conn: Connection, batch: Sequence[NewSubmission]) -> list[int]:
+        seen = self._used_nonces(conn, batch)
+        fresh: list[NewSubmission] = []
+        results: list[int] = []
+        for sub in batch:
+            key = (sub.party_id, sub.nonce)
+            if key in seen:
+                results.append(REPLAYED)
+                continue
+            seen.add(key)
+            fresh.append(sub)
+            results.append(len(fresh) - 1)
+        if not fresh:
+            return results
+        size = conn.execute(
+            select(t.log_state.c.size).where(t.log_state.c.id == 1).with_for_update()
+        ).scalar_one()
+        rows = [
+            {
+                "id": s.id,
+                "kind": s.kind,
+                "party_id": s.party_id,
+                "nonce": s.nonce,
+                "client_time": s.client_time,
+                "received_at": s.received_at,
+                "audience_all": s.audience is None,
+                "jws": s.jws,
+                "salt": s.salt,
+                "log_index": size + i,
+            }
+            for i, s in enumerate(fresh)
+        ]
+        seqs = (
+            conn.execute(
+                insert(t.submissions).returning(t.submissions.c.seq, sort_by_parameter_order=True),
+                rows,
+            )
+            .scalars()
+            .all()
+        )
+        members = [
+            {"submission_seq": seq, "party_id": party}
+            for seq, sub in zip(seqs, fresh, strict=True)
+            for party in sub.audience or ()
+        ]
+        if members:
+            conn.execute(insert(t.audiences), members)
+        conn.execute(
+            insert(t.log_entries),
+            [{"idx": size + i, "entry": s.entry} for i, s in enumerate(fresh)],
+        )
+        conn.execute(
+            update(t.log_state).where(t.log_state.c.id == 1).values(size=size + len(fresh))
+        )
+        return [r if r == REPLAYED else size + r for r in results]
+
+    @staticmethod
+    def _used_nonces(conn: Connection, batch: Sequence[NewSubmission]) -> set[tuple[str, str]]:
+        keys = [(s.party_id, s.nonce) for s in batch]
+        c = t.submissions.c
+        rows = conn.execute(
+            select(c.party_id, c.nonce).where(tuple_(c.party_id, c.nonce).in_(keys))
+        ).all()
+        return {(row[0], row[1]) for row in rows}
+
+    def get_submission(self, submission_id: str, viewer: str) -> Submission | None:
+        query = select(*_submission_columns()).where(
+            t.submissions.c.id == submission_id, _visible_to(viewer)
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return Submission(*row) if row else None
+
+    def list_submissions(
+        self,
+        viewer: str,
+        *,
+        after: int = -1,
+        limit: int = 100,
+        kind: str | None = None,
+        party: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+    ) -> list[Submission]:
+        c = t.submissions.c
+        conditions = [c.log_index > after, _visible_to(viewer)]
+        if kind is not None:
+            conditions.append(c.kind == kind)
+        if party is not None:
+            conditions.append(c.party_id == party)
+        if since is not None:
+            conditions.append(c.received_at >= since)
+        if until is not None:
+            conditions.append(c.received_at < until)
+        query = select(*_submission_columns()).where(and_(*conditions)).order_by(c.log_index)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.limit(limit)).all()
+        return [Submission(*row) for row in rows]
+
+    def iter_submissions(self, kinds: Sequence[str]) -> Iterator[Submission]:
+        """Every submission of these kinds, for the hub's own start-up (no audience filter)."""
+        query = (
+            select(*_submission_columns())
+            .where(t.submissions.c.kind.in_(list(kinds)))
+            .order_by(t.submissions.c.log_index)
+        )
+        with self.engine.connect() as conn:
+            for row in conn.execute(query):
+                yield Submission(*row)
+
+    def last_submitted(self) -> dict[str, str]:
+        c = t.submissions.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(c.party_id, func.max(c.received_at)).group_by(c.party_id))
+            return {row[0]: row[1] for row in rows}
+
+    # -- log ----------------------------------------------------------------------------------
+
+    def log_size(self) -> int:
+        with self.engine.connect() as conn:
+            return int(
+                conn.execute(select(t.log_state.c.size).where(t.log_state.c.id == 1)).scalar_one()
+            )
+
+    def entries(self, start: int, stop: int) -> list[bytes]:
+        c = t.log_entries.c
+        query = select(c.entry).where(c.idx >= start, c.idx < stop).order_by(c.idx)
+        with self.engine.connect() as conn:
+            return [bytes(row[0]) for row in conn.execute(query)]
+
+    def save_checkpoint(self, size: int, note: str) -> None:
+        with self._write_lock:
+            try:
+                with self._writer.begin() as conn:
+                    conn.execute(
+                        insert(t.checkpoints).values(
+                            size=size, note=note, created_at=clock.iso(clock.now())
+                        )
+                    )
+            except IntegrityError:
+                pass  # another process published this size first; same tree, same root
+
+    def latest_checkpoint(self) -> tuple[int, str] | None:
+        c = t.checkpoints.c
+        with self.engine.connect() as conn:
+            row = conn.execute(select(c.size, c.note).order_by(c.size.desc()).limit(1)).first()
+        return (int(row[0]), str(row[1])) if row else None
+
+
+def _party_columns() -> list[Any]:
+    c = t.parties.c
+    return [c.id, c.name, c.role, c.public_key, c.created_at]
+
+
+def _submission_columns() -> list[Any]:
+    c = t.submissions.c
+    return [
+        c.seq,
+        c.id,
+        c.kind,
+        c.party_id,
+        c.nonce,
+        c.client_time,
+        c.received_at,
+        c.audience_all,
+        c.jws,
+        c.salt,
+        c.log_index,
+    ]
+
+
+def _visible_to(viewer: str) -> Any:
+    """The one audience check every read goes through."""
+    members = exists().where(
+        t.audiences.c.submission_seq == t.submissions.c.seq, t.audiences.c.party_id == viewer
+    )
+    return or_(t.submissions.c.audience_all, members)
+
+
+def _sqlite_pragmas(engine: Engine, *, immediate: bool) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy's BEGIN below be the only transaction control.
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        # IMMEDIATE takes the write lock up front, so a writer waits instead of failing with
+        # SQLITE_BUSY when another process (a CLI command, say) writes at the same time.
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

@@ -1,0 +1,86 @@
+"""Tables. Times are fixed-width ISO 8601 UTC strings, so they sort the same on both backends."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL wants BIGINT for headroom.
+Seq = BigInteger().with_variant(Integer(), "sqlite")
+
+parties = Table(
+    "parties",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("public_key", String(64), nullable=False),
+    Column("token_digest", String(64), nullable=False, unique=True),
+    Column("created_at", String(32), nullable=False),
+)
+
+submissions = Table(
+    "submissions",
+    metadata,
+    Column("seq", Seq, primary_key=True, autoincrement=True),
+    Column("id", String(40), nullable=False, unique=True),
+    Column("kind", String(32), nullable=False),
+    Column("party_id", String(64), ForeignKey("parties.id"), nullable=False),
+    Column("nonce", String(128), nullable=False),
+    Column("client_time", String(32), nullable=False),
+    Column("received_at", String(32), nullable=False),
+    Column("audience_all", Boolean, nullable=False),
+    Column("jws", Text, nullable=False),
+    Column("salt", String(64)),
+    Column("log_index", BigInteger, nullable=False, unique=True),
+    UniqueConstraint("party_id", "nonce", name="uq_submissions_party_nonce"),
+    Index("ix_submissions_kind_seq", "kind", "seq"),
+    Index("ix_submissions_party_seq", "party_id", "seq"),
+    Index("ix_submissions_received", "received_at"),
+)
+
+audiences = Table(
+    "audiences",
+    metadata,
+    Column("submission_seq", Seq, ForeignKey("submissions.seq"), primary_key=True),
+    Column("party_id", String(64), ForeignKey("parties.id"), primary_key=True),
+    Index("ix_audiences_party", "party_id", "submission_seq"),
+)
+
+log_entries = Table(
+    "log_entries",
+    metadata,
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("entry", LargeBinary, nullable=False),
+)
+
+# One row. Sequencing takes its lock, so concurrent writers on PostgreSQL queue on it and the
+# log never gets a gap, a duplicate or two trees.
+log_state = Table(
+    "log_state",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("size", BigInteger, nullable=False),
+)
+
+checkpoints = Table(
+    "checkpoints",
+    metadata,
+    Column("size", BigInteger, primary_key=True, autoincrement=False),
+    Column("note", Text, nullable=False),
+    Column("created_at", String(32), nullable=False),
+)

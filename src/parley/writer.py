@@ -1,0 +1,74 @@
+"""One writer thread per process, committing queued submissions in groups.
+
+Group commit is what makes one-per-request submissions fast: while a transaction commits, the
+next requests queue up and go into the following one. It also gives SQLite the single writer it
+needs. Callers wait on a future; the event loop is never blocked by the database.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+
+from parley.store.db import NewSubmission, Store
+
+Job = tuple[Sequence[NewSubmission], "Future[list[int]]"]
+CommitHook = Callable[[Sequence[NewSubmission], Sequence[int]], None]
+
+
+class Writer:
+    def __init__(self, store: Store, batch_max: int, on_commit: CommitHook | None = None) -> None:
+        self._store = store
+        self._batch_max = batch_max
+        self._on_commit = on_commit
+        self._queue: queue.Queue[Job | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="parley-writer", daemon=True)
+        self._thread.start()
+
+    def submit(self, records: Sequence[NewSubmission]) -> Future[list[int]]:
+        future: Future[list[int]] = Future()
+        self._queue.put((records, future))
+        return future
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            jobs = [first]
+            count = len(first[0])
+            stop = False
+            while count < self._batch_max:
+                try:
+                    job = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if job is None:
+                    stop = True
+                    break
+                jobs.append(job)
+                count += len(job[0])
+            self._commit(jobs)
+            if stop:
+                return
+
+    def _commit(self, jobs: list[Job]) -> None:
+        flat = [record for records, _ in jobs for record in records]
+        try:
+            results = self._store.append(flat)
+        except Exception as exc:  # the caller's request reports it; the writer must live on
+            for _, future in jobs:
+                future.set_exception(exc)
+            return
+        if self._on_commit is not None:
+            self._on_commit(flat, results)
+        start = 0
+        for records, future in jobs:
+            future.set_result(results[start : start + len(records)])
+            start += len(records)

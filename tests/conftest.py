@@ -1,0 +1,122 @@
+"""Shared fixtures: real SQLite files, a real PostgreSQL, a real hub on a real socket.
+
+``backend`` runs a test once per storage backend. PostgreSQL comes from
+``PARLEY_TEST_POSTGRES_URL`` (scripts/test starts a throw-away cluster and sets it); each test
+gets an empty schema. Without the variable the PostgreSQL half is skipped, unless
+``PARLEY_REQUIRE_POSTGRES`` is set, as it is in CI, where it fails instead.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+import uvicorn
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from parley import config, setup
+from parley.api.app import create_app
+from parley.client import Client
+from parley.config import Settings
+from parley.hub import Hub
+
+POSTGRES_URL = os.environ.get("PARLEY_TEST_POSTGRES_URL")
+
+
+def _reset_postgres(url: str) -> None:
+    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP SCHEMA IF EXISTS public CASCADE")
+        conn.exec_driver_sql("CREATE SCHEMA public")
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def backend(request: pytest.FixtureRequest) -> str:
+    if request.param == "postgres":
+        if not POSTGRES_URL:
+            if os.environ.get("PARLEY_REQUIRE_POSTGRES"):
+                pytest.fail("PARLEY_TEST_POSTGRES_URL is not set but PostgreSQL is required")
+            pytest.skip("no PostgreSQL: run scripts/test, or set PARLEY_TEST_POSTGRES_URL")
+        _reset_postgres(POSTGRES_URL)
+        return POSTGRES_URL
+    return ""
+
+
+@pytest.fixture
+def settings(tmp_path: Path, backend: str) -> Settings:
+    data = tmp_path / "data"
+    setup.init(data, backend or None, None)
+    loaded = config.load(data, backend or None)
+    return replace(loaded, checkpoint_interval_s=0.05)
+
+
+@dataclass
+class PartyHandle:
+    id: str
+    role: str
+    token: str
+    key: Ed25519PrivateKey
+
+
+@pytest.fixture
+def parties(settings: Settings) -> dict[str, PartyHandle]:
+    made = {}
+    for party_id, role in [
+        ("alpha", "member"),
+        ("bravo", "member"),
+        ("charlie", "member"),
+        ("relief", "notifier"),
+        ("monitor", "observer"),
+    ]:
+        key = Ed25519PrivateKey.generate()
+        token = setup.add_party(settings, party_id, party_id.title(), role, key.public_key())
+        made[party_id] = PartyHandle(party_id, role, token, key)
+    return made
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Server:
+    url: str
+    hub: Hub
+    settings: Settings
+
+    def client(self, party: PartyHandle) -> Client:
+        return Client(self.url, party.id, party.token, party.key)
+
+
+@pytest.fixture
+def server(settings: Settings, parties: dict[str, PartyHandle]) -> Iterator[Server]:
+    """A real hub served by uvicorn on a loopback socket, in a thread of the test process."""
+    hub = Hub(settings)
+    app = create_app(settings, hub)
+    port = free_port()
+    uv = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    thread = threading.Thread(target=uv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not uv.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.01)
+    try:
+        yield Server(f"http://127.0.0.1:{port}", hub, settings)
+    finally:
+        uv.should_exit = True
+        thread.join(timeout=10)
+        hub.close()
