@@ -29,24 +29,37 @@ SITE = {
 }
 
 
-def post(server: Server, party: PartyHandle, content: str | bytes,
-         content_type: str = "application/jose", token: str | None = None) -> httpx.Response:
+def post(
+    server: Server,
+    party: PartyHandle,
+    content: str | bytes,
+    content_type: str = "application/jose",
+    token: str | None = None,
+) -> httpx.Response:
     headers = {"Content-Type": content_type}
     if token is not False:
         headers["Authorization"] = f"Bearer {token or party.token}"
     return httpx.post(f"{server.url}/api/v1/submissions", content=content, headers=headers)
 
 
-def signed(handle: PartyHandle, kind: str = "site", body: dict[str, Any] | None = None,
-           audience: Any = "all", key: Ed25519PrivateKey | None = None, **changes: Any) -> str:
+def signed(
+    handle: PartyHandle,
+    kind: str = "site",
+    body: dict[str, Any] | None = None,
+    audience: Any = "all",
+    key: Ed25519PrivateKey | None = None,
+    **changes: Any,
+) -> str:
     doc = document(kind, handle.id, body or SITE, audience)
     doc.update(changes)
     return jws.sign(doc, key or handle.key, handle.id)
 
 
 def stored_count(server: Server, reader: PartyHandle) -> int:
-    page = httpx.get(f"{server.url}/api/v1/submissions?limit=1000",
-                     headers={"Authorization": f"Bearer {reader.token}"})
+    page = httpx.get(
+        f"{server.url}/api/v1/submissions?limit=1000",
+        headers={"Authorization": f"Bearer {reader.token}"},
+    )
     assert page.status_code == 200
     return len(page.json()["items"])
 
@@ -75,8 +88,10 @@ def test_accepted_submission_is_stored_exactly_as_signed(
     second = post(server, relief, signed(relief)).json()
     assert second["sequence"] == 1
 
-    record = httpx.get(f"{server.url}{response.headers['location']}",
-                       headers={"Authorization": f"Bearer {parties['alpha'].token}"}).json()
+    record = httpx.get(
+        f"{server.url}{response.headers['location']}",
+        headers={"Authorization": f"Bearer {parties['alpha'].token}"},
+    ).json()
     assert record["jws"] == compact
     assert record["party"] == "relief"
     # Anyone can check the stored bytes against the party's public key, long after.
@@ -87,8 +102,9 @@ def test_accepted_submission_is_stored_exactly_as_signed(
     assert record["document"]["body"] == SITE
 
 
-def test_json_wrapped_submission_is_accepted(server: Server,
-                                             parties: dict[str, PartyHandle]) -> None:
+def test_json_wrapped_submission_is_accepted(
+    server: Server, parties: dict[str, PartyHandle]
+) -> None:
     relief = parties["relief"]
     response = post(server, relief, json.dumps({"jws": signed(relief)}), "application/json")
     assert response.status_code == 201
@@ -239,8 +255,10 @@ def test_record_outside_audience_looks_like_no_record(
         public = client.submit("operation", body, "all")
 
     def get(party: PartyHandle, record_id: str) -> httpx.Response:
-        return httpx.get(f"{server.url}/api/v1/submissions/{record_id}",
-                         headers={"Authorization": f"Bearer {party.token}"})
+        return httpx.get(
+            f"{server.url}/api/v1/submissions/{record_id}",
+            headers={"Authorization": f"Bearer {party.token}"},
+        )
 
     assert get(alpha, secret["id"]).status_code == 200
     assert get(bravo, secret["id"]).json()["audience"] == ["alpha", "bravo"]
@@ -250,8 +268,9 @@ def test_record_outside_audience_looks_like_no_record(
     assert hidden.json()["detail"].replace(secret["id"], "X") == missing.json()["detail"].replace(
         "00000000-0000-4000-8000-000000000000", "X"
     )
-    listed = httpx.get(f"{server.url}/api/v1/submissions",
-                       headers={"Authorization": f"Bearer {charlie.token}"}).json()
+    listed = httpx.get(
+        f"{server.url}/api/v1/submissions", headers={"Authorization": f"Bearer {charlie.token}"}
+    ).json()
     assert [i["id"] for i in listed["items"]] == [public["id"]]
     assert secret["id"] not in json.dumps(listed)
 
@@ -284,10 +303,12 @@ def test_errors_everywhere_are_problem_documents(
     auth = {"Authorization": f"Bearer {parties['alpha'].token}"}
     assert_problem(httpx.get(f"{server.url}/no/such/path"), 404, "not found")
     assert_problem(httpx.delete(f"{server.url}/api/v1/submissions", headers=auth), 405, "")
-    assert_problem(httpx.get(f"{server.url}/api/v1/submissions?limit=0", headers=auth), 400,
-                   "limit")
-    assert_problem(httpx.get(f"{server.url}/api/v1/submissions?since=yesterday", headers=auth),
-                   400, "since")
+    assert_problem(
+        httpx.get(f"{server.url}/api/v1/submissions?limit=0", headers=auth), 400, "limit"
+    )
+    assert_problem(
+        httpx.get(f"{server.url}/api/v1/submissions?since=yesterday", headers=auth), 400, "since"
+    )
     assert_problem(httpx.get(f"{server.url}/api/v1/parties"), 401, "bearer")
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+import httpx
 from rich.console import Console
 from rich.table import Table
 
@@ -100,10 +101,16 @@ def keygen(out_path: Path, as_json: bool) -> None:
     keys.write_private_key(out_path, key)
     public = keys.public_path_for(out_path)
     keys.write_public_key(public, key.public_key())
-    data = {"private_key": str(out_path), "public_key": str(public),
-            "x": keys.public_jwk(key.public_key())["x"]}
-    emit(data, as_json, f"private key: {out_path} (keep it)\npublic key:  {public} (give it "
-         "to the hub operator)")
+    data = {
+        "private_key": str(out_path),
+        "public_key": str(public),
+        "x": keys.public_jwk(key.public_key())["x"],
+    }
+    emit(
+        data,
+        as_json,
+        f"private key: {out_path} (keep it)\npublic key:  {public} (give it to the hub operator)",
+    )
 
 
 @cli.group()
@@ -115,24 +122,40 @@ def party() -> None:
 @click.argument("party_id")
 @click.option("--name", required=True, help="Human-readable name.")
 @click.option(
-    "--role", required=True, type=click.Choice(["member", "notifier", "observer"]),
+    "--role",
+    required=True,
+    type=click.Choice(["member", "notifier", "observer"]),
     help="What the party may submit.",
 )
-@click.option("--public-key", "public_key", required=True,
-              type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option(
+    "--public-key",
+    "public_key",
+    required=True,
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+)
 @DATA
 @DATABASE
 @JSON
-def party_add(party_id: str, name: str, role: str, public_key: Path, data_dir: Path,
-              database_url: str | None, as_json: bool) -> None:
+def party_add(
+    party_id: str,
+    name: str,
+    role: str,
+    public_key: Path,
+    data_dir: Path,
+    database_url: str | None,
+    as_json: bool,
+) -> None:
     """Register a party; prints its API token once (the hub keeps only its hash)."""
     from parley import setup
     from parley.parties.keys import load_public_key
 
     settings = setup.settings_for(data_dir, database_url)
     token = setup.add_party(settings, party_id, name, role, load_public_key(public_key))
-    emit({"id": party_id, "name": name, "role": role, "token": token}, as_json,
-         f"party [bold]{party_id}[/] ({role}) registered.\ntoken (shown once): [bold]{token}[/]")
+    emit(
+        {"id": party_id, "name": name, "role": role, "token": token},
+        as_json,
+        f"party [bold]{party_id}[/] ({role}) registered.\ntoken (shown once): [bold]{token}[/]",
+    )
 
 
 @party.command("list")
@@ -153,16 +176,33 @@ def party_list(data_dir: Path, database_url: str | None, as_json: bool) -> None:
 @cli.command()
 @click.option("--hub", "hub_url", required=True, envvar="PARLEY_HUB", help="Hub base URL.")
 @click.option("--party", "party_id", required=True, envvar="PARLEY_PARTY")
-@click.option("--key", "key_path", required=True, envvar="PARLEY_KEY",
-              type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option(
+    "--key",
+    "key_path",
+    required=True,
+    envvar="PARLEY_KEY",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+)
 @click.option("--token", required=True, envvar="PARLEY_TOKEN")
-@click.option("--audience", default="all", show_default=True,
-              help='"all" or a comma-separated list of party ids.')
+@click.option(
+    "--audience",
+    default="all",
+    show_default=True,
+    help='"all" or a comma-separated list of party ids.',
+)
 @click.argument("kind")
 @click.argument("body_file", type=click.File("r"))
 @JSON
-def submit(hub_url: str, party_id: str, key_path: Path, token: str, audience: str, kind: str,
-           body_file: Any, as_json: bool) -> None:
+def submit(
+    hub_url: str,
+    party_id: str,
+    key_path: Path,
+    token: str,
+    audience: str,
+    kind: str,
+    body_file: Any,
+    as_json: bool,
+) -> None:
     """Sign the JSON body in BODY_FILE as KIND and submit it (use - for standard input)."""
     from parley.client import Client
 
@@ -173,8 +213,12 @@ def submit(hub_url: str, party_id: str, key_path: Path, token: str, audience: st
     names: str | list[str] = "all" if audience == "all" else audience.split(",")
     with Client(hub_url, party_id, token, key_path) as client:
         answer = client.submit(kind, body, names)
-    emit(answer, as_json, f"accepted: id {answer['id']}, sequence {answer['sequence']}, "
-         f"received {answer['received_at']}")
+    emit(
+        answer,
+        as_json,
+        f"accepted: id {answer['id']}, sequence {answer['sequence']}, "
+        f"received {answer['received_at']}",
+    )
 
 
 @cli.command()
@@ -205,4 +249,10 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except ParleyError as exc:
         err.print(f"[red]error:[/] {exc.detail}")
+        sys.exit(1)
+    except OSError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        sys.exit(1)
+    except httpx.HTTPError as exc:
+        err.print(f"[red]error:[/] cannot reach the hub: {exc}")
         sys.exit(1)

@@ -19,7 +19,7 @@ class HubError(ParleyError):
     """The hub refused a request; carries its problem document."""
 
     def __init__(self, problem: dict[str, Any]) -> None:
-        super().__init__(str(problem.get("detail") or problem.get("title")), **problem)
+        super().__init__(str(problem.get("detail") or problem.get("title")))
         self.status = int(problem.get("status", 500))
         self.title = str(problem.get("title", "Error"))
         self.body = problem
@@ -99,8 +99,11 @@ def _answer(response: httpx.Response) -> Any:
     try:
         body = response.json()
     except ValueError:
-        body = {"title": "Unexpected answer", "status": response.status_code,
-                "detail": response.text[:500]}
+        body = {
+            "title": "Unexpected answer",
+            "status": response.status_code,
+            "detail": response.text[:500],
+        }
     if response.status_code >= 400:
         if not isinstance(body, dict):
             body = {"status": response.status_code, "detail": str(body)}
