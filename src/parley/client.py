@@ -84,7 +84,8 @@ class Client:
             content=compact,
             headers={"Content-Type": "application/jose"},
         )
-        return _answer(response)
+        answer: dict[str, Any] = _answer(response)
+        return answer
 
     def submit_batch(self, compacts: list[str]) -> list[dict[str, Any]]:
         response = self.http.post("/api/v1/submissions/batch", json={"submissions": compacts})

@@ -61,8 +61,13 @@ def places(country: str | None = "SY") -> list[Place]:
     text = resources.files("parley.data").joinpath("places.csv").read_text(encoding="utf-8")
     rows = csv.DictReader(text.splitlines())
     found = [
-        Place(r["name"], r["country"], float(r["latitude"]), float(r["longitude"]),
-              int(r["population"]))
+        Place(
+            r["name"],
+            r["country"],
+            float(r["latitude"]),
+            float(r["longitude"]),
+            int(r["population"]),
+        )
         for r in rows
     ]
     return [p for p in found if country is None or p.country == country]
@@ -87,8 +92,13 @@ def build(data_dir: Path, url: str, quiet: bool = False) -> dict[str, Any]:
         keys.write_private_key(path, key)
         keys.write_public_key(keys.public_path_for(path), key.public_key())
         token = setup.add_party(settings, p.id, p.name, p.role, key.public_key())
-        registered[p.id] = {"id": p.id, "name": p.name, "role": p.role, "token": token,
-                            "key_file": str(path.resolve())}
+        registered[p.id] = {
+            "id": p.id,
+            "name": p.name,
+            "role": p.role,
+            "token": token,
+            "key_file": str(path.resolve()),
+        }
         signers[p.id] = key
     counts = asyncio.run(_submit_scenario(settings, signers))
     summary = {
@@ -114,8 +124,9 @@ async def _submit_scenario(
     try:
         by_id = hub.parties()
         for party_id, kind, body, audience in scenario(random.Random(20261125)):
-            compact = jws.sign(document(kind, party_id, body, audience), signers[party_id],
-                               party_id)
+            compact = jws.sign(
+                document(kind, party_id, body, audience), signers[party_id], party_id
+            )
             (outcome,) = await hub.submit(by_id[party_id], [compact])
             if isinstance(outcome, ParleyError):
                 raise outcome
@@ -132,31 +143,50 @@ def scenario(rng: random.Random) -> Iterator[tuple[str, str, dict[str, Any], Any
     towns = places()
     for town in towns[:12]:
         lat, lon = _jitter(rng, town, 1500)
-        yield "relief", "site", {
-            "category": "hospital",
-            "name": f"{town.name} hospital (generated for the demo)",
-            "geometry": {"type": "Point", "coordinates": [lon, lat]},
-            "radius_m": 300,
-            "valid": {"start": clock.iso(now - timedelta(days=30)), "end": None},
-        }, "all"
+        yield (
+            "relief",
+            "site",
+            {
+                "category": "hospital",
+                "name": f"{town.name} hospital (generated for the demo)",
+                "geometry": {"type": "Point", "coordinates": [lon, lat]},
+                "radius_m": 300,
+                "valid": {"start": clock.iso(now - timedelta(days=30)), "end": None},
+            },
+            "all",
+        )
     aleppo = towns[0]
-    yield "alpha", "operation", {
-        "name": "Alpha patrol north of Aleppo",
-        "volumes": [{
-            "footprint": {"type": "Point", "coordinates": [aleppo.lon, aleppo.lat + 0.2]},
-            "radius_m": 5000,
-            "altitude": {"lower_m": 1500, "upper_m": 4500},
-            "time": {"start": clock.iso(now + timedelta(hours=2)),
-                     "end": clock.iso(now + timedelta(hours=4))},
-        }],
-    }, "all"
-    yield "monitor", "incident", {
-        "category": "strike-reported",
-        "description": "Explosion reported near a notified site (demo).",
-        "location": {"type": "Point", "coordinates": [aleppo.lon + 0.01, aleppo.lat]},
-        "time": clock.iso(now - timedelta(hours=6)),
-        "evidence": [],
-    }, ["monitor", "alpha"]
+    yield (
+        "alpha",
+        "operation",
+        {
+            "name": "Alpha patrol north of Aleppo",
+            "volumes": [
+                {
+                    "footprint": {"type": "Point", "coordinates": [aleppo.lon, aleppo.lat + 0.2]},
+                    "radius_m": 5000,
+                    "altitude": {"lower_m": 1500, "upper_m": 4500},
+                    "time": {
+                        "start": clock.iso(now + timedelta(hours=2)),
+                        "end": clock.iso(now + timedelta(hours=4)),
+                    },
+                }
+            ],
+        },
+        "all",
+    )
+    yield (
+        "monitor",
+        "incident",
+        {
+            "category": "strike-reported",
+            "description": "Explosion reported near a notified site (demo).",
+            "location": {"type": "Point", "coordinates": [aleppo.lon + 0.01, aleppo.lat]},
+            "time": clock.iso(now - timedelta(hours=6)),
+            "evidence": [],
+        },
+        ["monitor", "alpha"],
+    )
 
 
 def _jitter(rng: random.Random, town: Place, metres: float) -> tuple[float, float]:

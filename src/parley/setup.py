@@ -68,8 +68,9 @@ def add_party(
 ) -> str:
     _check_party_id(party_id)
     token = tokens.new_token()
-    party = Party(party_id, name, role, keys.b64url(keys.public_raw(public_key)),
-                  clock.iso(clock.now()))
+    party = Party(
+        party_id, name, role, keys.b64url(keys.public_raw(public_key)), clock.iso(clock.now())
+    )
     store = open_store(settings)
     try:
         store.add_party(party, tokens.token_digest(token))
