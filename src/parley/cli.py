@@ -238,6 +238,109 @@ def demo(data_dir: Path, host: str, port: int, no_serve: bool, as_json: bool) ->
         setup.serve(setup.settings_for(data_dir, None), host, port)
 
 
+@cli.command()
+@click.argument("submission_id")
+@click.option("--hub", "hub_url", required=True, envvar="PARLEY_HUB", help="Hub base URL.")
+@click.option("--token", required=True, envvar="PARLEY_TOKEN")
+@click.option(
+    "--out",
+    "out_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the receipt here (default: standard output).",
+)
+@click.option("--wait", default=10.0, show_default=True, help="Seconds to wait for a checkpoint.")
+def receipt(
+    submission_id: str, hub_url: str, token: str, out_path: Path | None, wait: float
+) -> None:
+    """Fetch a submission's receipt, to keep and verify offline."""
+    import time
+
+    deadline = time.monotonic() + wait
+    with httpx.Client(base_url=hub_url, headers={"Authorization": f"Bearer {token}"}) as http:
+        while True:
+            response = http.get(f"/api/v1/submissions/{submission_id}/receipt")
+            if response.status_code != 202 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+    from parley.client import _answer
+
+    if response.status_code == 202:
+        raise click.ClickException("no signed checkpoint covers this submission yet; retry")
+    text = json.dumps(_answer(response), indent=2) + "\n"
+    if out_path:
+        out_path.write_text(text)
+        err.print(f"receipt written to {out_path}")
+    else:
+        click.echo(text, nl=False)
+
+
+@cli.group()
+def verify() -> None:
+    """Verify receipts and logs without trusting the hub."""
+
+
+@verify.command("receipt")
+@click.argument("receipt_file", type=click.File("r"))
+@click.option(
+    "--log-key",
+    required=True,
+    envvar="PARLEY_LOG_KEY",
+    help="The hub's verifier key (name+keyid+base64), from `parley init`.",
+)
+@click.option(
+    "--party-key",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="The submitting party's public key file, to check its signature too.",
+)
+@JSON
+def verify_receipt(receipt_file: Any, log_key: str, party_key: Path | None, as_json: bool) -> None:
+    """Check a receipt offline: signed checkpoint, inclusion proof, committed bytes."""
+    from parley import receipts
+    from parley.parties.keys import load_public_key
+
+    try:
+        data = json.load(receipt_file)
+    except ValueError as exc:
+        raise click.ClickException(f"{receipt_file.name} is not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise click.ClickException(f"{receipt_file.name} is not a receipt")
+    proven = receipts.verify(data, log_key, load_public_key(party_key) if party_key else None)
+    emit(
+        proven,
+        as_json,
+        f"[green]receipt verifies[/]: {proven['kind']} by {proven['party']} is entry "
+        f"{proven['index']} of {proven['origin']} (tree size {proven['tree_size']}), "
+        f"received {proven['received_at']}",
+    )
+
+
+@verify.command("log")
+@click.argument("url")
+@click.option("--log-key", required=True, envvar="PARLEY_LOG_KEY")
+@click.option(
+    "--state",
+    "state_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File keeping the last verified checkpoint (and its leaves) between runs.",
+)
+@JSON
+def verify_log(url: str, log_key: str, state_path: Path | None, as_json: bool) -> None:
+    """Fetch checkpoint and tiles, recompute the tree, check it extends what was seen before."""
+    from parley import mirror
+
+    result = mirror.verify_remote(url, log_key, state_path, progress=not as_json)
+    emit(
+        result,
+        as_json,
+        f"[green]log verifies[/]: {result['size']} entries, root {result['root']}"
+        + (
+            f", consistent with the {result['previous_size']} seen before"
+            if result.get("previous_size") is not None
+            else ""
+        ),
+    )
+
+
 def main() -> None:
     try:
         cli.main(standalone_mode=False)

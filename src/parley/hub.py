@@ -7,6 +7,7 @@ its methods, so authentication and audience checks live here and in the store, n
 from __future__ import annotations
 
 import asyncio
+import base64
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,7 +16,8 @@ from typing import Any
 from parley import clock
 from parley.config import Settings
 from parley.errors import Conflict, NotFound, ParleyError, Unauthorized
-from parley.parties import tokens
+from parley.hublog import HubLog
+from parley.parties import keys, tokens
 from parley.store.db import REPLAYED, NewSubmission, Party, Store, Submission
 from parley.submissions import Checked, check
 from parley.writer import Writer
@@ -32,6 +34,7 @@ class Accepted:
             "sequence": self.index,
             "kind": self.record.kind,
             "received_at": self.record.received_at,
+            "entry": base64.b64encode(self.record.entry).decode("ascii"),
             "receipt": f"/api/v1/submissions/{self.record.id}/receipt",
         }
 
@@ -47,10 +50,17 @@ class Hub:
         self._by_token: dict[str, Party] = {}
         self._by_id: dict[str, Party] = {}
         self._load_parties()
+        self.log = HubLog(
+            self.store,
+            keys.load_private_key(settings.hub_key_path),
+            settings.origin,
+            settings.checkpoint_interval_s,
+        )
         self.writer = Writer(self.store, settings.batch_max, on_commit=self._committed)
 
     def close(self) -> None:
         self.writer.close()
+        self.log.close()
         self.store.close()
 
     # -- parties ------------------------------------------------------------------------------
@@ -117,6 +127,7 @@ class Hub:
 
     def _committed(self, records: Sequence[NewSubmission], indices: Sequence[int]) -> None:
         """Called by the writer thread after each commit; the log and screening hook in here."""
+        self.log.notify()
 
     # -- reads --------------------------------------------------------------------------------
 
@@ -126,3 +137,6 @@ class Hub:
             # Same answer whether it does not exist or lies outside the viewer's audience.
             raise NotFound(f"no submission {submission_id!r}")
         return found
+
+    def receipt(self, viewer: Party, submission_id: str) -> dict[str, Any] | None:
+        return self.log.receipt(self.submission(viewer, submission_id))

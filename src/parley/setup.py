@@ -54,13 +54,10 @@ def hub_key(settings: Settings) -> Ed25519PrivateKey:
 
 
 def verifier_key(settings: Settings) -> str:
-    """The C2SP signed-note verifier key: name+keyid+base64(0x01 || public key)."""
-    import base64
-    import hashlib
+    """The C2SP signed-note verifier key (name+keyid+base64) every party checks the log with."""
+    from parley.log.note import Signer
 
-    raw = b"\x01" + keys.public_raw(hub_key(settings).public_key())
-    key_id = hashlib.sha256(settings.origin.encode() + b"\n" + raw).digest()[:4]
-    return f"{settings.origin}+{key_id.hex()}+{base64.b64encode(raw).decode()}"
+    return Signer(settings.origin, hub_key(settings)).verifier().key_string()
 
 
 def add_party(

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from parley import __version__
-from parley.api import parties, problems, submissions
+from parley.api import log, parties, problems, submissions
 from parley.api.limits import BodyLimit
 from parley.config import Settings
 from parley.hub import Hub
@@ -35,6 +35,7 @@ def create_app(settings: Settings, hub: Hub | None = None) -> FastAPI:
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.include_router(parties.router)
     app.include_router(submissions.router)
+    app.include_router(log.router)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
 from parley import clock
@@ -153,5 +153,15 @@ def read(request: Request, party: CurrentParty, submission_id: str) -> dict[str,
     return view(hub_of(request).submission(party, submission_id))
 
 
-def no_content() -> Response:
-    return Response(status_code=204)
+@router.get("/{submission_id}/receipt")
+def receipt(request: Request, party: CurrentParty, submission_id: str) -> JSONResponse:
+    """The receipt: entry, inclusion proof and signed checkpoint; 202 until one is signed."""
+    hub = hub_of(request)
+    found = hub.receipt(party, submission_id)
+    if found is None:
+        return JSONResponse(
+            {"status": "pending", "detail": "no signed checkpoint covers this entry yet"},
+            status_code=202,
+            headers={"Retry-After": "1"},
+        )
+    return JSONResponse(found)

@@ -1,0 +1,69 @@
+"""/log: the C2SP tlog-tiles view of the log, proofs, and the verifier key. No token needed:
+the log shows only what every party may see (restricted records appear as salted digests)."""
+
+from __future__ import annotations
+
+import base64
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import PlainTextResponse, Response
+
+from parley.api.auth import hub_of
+from parley.log import tiles
+
+router = APIRouter(prefix="/log", tags=["log"])
+
+# Full tiles never change, so caches may keep them; partial ones grow.
+IMMUTABLE = {"Cache-Control": "public, max-age=31536000, immutable"}
+FRESH = {"Cache-Control": "no-cache"}
+
+
+@router.get("/checkpoint", response_class=PlainTextResponse)
+def checkpoint(request: Request) -> PlainTextResponse:
+    """The latest signed checkpoint (C2SP tlog-checkpoint, signed-note)."""
+    _, signed = hub_of(request).log.checkpoint()
+    return PlainTextResponse(signed, headers=FRESH)
+
+
+@router.get("/verifier-key", response_class=PlainTextResponse)
+def verifier_key(request: Request) -> PlainTextResponse:
+    return PlainTextResponse(hub_of(request).log.verifier_key + "\n")
+
+
+@router.get("/tile/{path:path}")
+def tile(request: Request, path: str) -> Response:
+    """Hash tiles ``<L>/<N>[.p/<W>]`` and entry bundles ``entries/<N>[.p/<W>]``."""
+    log = hub_of(request).log
+    if path.startswith("entries/"):
+        index, width = tiles.parse_entries_path(path.removeprefix("entries/"))
+        data = log.entry_bundle(index, width)
+    else:
+        level, index, width = tiles.parse_tile_path(path)
+        data = log.hash_tile(level, index, width)
+    headers = IMMUTABLE if width == tiles.TILE_WIDTH else FRESH
+    return Response(data, media_type="application/octet-stream", headers=headers)
+
+
+def _hashes(proof: list[bytes]) -> list[str]:
+    return [base64.b64encode(h).decode("ascii") for h in proof]
+
+
+@router.get("/proof/inclusion")
+def inclusion(
+    request: Request,
+    index: Annotated[int, Query(ge=0)],
+    size: Annotated[int, Query(ge=1)],
+) -> dict[str, Any]:
+    proof = hub_of(request).log.inclusion(index, size)
+    return {"index": index, "size": size, "proof": _hashes(proof)}
+
+
+@router.get("/proof/consistency")
+def consistency(
+    request: Request,
+    old: Annotated[int, Query(ge=0, alias="from")],
+    new: Annotated[int, Query(ge=0, alias="to")],
+) -> dict[str, Any]:
+    proof = hub_of(request).log.consistency(old, new)
+    return {"from": old, "to": new, "proof": _hashes(proof)}
