@@ -1,0 +1,316 @@
+"""Verify a whole tiled log (C2SP tlog-tiles) from its static resources, offline or online.
+
+``verify_log`` fetches the signed checkpoint and checks it (signature and origin), then every
+entry bundle, hashes each entry to its RFC 9162 leaf hash and compares it with the level-0
+hash tile, rebuilds the tree once, compares its root with the checkpoint's, and checks the
+higher-level hash tiles against the rebuilt tree so proofs clients compute from them hold.
+
+Given the state of a previous run it only fetches bundles holding new entries, reuses the
+leaf hashes it verified before, and fails if the log shrank or if any of those entries
+changed: a log may only grow (tlog-checkpoint "Signatures").
+
+Which error: ``CheckpointError`` for the checkpoint itself, ``TileError`` for a bundle or tile
+that is missing, malformed or disagrees with the entries, ``ProofError`` when the log is not an
+extension of the previously verified one, ``StateError`` for an unusable saved state.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from parley.errors import CheckpointError, LogError, ProofError, TileError
+from parley.log import note
+from parley.log.checkpoint import Checkpoint, parse, verify_checkpoint
+from parley.log.merkle import HASH_SIZE, MerkleTree
+from parley.log.tiles import (
+    TILE_HEIGHT,
+    TILE_WIDTH,
+    Bundle,
+    bundles_for_size,
+    hash_tile,
+    level_width,
+    parse_entry_bundle,
+    tile_path,
+)
+
+STATE_FORMAT = "parley-log-verifier/1"
+
+Fetch = Callable[[str], bytes]
+Progress = Callable[[int, int], None]
+
+
+class StateError(LogError):
+    title = "Verifier state unusable"
+    slug = "bad-verifier-state"
+
+
+@dataclass(frozen=True)
+class VerifierState:
+    """What a run verified: the signed checkpoint note and the leaf hashes of every entry,
+    packed as 32-byte hashes in log order."""
+
+    note: str
+    checkpoint: Checkpoint
+    leaves: bytes
+
+    def __post_init__(self) -> None:
+        if len(self.leaves) != self.checkpoint.size * HASH_SIZE:
+            raise StateError(
+                f"state holds {len(self.leaves) // HASH_SIZE} leaf hashes for "
+                f"{self.checkpoint.size} entries"
+            )
+
+    @property
+    def size(self) -> int:
+        return self.checkpoint.size
+
+    @property
+    def root(self) -> bytes:
+        return self.checkpoint.root
+
+    def leaf_hash(self, index: int) -> bytes:
+        return self.leaves[index * HASH_SIZE : (index + 1) * HASH_SIZE]
+
+    def save(self, path: str | Path) -> None:
+        """Write ``path`` (JSON) and ``path + ".leaves"`` (packed leaf hashes).
+
+        Leaves go first, each file by atomic rename: after a crash between the two, the
+        JSON still describes a prefix of the leaves file, which ``load`` accepts.
+        """
+        path = Path(path)
+        doc = {
+            "format": STATE_FORMAT,
+            "origin": self.checkpoint.origin,
+            "size": self.size,
+            "root": base64.b64encode(self.root).decode("ascii"),
+            "checkpoint": self.note,
+        }
+        _write_atomically(_leaves_path(path), self.leaves)
+        _write_atomically(path, (json.dumps(doc, indent=1) + "\n").encode("utf-8"))
+
+    @classmethod
+    def load(cls, path: str | Path) -> VerifierState:
+        path = Path(path)
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+            leaves = _leaves_path(path).read_bytes()
+        except OSError as exc:
+            raise StateError(f"cannot read verifier state {exc.filename}: {exc.strerror}") from None
+        except ValueError:
+            raise StateError(f"{path} is not a verifier state file") from None
+        if not isinstance(doc, dict) or doc.get("format") != STATE_FORMAT:
+            raise StateError(f"{path} is not a {STATE_FORMAT} file")
+        signed = doc.get("checkpoint")
+        if not isinstance(signed, str):
+            raise StateError(f"{path} holds no checkpoint")
+        try:
+            checkpoint = parse(note.parse_note(signed)[0])
+            root = base64.b64decode(str(doc.get("root")), validate=True)
+        except (CheckpointError, binascii.Error) as exc:
+            raise StateError(f"{path} holds a malformed checkpoint: {exc}") from None
+        if (doc.get("origin"), doc.get("size"), root) != (
+            checkpoint.origin,
+            checkpoint.size,
+            checkpoint.root,
+        ):
+            raise StateError(f"{path}: origin, size or root disagree with its checkpoint")
+        wanted = checkpoint.size * HASH_SIZE
+        if len(leaves) < wanted:
+            raise StateError(
+                f"{_leaves_path(path)} holds {len(leaves) // HASH_SIZE} leaf hashes; "
+                f"the state needs {checkpoint.size}"
+            )
+        # A longer file is a save interrupted before the JSON was replaced; the prefix is ours.
+        return cls(signed, checkpoint, leaves[:wanted])
+
+
+def _leaves_path(path: Path) -> Path:
+    return Path(str(path) + ".leaves")
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _fetch(fetch: Fetch, path: str, error: type[LogError] = TileError) -> bytes:
+    try:
+        data = fetch(path)
+    except LogError:
+        raise
+    except Exception as exc:  # whatever the transport raises, the user needs the path
+        raise error(f"cannot fetch {path}: {exc or type(exc).__name__}") from exc
+    return bytes(data)
+
+
+def _first_difference(a: bytes, b: bytes) -> int:
+    """Index of the first 32-byte hash where ``a`` and ``b`` differ (they do differ)."""
+    for i in range(0, min(len(a), len(b)), HASH_SIZE):
+        if a[i : i + HASH_SIZE] != b[i : i + HASH_SIZE]:
+            return i // HASH_SIZE
+    return min(len(a), len(b)) // HASH_SIZE
+
+
+def _hex(h: bytes) -> str:
+    return h.hex()[:16] + "…"
+
+
+def _verify_bundle(fetch: Fetch, bundle: Bundle) -> bytes:
+    """Fetch one entry bundle and its level-0 tile; return the bundle's packed leaf hashes."""
+    tile_name = tile_path(0, bundle.index, bundle.width)
+    tile = _fetch(fetch, tile_name)
+    if len(tile) != bundle.width * HASH_SIZE:
+        raise TileError(
+            f"{tile_name} is {len(tile)} bytes; {bundle.width} hashes are "
+            f"{bundle.width * HASH_SIZE}"
+        )
+    try:
+        entries = parse_entry_bundle(_fetch(fetch, bundle.path), bundle.width)
+    except TileError as exc:
+        raise TileError(f"{bundle.path}: {exc.detail}") from None
+    sha256 = hashlib.sha256
+    leaves = b"".join([sha256(b"\x00" + e).digest() for e in entries])
+    if leaves != tile:
+        i = _first_difference(leaves, tile)
+        at = i * HASH_SIZE
+        raise TileError(
+            f"entry {bundle.start + i} does not match the tree: it hashes to "
+            f"{_hex(leaves[at : at + HASH_SIZE])} but {tile_name} holds "
+            f"{_hex(tile[at : at + HASH_SIZE])}"
+        )
+    return leaves
+
+
+def _rewritten(index: int, old: int) -> ProofError:
+    return ProofError(
+        f"entry {index} changed since the last verified checkpoint (size {old}): "
+        "the log rewrote its history"
+    )
+
+
+def _find_rewrite(fetch: Fetch, state: VerifierState, stop: int) -> int | None:
+    """After a root mismatch, name the first old entry whose level-0 hash the log now serves
+    differently, reading tiles (32 bytes an entry), not bundles."""
+    for bundle in bundles_for_size(stop):
+        try:
+            tile = _fetch(fetch, tile_path(0, bundle.index, bundle.width))
+        except TileError:
+            return None
+        mine = state.leaves[bundle.start * HASH_SIZE : (bundle.start + bundle.width) * HASH_SIZE]
+        if tile != mine:
+            return bundle.start + _first_difference(tile, mine)
+    return None
+
+
+def _verify_upper_tiles(fetch: Fetch, tree: MerkleTree, old: int) -> None:
+    """Level 1 and up: only tiles that changed since size ``old`` (all when ``old`` is 0)."""
+    level = 1
+    while (n := level_width(tree.size, level)) > 0:
+        first = level_width(old, level) // TILE_WIDTH
+        for index in range(first, -(-n // TILE_WIDTH)):
+            width = min(TILE_WIDTH, n - index * TILE_WIDTH)
+            name = tile_path(level, index, width)
+            served = _fetch(fetch, name)
+            want = hash_tile(tree, level, index, width)
+            if served != want:
+                i = _first_difference(served, want)
+                raise TileError(
+                    f"{name} does not match the tree at hash {i} (tree level "
+                    f"{TILE_HEIGHT * level}, {len(served)} bytes served)"
+                )
+        level += 1
+
+
+def verify_log(
+    fetch: Fetch,
+    verifier: note.NoteVerifier,
+    origin: str,
+    state: VerifierState | None = None,
+    progress: Progress | None = None,
+) -> VerifierState:
+    """Verify the log served by ``fetch`` (paths relative to the log's prefix, e.g.
+    ``checkpoint``, ``tile/0/x001/234``, ``tile/entries/005.p/17``); return the new state.
+
+    ``progress(done, total)`` is called in entries after each bundle.
+    """
+    raw = _fetch(fetch, "checkpoint", CheckpointError)
+    try:
+        signed = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise CheckpointError("the checkpoint is not UTF-8 text") from None
+    checkpoint = verify_checkpoint(signed, verifier, origin)
+    size = checkpoint.size
+
+    old = 0
+    if state is not None:
+        if state.checkpoint.origin != origin:
+            raise StateError(
+                f"saved state is for origin {state.checkpoint.origin!r}, not {origin!r}"
+            )
+        old = state.size
+        if size < old:
+            raise ProofError(f"the log shrank from {old} to {size} entries")
+        if size == old:
+            if checkpoint.root != state.root:
+                changed = _find_rewrite(fetch, state, old)
+                if changed is not None:
+                    raise _rewritten(changed, old)
+                raise ProofError(f"the log signed a different root for the same size {old}")
+            if progress:
+                progress(size, size)
+            return VerifierState(signed, checkpoint, state.leaves)
+
+    # Verified leaves are reused up to the first bundle holding a new entry; that bundle
+    # may be one that was partial last time and is fetched again, grown.
+    reused = old - old % TILE_WIDTH
+    parts = [state.leaves[: reused * HASH_SIZE]] if state is not None else []
+    for bundle in bundles_for_size(size, reused):
+        leaves = _verify_bundle(fetch, bundle)
+        if state is not None and bundle.start < old:
+            known = state.leaves[bundle.start * HASH_SIZE : old * HASH_SIZE]
+            if leaves[: len(known)] != known:
+                raise _rewritten(bundle.start + _first_difference(leaves, known), old)
+        parts.append(leaves)
+        if progress:
+            progress(bundle.start + bundle.width, size)
+    packed = b"".join(parts)
+    del parts
+
+    tree = MerkleTree.from_packed(packed)
+    if state is not None and tree.root(old) != state.root:
+        raise StateError("the saved leaf hashes do not hash to the saved root; state is damaged")
+    root = tree.root()
+    if root != checkpoint.root:
+        if state is not None:
+            changed = _find_rewrite(fetch, state, reused)
+            if changed is not None:
+                raise _rewritten(changed, old)
+        raise CheckpointError(
+            f"the {size} entries hash to root {_hex(root)}, "
+            f"but the checkpoint says {_hex(checkpoint.root)}"
+        )
+    _verify_upper_tiles(fetch, tree, old)
+    if progress and size == 0:
+        progress(0, 0)
+    return VerifierState(signed, checkpoint, packed)
+
+
+def state_summary(state: VerifierState) -> dict[str, Any]:
+    """What a CLI shows after a run."""
+    return {
+        "origin": state.checkpoint.origin,
+        "size": state.size,
+        "root": base64.b64encode(state.root).decode("ascii"),
+    }
