@@ -24,7 +24,6 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from parley.errors import CheckpointError, LogError, ProofError, TileError
 from parley.log import note
@@ -305,12 +304,3 @@ def verify_log(
     if progress and size == 0:
         progress(0, 0)
     return VerifierState(signed, checkpoint, packed)
-
-
-def state_summary(state: VerifierState) -> dict[str, Any]:
-    """What a CLI shows after a run."""
-    return {
-        "origin": state.checkpoint.origin,
-        "size": state.size,
-        "root": base64.b64encode(state.root).decode("ascii"),
-    }
