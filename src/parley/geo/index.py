@@ -1,0 +1,366 @@
+"""The screening index: everything in force, in memory, found by place, time and altitude.
+
+Items (sites, areas, movements, operation volumes) live in column arrays, one slot each, so the
+filters after a box query are a handful of numpy operations however many candidates come back.
+The boxes live in shapely STRtrees arranged as a logarithmic method (Bentley and Saxe, 1980):
+
+- :meth:`ScreeningIndex.add` only appends to a short unindexed list, ``recent``: O(1);
+- when ``recent`` holds ``batch`` items, the next query packs them into a new small tree;
+- a tree is merged with the one before it while that one is less than ``fanout`` times larger,
+  so there are O(log n) trees and each item is re-packed O(log n) times over its life;
+- :meth:`ScreeningIndex.remove` marks a slot dead; merges drop dead slots, and when the dead
+  outnumber the living everything is compacted into one tree.
+
+Queries probe every tree and scan ``recent`` with numpy, so they are exact whatever the state.
+Boxes are conservative (see :meth:`Footprint.box`); the exact answer is :mod:`separation`'s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Literal, NotRequired, TypedDict
+
+import numpy as np
+import numpy.typing as npt
+import shapely
+
+from parley.geo import separation
+from parley.geo.footprint import Footprint
+from parley.geo.shapes import Area, Item, Movement, Site, Volume
+
+ItemKind = Literal["volume", "site", "area", "movement"]
+KINDS: tuple[ItemKind, ...] = ("volume", "site", "area", "movement")
+_CODES = {kind: code for code, kind in enumerate(KINDS)}
+
+Slots = npt.NDArray[np.int64]
+
+
+class Meta(TypedDict):
+    """What the index keeps beside an item, handed back in every :class:`Hit`.
+
+    The caller gives ``party`` (who notified it) and, for the volumes of an operation, ``record``
+    (the operation's key; defaults to the item's own key) and ``part`` (the volume's index). The
+    index fills in ``kind`` and, for areas, ``rule``, ``rule_party`` and ``group`` from the item.
+    """
+
+    party: str
+    record: NotRequired[str]
+    part: NotRequired[int]
+    kind: NotRequired[ItemKind]
+    rule: NotRequired[str]
+    rule_party: NotRequired[str | None]
+    group: NotRequired[str | None]
+
+
+@dataclass(frozen=True)
+class Hit:
+    """An indexed item that meets the query in space, altitude and time.
+
+    ``distance_m`` is the geodesic distance between the two cores (a circle's centre, a route's
+    line, a polygon's area; 0 when they overlap), good to ``error_m`` (0 when measured exactly,
+    otherwise at most millimetres). ``threshold_m`` is the sum of both buffers (radii, corridor
+    half-widths, site buffers); they meet because ``distance_m <= threshold_m``.
+    """
+
+    key: str
+    meta: Meta
+    distance_m: float
+    threshold_m: float
+    error_m: float
+
+    @property
+    def clearance_m(self) -> float:
+        """Negative: by how much the two overlap."""
+        return self.distance_m - self.threshold_m
+
+
+def kind_of(item: Item) -> ItemKind:
+    if isinstance(item, Volume):
+        return "volume"
+    if isinstance(item, Site):
+        return "site"
+    if isinstance(item, Area):
+        return "area"
+    if isinstance(item, Movement):
+        return "movement"
+    raise TypeError(f"not a screenable item: {type(item).__name__}")
+
+
+#: Per-slot columns: shape after the slot axis, dtype, fill for empty slots.
+_COLUMNS: dict[str, tuple[tuple[int, ...], type, float]] = {
+    "bounds": ((4,), np.float64, np.nan),  # the footprint's box, buffer included, in degrees
+    "t0": ((), np.float64, np.nan),  # window, POSIX seconds, closed
+    "t1": ((), np.float64, np.nan),
+    "z0": ((), np.float64, np.nan),  # band, metres above the ellipsoid, closed
+    "z1": ((), np.float64, np.nan),
+    "alive": ((), np.bool_, False),
+    "point": ((), np.bool_, False),  # a point core (site point, circle): measured in bulk
+    "lonlat": ((2,), np.float64, np.nan),  # point cores only
+    "xyz": ((3,), np.float64, np.nan),  # point cores only, ECEF
+    "buffer": ((), np.float64, np.nan),
+    "kind": ((), np.int8, -1),
+    "record": ((), np.int64, -1),
+}
+
+
+@dataclass(frozen=True)
+class _Level:
+    tree: shapely.STRtree
+    slots: Slots
+
+
+class ScreeningIndex:
+    """Items keyed by opaque strings; see the module docstring for the structure."""
+
+    def __init__(self, *, batch: int = 256, fanout: int = 4) -> None:
+        self.batch = batch
+        self.fanout = fanout
+        self._levels: list[_Level] = []
+        self._recent: list[int] = []
+        self._slot: dict[str, int] = {}
+        self._records: dict[str, set[str]] = {}
+        self._record_ids: dict[str, int] = {}
+        self._keys: list[str | None] = []
+        self._items: list[Item | None] = []
+        self._metas: list[Meta | None] = []
+        self._n = 0
+        self._dead = 0
+        self._col: dict[str, np.ndarray] = {}
+        self._grow(1024)
+
+    # -- columns ------------------------------------------------------------------------------
+
+    def _grow(self, capacity: int) -> None:
+        for name, (shape, dtype, fill) in _COLUMNS.items():
+            column: np.ndarray = np.full((capacity, *shape), fill, dtype=dtype)
+            old = self._col.get(name)
+            if old is not None:
+                column[: len(old)] = old
+            self._col[name] = column
+
+    def __len__(self) -> int:
+        return len(self._slot)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._slot
+
+    def get(self, key: str) -> tuple[Item, Meta] | None:
+        slot = self._slot.get(key)
+        if slot is None:
+            return None
+        item, meta = self._items[slot], self._metas[slot]
+        assert item is not None and meta is not None
+        return item, meta
+
+    def keys(self) -> list[str]:
+        return list(self._slot)
+
+    # -- changes ------------------------------------------------------------------------------
+
+    def add(self, key: str, item: Item, meta: Meta) -> None:
+        """Put ``item`` in force under ``key`` (replacing whatever had that key). O(1)."""
+        if key in self._slot:
+            self.remove(key)
+        if self._n == len(self._col["alive"]):
+            self._grow(2 * len(self._col["alive"]))
+        slot = self._n
+        self._n += 1
+        stored = self._describe(key, item, meta)
+        record = stored.get("record", key)
+        shape = item.footprint
+        self._col["bounds"][slot] = shape.box()
+        self._col["t0"][slot], self._col["t1"][slot] = item.window.bounds
+        self._col["z0"][slot], self._col["z1"][slot] = item.altitude.lower_m, item.altitude.upper_m
+        self._col["alive"][slot] = True
+        self._col["point"][slot] = shape.kind == "point"
+        if shape.kind == "point":
+            self._col["lonlat"][slot] = shape.centre
+            self._col["xyz"][slot] = shape.dense_xyz[0]
+        self._col["buffer"][slot] = shape.buffer_m
+        self._col["kind"][slot] = _CODES[stored["kind"]]
+        self._col["record"][slot] = self._record_ids.setdefault(record, len(self._record_ids))
+        self._keys.append(key)
+        self._items.append(item)
+        self._metas.append(stored)
+        self._slot[key] = slot
+        self._records.setdefault(record, set()).add(key)
+        self._recent.append(slot)
+
+    def add_many(self, entries: Iterable[tuple[str, Item, Meta]]) -> None:
+        """Add in bulk and pack them into a tree at once (start-up, benchmarks)."""
+        for key, item, meta in entries:
+            self.add(key, item, meta)
+        self.flush()
+
+    def remove(self, key: str) -> bool:
+        """Take ``key`` out of force. Returns whether it was there."""
+        slot = self._slot.pop(key, None)
+        if slot is None:
+            return False
+        meta = self._metas[slot]
+        assert meta is not None
+        record = meta.get("record", key)
+        keys = self._records.get(record)
+        if keys is not None:
+            keys.discard(key)
+            if not keys:
+                del self._records[record]
+        self._col["alive"][slot] = False
+        self._items[slot] = None
+        self._metas[slot] = None
+        self._keys[slot] = None
+        self._dead += 1
+        return True
+
+    def remove_record(self, record: str) -> int:
+        """Remove every item of one record (all volumes of an operation). Returns how many."""
+        keys = list(self._records.get(record, ()))
+        for key in keys:
+            self.remove(key)
+        return len(keys)
+
+    def flush(self) -> None:
+        """Pack everything recent into the trees now rather than at the next query."""
+        self._pack(force=True)
+
+    def _describe(self, key: str, item: Item, meta: Meta) -> Meta:
+        stored: Meta = {**meta}
+        stored["kind"] = kind_of(item)
+        stored.setdefault("record", key)
+        if isinstance(item, Area):
+            stored["rule"] = item.rule
+            stored["rule_party"] = item.party
+            stored["group"] = item.group
+        return stored
+
+    def _pack(self, *, force: bool = False) -> None:
+        if self._dead > max(self.batch, len(self._slot)):
+            self._compact()
+            return
+        if not self._recent or (len(self._recent) < self.batch and not force):
+            return
+        fresh = np.asarray(self._recent, dtype=np.int64)
+        self._recent = []
+        self._levels.append(self._level(fresh))
+        while len(self._levels) >= 2 and (
+            len(self._levels[-2].slots) < self.fanout * len(self._levels[-1].slots) or force
+        ):
+            newer = self._levels.pop()
+            older = self._levels.pop()
+            self._levels.append(self._level(np.concatenate((older.slots, newer.slots))))
+
+    def _level(self, slots: Slots) -> _Level:
+        slots = slots[self._col["alive"][slots]]
+        b = self._col["bounds"][slots]
+        return _Level(shapely.STRtree(shapely.box(b[:, 0], b[:, 1], b[:, 2], b[:, 3])), slots)
+
+    def _compact(self) -> None:
+        """Renumber the living slots from zero and rebuild one tree."""
+        live = np.flatnonzero(self._col["alive"][: self._n])
+        for name, (_, _, fill) in _COLUMNS.items():
+            column = self._col[name]
+            column[: len(live)] = column[live]
+            column[len(live) : self._n] = fill
+        self._keys = [self._keys[i] for i in live]
+        self._items = [self._items[i] for i in live]
+        self._metas = [self._metas[i] for i in live]
+        self._n = len(live)
+        self._dead = 0
+        self._slot = {k: i for i, k in enumerate(self._keys) if k is not None}
+        self._recent = []
+        self._levels = [self._level(np.arange(self._n, dtype=np.int64))] if self._n else []
+
+    # -- queries ------------------------------------------------------------------------------
+
+    def _slots(self, item: Item, meta: Meta | None, kinds: Sequence[ItemKind] | None) -> Slots:
+        self._pack()
+        shape = item.footprint
+        box = shape.box()
+        found: list[Slots] = []
+        if self._levels:
+            probe = shapely.box(*box)
+            for level in self._levels:
+                found.append(level.slots[level.tree.query(probe)])
+        if self._recent:
+            recent = np.asarray(self._recent, dtype=np.int64)
+            b = self._col["bounds"][recent]
+            near = (
+                (b[:, 0] <= box[2])
+                & (b[:, 2] >= box[0])
+                & (b[:, 1] <= box[3])
+                & (b[:, 3] >= box[1])
+            )
+            found.append(recent[near])
+        if not found:
+            return np.zeros(0, dtype=np.int64)
+        s = np.concatenate(found) if len(found) > 1 else found[0]
+        t0, t1 = item.window.bounds
+        keep = (
+            self._col["alive"][s]
+            & (self._col["t0"][s] <= t1)
+            & (self._col["t1"][s] >= t0)
+            & (self._col["z0"][s] <= item.altitude.upper_m)
+            & (self._col["z1"][s] >= item.altitude.lower_m)
+        )
+        if kinds is not None:
+            keep &= np.isin(self._col["kind"][s], [_CODES[k] for k in kinds])
+        if meta is not None and "record" in meta and meta["record"] in self._record_ids:
+            keep &= self._col["record"][s] != self._record_ids[meta["record"]]
+        return s[keep]
+
+    def candidates(
+        self, item: Item, meta: Meta | None = None, *, kinds: Sequence[ItemKind] | None = None
+    ) -> list[str]:
+        """Keys whose box, window and band overlap the item's: a superset of :meth:`screen`."""
+        return [k for k in (self._keys[int(s)] for s in self._slots(item, meta, kinds)) if k]
+
+    def screen(
+        self, item: Item, meta: Meta | None = None, *, kinds: Sequence[ItemKind] | None = None
+    ) -> list[Hit]:
+        """Every indexed item that meets ``item`` in space, altitude and time.
+
+        Items of the same record as ``meta["record"]`` are skipped (an operation is not screened
+        against itself). ``kinds`` restricts the answer to some kinds of item.
+        """
+        s = self._slots(item, meta, kinds)
+        if len(s) == 0:
+            return []
+        query = item.footprint
+        on_point = self._col["point"][s]
+        points, shapes = s[on_point], s[~on_point]
+        hits: list[Hit] = []
+        if len(points):
+            m = separation.measure_points(
+                query,
+                self._col["lonlat"][points],
+                self._col["xyz"][points],
+                self._col["buffer"][points],
+            )
+            self._collect(hits, points, m, query)
+        if len(shapes):
+            footprints: list[Footprint] = []
+            for slot in shapes:
+                other = self._items[int(slot)]
+                assert other is not None
+                footprints.append(other.footprint)
+            self._collect(hits, shapes, separation.measure_shapes(query, footprints), query)
+        hits.sort(key=lambda h: (h.clearance_m, h.key))
+        return hits
+
+    def _collect(
+        self, hits: list[Hit], slots: Slots, m: separation.Measures, query: Footprint
+    ) -> None:
+        for i in np.flatnonzero(m.meets):
+            slot = int(slots[i])
+            key, meta = self._keys[slot], self._metas[slot]
+            assert key is not None and meta is not None
+            hits.append(
+                Hit(
+                    key,
+                    meta,
+                    float(m.distance_m[i]),
+                    query.buffer_m + float(self._col["buffer"][slot]),
+                    float(m.error_m[i]),
+                )
+            )
