@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -37,6 +38,7 @@ class HubLog:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._interval = interval_s
+        self.listeners: list[Callable[[int], None]] = []
         self.catch_up()
         self._thread = threading.Thread(target=self._run, name="parley-checkpoints", daemon=True)
         self._thread.start()
@@ -90,7 +92,13 @@ class HubLog:
             signed = cp.sign_checkpoint(body, self.signer)
         self.store.save_checkpoint(size, signed)
         self._published = self.store.latest_checkpoint()
+        for listener in self.listeners:
+            listener(size)
         return self._published
+
+    def published_size(self) -> int:
+        """Size of the newest checkpoint this process has seen; cheap, for waiting loops."""
+        return self._published[0] if self._published else 0
 
     # -- serving ------------------------------------------------------------------------------
 
@@ -119,15 +127,20 @@ class HubLog:
             raise NotFound("no such entry bundle in the current tree")
         return tiles.entry_bundle(self.store.entries(start, start + width))
 
+    def _size_at_least(self, size: int) -> int:
+        """The tree's size, catching up from the database only when it is behind ``size``."""
+        current = self.tree.size
+        return current if current >= size else self.catch_up()
+
     def inclusion(self, index: int, size: int) -> list[bytes]:
-        current = self.catch_up()
+        current = self._size_at_least(size)
         if not 0 <= index < size <= current:
             raise NotFound(f"no inclusion proof for index {index} in a tree of size {size}")
         with self._lock:
             return self.tree.inclusion_proof(index, size)
 
     def consistency(self, old: int, new: int) -> list[bytes]:
-        current = self.catch_up()
+        current = self._size_at_least(new)
         if not 0 <= old <= new <= current:
             raise NotFound(f"no consistency proof from {old} to {new}")
         with self._lock:
@@ -135,7 +148,9 @@ class HubLog:
 
     def receipt(self, sub: Submission) -> dict[str, Any] | None:
         """The offline-verifiable receipt, or None while no checkpoint covers the entry yet."""
-        latest = self.store.latest_checkpoint()
+        latest = self._published
+        if latest is None or latest[0] <= sub.log_index:
+            latest = self.store.latest_checkpoint()
         if latest is None or latest[0] <= sub.log_index:
             return None
         size, signed = latest

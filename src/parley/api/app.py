@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -19,9 +20,12 @@ def create_app(settings: Settings, hub: Hub | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.hub = hub or Hub(settings)
+        app.state.checkpoints = submissions.CheckpointWatch(asyncio.get_running_loop())
+        app.state.hub.log.listeners.append(app.state.checkpoints.published)
         try:
             yield
         finally:
+            app.state.hub.log.listeners.remove(app.state.checkpoints.published)
             if hub is None:
                 app.state.hub.close()
 

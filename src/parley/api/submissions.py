@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from parley import clock
@@ -16,6 +20,27 @@ from parley.parties import jws
 from parley.store.db import Party, Submission
 
 router = APIRouter(prefix="/api/v1/submissions", tags=["submissions"])
+
+
+class CheckpointWatch:
+    """Lets request handlers await the next checkpoint published by this process."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._event = asyncio.Event()
+
+    def published(self, _size: int) -> None:
+        """Called from the publisher thread."""
+        self._loop.call_soon_threadsafe(self._fire)
+
+    def _fire(self) -> None:
+        self._event.set()
+        self._event = asyncio.Event()
+
+    async def next(self) -> None:
+        await self._event.wait()
+
+
 CurrentParty = Annotated[Party, Depends(current_party)]
 
 _SUBMIT_BODY = {
@@ -154,10 +179,23 @@ def read(request: Request, party: CurrentParty, submission_id: str) -> dict[str,
 
 
 @router.get("/{submission_id}/receipt")
-def receipt(request: Request, party: CurrentParty, submission_id: str) -> JSONResponse:
+async def receipt(
+    request: Request,
+    party: CurrentParty,
+    submission_id: str,
+    wait: Annotated[float, Query(ge=0, le=30, description="seconds to wait for it")] = 0,
+) -> JSONResponse:
     """The receipt: entry, inclusion proof and signed checkpoint; 202 until one is signed."""
     hub = hub_of(request)
-    found = hub.receipt(party, submission_id)
+    sub = await run_in_threadpool(hub.submission, party, submission_id)
+    deadline = time.monotonic() + wait
+    # Waiters sleep on an event the checkpoint publisher fires, so a thousand waiting clients
+    # cost neither queries nor polling.
+    watch: CheckpointWatch = request.app.state.checkpoints
+    while hub.log.published_size() <= sub.log_index and time.monotonic() < deadline:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(watch.next(), deadline - time.monotonic())
+    found = await run_in_threadpool(hub.log.receipt, sub)
     if found is None:
         return JSONResponse(
             {"status": "pending", "detail": "no signed checkpoint covers this entry yet"},

@@ -1,0 +1,294 @@
+"""Benchmark the verifiable log (issue 3).
+
+    .venv/bin/python bench/log.py [--entries 1000000] [--rate 1000] [--seconds 10] [--json]
+
+Measures, on SQLite in a temporary data directory:
+
+1. entries integrated per second: signed submissions stored in group-committed batches and
+   appended to the in-memory tree (what the writer thread does), and the tree alone;
+2. inclusion-proof time on a tree of ``--entries`` leaves (median and p99 of 10,000 proofs);
+3. time to verify a log of ``--entries`` entries from its tiles over HTTP, as `parley verify log`
+   does against a running `parley serve`;
+4. receipt latency, p50 and p99, at a steady ``--rate`` submissions/s over HTTP: from sending a
+   submission to holding its receipt (the client asks with ``?wait=``).
+
+Anchors from the issue: TesseraCT writes 600 entries/s on a 2-vCPU VM; Sunlight sequences once a
+second. Goals: 3,000 submissions/s integrated, receipt p99 within 250 ms at 1,000/s, a million
+entries verified in 10 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from rich.console import Console
+from rich.table import Table
+
+from parley import clock, config, setup
+from parley.client import document
+from parley.log import merkle
+from parley.mirror import verify_remote
+from parley.parties import jws
+from parley.store.db import Store
+from parley.submissions import check
+
+console = Console(stderr=True)
+SITE = {
+    "category": "hospital",
+    "name": "Benchmark hospital (generated)",
+    "geometry": {"type": "Point", "coordinates": [37.16, 36.2]},
+    "radius_m": 300,
+    "valid": {"start": "2026-01-01T00:00:00Z", "end": None},
+}
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def make_hub(root: Path) -> tuple[config.Settings, Ed25519PrivateKey, str]:
+    data = root / "hub"
+    setup.init(data, None, None)
+    settings = config.load(data)
+    (data / "parley.toml").write_text(
+        (data / "parley.toml")
+        .read_text()
+        .replace("checkpoint_interval_s = 1.0", "checkpoint_interval_s = 0.05")
+    )
+    key = Ed25519PrivateKey.generate()
+    token = setup.add_party(settings, "relief", "Relief", "notifier", key.public_key())
+    return config.load(data), key, token
+
+
+def integrate(settings: config.Settings, key: Ed25519PrivateKey, n: int) -> dict[str, float]:
+    """Check, store and add to the tree, in batches of 1,000, as the hub's writer does."""
+    store = Store(settings.database)
+    party = next(p for p in store.parties() if p.id == "relief")
+    signed = [jws.sign(document("site", "relief", SITE), key, "relief") for _ in range(n)]
+    tree = merkle.MerkleTree()
+    start = time.perf_counter()
+    checked = [check(s, party, lambda _p: True, clock.now(), 300).record for s in signed]
+    after_check = time.perf_counter()
+    for i in range(0, n, 1000):
+        batch = checked[i : i + 1000]
+        store.append(batch)
+        for record in batch:
+            tree.append(merkle.leaf_hash(record.entry))
+    end = time.perf_counter()
+    store.close()
+    leaves = [os.urandom(32) for _ in range(n)]
+    t0 = time.perf_counter()
+    bare = merkle.MerkleTree()
+    for leaf in leaves:
+        bare.append(leaf)
+    tree_only = time.perf_counter() - t0
+    return {
+        "submissions_per_s": n / (end - start),
+        "check_per_s": n / (after_check - start),
+        "store_and_tree_per_s": n / (end - after_check),
+        "tree_appends_per_s": n / tree_only,
+    }
+
+
+def fill_store(settings: config.Settings, entries: int) -> None:
+    """Entries for the verification run, written straight to the store (no signatures needed
+    to measure verification; the entries are realistic in size)."""
+    from parley.store.db import NewSubmission
+
+    store = Store(settings.database)
+    now = clock.iso(clock.now())
+    entry = b'{"id":"%s","jws_sha256":"%s","kind":"site","party":"relief","received_at":"%s","v":1}'
+    with console.status(f"writing {entries:,} entries") as status:
+        for i in range(0, entries, 5000):
+            batch = [
+                NewSubmission(
+                    f"{j:036d}",
+                    "site",
+                    "relief",
+                    f"bulk-{j:012d}",
+                    now,
+                    now,
+                    None,
+                    "x.y.z",
+                    None,
+                    entry % (b"%036d" % j, os.urandom(32).hex().encode(), now.encode()),
+                )
+                for j in range(i, min(entries, i + 5000))
+            ]
+            store.append(batch)
+            status.update(f"writing entries: {i + len(batch):,}/{entries:,}")
+    store.close()
+
+
+def proofs(entries: int) -> dict[str, float]:
+    tree = merkle.MerkleTree(os.urandom(32) for _ in range(entries))
+    times = []
+    for _ in range(10_000):
+        index = random.randrange(entries)
+        t0 = time.perf_counter()
+        tree.inclusion_proof(index, entries)
+        times.append(time.perf_counter() - t0)
+    return {"p50_us": percentile(times, 0.5) * 1e6, "p99_us": percentile(times, 0.99) * 1e6}
+
+
+def serve(settings: config.Settings, port: int) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "parley",
+            "serve",
+            "--data",
+            str(settings.data_dir),
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
+                return proc
+        except httpx.TransportError:
+            time.sleep(0.2)
+    proc.kill()
+    raise SystemExit("parley serve did not start")
+
+
+async def receipts(
+    url: str, token: str, key: Ed25519PrivateKey, rate: int, seconds: float
+) -> dict[str, float]:
+    """Open-loop load: one submission every 1/rate s, each followed by a waiting receipt."""
+    n = int(rate * seconds)
+    signed = [jws.sign(document("site", "relief", SITE), key, "relief") for _ in range(n)]
+    latencies: list[float] = []
+    failures = 0
+    limits = httpx.Limits(max_connections=512, max_keepalive_connections=512)
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(
+        base_url=url, headers=headers, limits=limits, timeout=30
+    ) as client:
+
+        async def one(compact: str) -> None:
+            nonlocal failures
+            t0 = time.perf_counter()
+            answer = await client.post(
+                "/api/v1/submissions", content=compact, headers={"Content-Type": "application/jose"}
+            )
+            if answer.status_code != 201:
+                failures += 1
+                return
+            got = await client.get(
+                f"/api/v1/submissions/{answer.json()['id']}/receipt", params={"wait": 10}
+            )
+            if got.status_code != 200:
+                failures += 1
+                return
+            latencies.append(time.perf_counter() - t0)
+
+        tasks = []
+        start = time.perf_counter()
+        for i, compact in enumerate(signed):
+            delay = start + i / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(compact)))
+        sent_in = time.perf_counter() - start
+        await asyncio.gather(*tasks)
+    return {
+        "offered_per_s": n / sent_in,
+        "p50_ms": percentile(latencies, 0.5) * 1e3,
+        "p99_ms": percentile(latencies, 0.99) * 1e3,
+        "failures": failures,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--entries", type=int, default=1_000_000)
+    parser.add_argument("--integrate", type=int, default=20_000)
+    parser.add_argument("--rate", type=int, default=1000)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--port", type=int, default=18731)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        settings, key, token = make_hub(Path(tmp) / "integrate")
+        with console.status("integrating"):
+            results["integrate"] = integrate(settings, key, args.integrate)
+        with console.status("inclusion proofs"):
+            results["inclusion_proof"] = proofs(args.entries)
+        settings, key, token = make_hub(Path(tmp) / "verify")
+        fill_store(settings, args.entries)
+        proc = serve(settings, args.port)
+        try:
+            url = f"http://127.0.0.1:{args.port}"
+            log_key = httpx.get(f"{url}/log/verifier-key").text.strip()
+            while httpx.get(f"{url}/log/checkpoint").text.split("\n")[1] != str(args.entries):
+                time.sleep(0.2)
+            t0 = time.perf_counter()
+            verified = verify_remote(url, log_key, None, progress=not args.json)
+            results["verify"] = {"entries": verified["size"], "seconds": time.perf_counter() - t0}
+        finally:
+            proc.terminate()
+            proc.wait()
+        settings, key, token = make_hub(Path(tmp) / "receipts")
+        proc = serve(settings, args.port + 1)
+        try:
+            with console.status(f"receipts at {args.rate}/s for {args.seconds} s"):
+                results["receipts"] = asyncio.run(
+                    receipts(
+                        f"http://127.0.0.1:{args.port + 1}", token, key, args.rate, args.seconds
+                    )
+                )
+        finally:
+            proc.terminate()
+            proc.wait()
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return
+    table = Table("measure", "result", "goal / anchor", title="parley log benchmark")
+    i = results["integrate"]
+    table.add_row(
+        "submissions checked+stored+integrated",
+        f"{i['submissions_per_s']:,.0f}/s",
+        "3,000/s; TesseraCT 600/s",
+    )
+    table.add_row("  of which check (JWS, JCS, Ed25519)", f"{i['check_per_s']:,.0f}/s", "")
+    table.add_row("  of which store + tree", f"{i['store_and_tree_per_s']:,.0f}/s", "")
+    table.add_row("tree appends alone", f"{i['tree_appends_per_s']:,.0f}/s", "")
+    p = results["inclusion_proof"]
+    table.add_row(
+        f"inclusion proof, {args.entries:,} leaves",
+        f"p50 {p['p50_us']:.1f} µs, p99 {p['p99_us']:.1f} µs",
+        "",
+    )
+    v = results["verify"]
+    table.add_row(f"verify {v['entries']:,} entries over HTTP", f"{v['seconds']:.1f} s", "10 s")
+    r = results["receipts"]
+    table.add_row(
+        f"receipt latency at {r['offered_per_s']:,.0f}/s",
+        f"p50 {r['p50_ms']:.0f} ms, p99 {r['p99_ms']:.0f} ms, {r['failures']} failures",
+        "p99 250 ms",
+    )
+    Console().print(table)
+
+
+if __name__ == "__main__":
+    main()
