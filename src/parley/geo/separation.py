@@ -19,8 +19,10 @@ from parley.geo import geodesy
 from parley.geo.footprint import Footprint
 from parley.geo.geodesy import Array
 
-#: Slack in metres when an exact distance is compared with a threshold. GeographicLib's
-#: distances are good to about 15 nm; a micrometre keeps "exactly touching" a meeting.
+#: Slack in metres for floating point: when an exact distance is compared with a threshold
+#: (GeographicLib is good to about 15 nm), and before a planar distance rules a candidate out
+#: (ECEF coordinates near 6.4e6 m carry about 1e-9 m of rounding). A micrometre keeps "exactly
+#: touching" a meeting.
 EPS = 1e-6
 
 #: Largest (points x pieces) block measured in one numpy pass.
@@ -47,7 +49,7 @@ def measure_points(query: Footprint, lonlat: Array, xyz: Array, buffers: Array) 
     sag = query.sag_m
     c = geodesy.contraction(query.extent_m + 2 * limit + 2 * sag + 1.0)
     upper = (d2 + sag) / c
-    lower = d2 - sag
+    lower = d2 - sag - EPS
     meets = upper <= limit
     unsure = ~meets & (lower <= limit)
     distance = d2.copy()
@@ -113,7 +115,7 @@ def measure_shapes(query: Footprint, candidates: Sequence[Footprint]) -> Measure
     c = geodesy.contraction(reach + 2 * sag)
     upper = (d2 + sag) / c
     meets = upper <= limit
-    unsure = ~meets & (d2 - sag <= limit)
+    unsure = ~meets & (d2 - sag - EPS <= limit)
     distance = d2.copy()
     error = np.maximum(upper - d2, sag)
     for i in map(int, np.flatnonzero(unsure)):
