@@ -29,6 +29,19 @@ SITE = {
 }
 
 
+OPERATION = {
+    "name": "Patrol",
+    "volumes": [
+        {
+            "footprint": {"type": "Point", "coordinates": [38.0, 35.0]},
+            "radius_m": 2000,
+            "altitude": {"lower_m": 1000, "upper_m": 3000},
+            "time": {"start": "2026-12-01T08:00:00Z", "end": "2026-12-01T10:00:00Z"},
+        }
+    ],
+}
+
+
 def post(
     server: Server,
     party: PartyHandle,
@@ -249,7 +262,7 @@ def test_record_outside_audience_looks_like_no_record(
     server: Server, parties: dict[str, PartyHandle]
 ) -> None:
     alpha, bravo, charlie = parties["alpha"], parties["bravo"], parties["charlie"]
-    body = {"name": "op", "volumes": []}
+    body = OPERATION
     with server.client(alpha) as client:
         secret = client.submit("operation", body, ["bravo"])
         public = client.submit("operation", body, "all")
@@ -282,7 +295,7 @@ def test_list_pages_with_a_cursor_and_filters(
     with server.client(relief) as r, server.client(alpha) as a:
         for _ in range(7):
             r.submit("site", SITE)
-        a.submit("operation", {"name": "op", "volumes": []})
+        a.submit("operation", OPERATION)
         seen: list[int] = []
         cursor = -1
         while cursor is not None:

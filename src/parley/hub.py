@@ -10,11 +10,12 @@ import asyncio
 import base64
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from parley import clock
 from parley.config import Settings
+from parley.deconfliction import Arrival, Parsed, Screening, parse
 from parley.errors import Conflict, NotFound, ParleyError, Unauthorized
 from parley.hublog import HubLog
 from parley.parties import keys, tokens
@@ -23,10 +24,11 @@ from parley.submissions import Checked, check
 from parley.writer import Writer
 
 
-@dataclass(frozen=True)
+@dataclass
 class Accepted:
     record: NewSubmission
     index: int
+    conflicts: list[dict[str, Any]] = field(default_factory=list)
 
     def answer(self) -> dict[str, Any]:
         return {
@@ -36,6 +38,7 @@ class Accepted:
             "received_at": self.record.received_at,
             "entry": base64.b64encode(self.record.entry).decode("ascii"),
             "receipt": f"/api/v1/submissions/{self.record.id}/receipt",
+            "conflicts": self.conflicts,
         }
 
 
@@ -56,6 +59,7 @@ class Hub:
             settings.origin,
             settings.checkpoint_interval_s,
         )
+        self.screening = Screening(self.store)
         self.writer = Writer(self.store, settings.batch_max, on_commit=self._committed)
 
     def close(self) -> None:
@@ -95,25 +99,30 @@ class Hub:
 
     # -- submissions --------------------------------------------------------------------------
 
-    def check(self, party: Party, compact: str) -> Checked:
-        return check(compact, party, self.is_party, clock.now(), self.settings.max_clock_skew_s)
+    def check(self, party: Party, compact: str) -> tuple[Checked, Parsed | None]:
+        checked = check(compact, party, self.is_party, clock.now(), self.settings.max_clock_skew_s)
+        return checked, parse(checked.record.kind, checked.document["body"])
 
     async def submit(self, party: Party, compacts: Sequence[str]) -> list[Outcome]:
         outcomes: list[Outcome | None] = []
         ready: list[Checked] = []
+        geometry: dict[str, Parsed] = {}
         for compact in compacts:
             try:
-                ready.append(self.check(party, compact))
+                checked, parsed = self.check(party, compact)
+                ready.append(checked)
+                if parsed is not None:
+                    geometry[checked.record.id] = parsed
                 outcomes.append(None)
             except ParleyError as exc:
                 outcomes.append(exc)
         if ready:
             future = self.writer.submit([c.record for c in ready])
             indices = await asyncio.wrap_future(future)
-            accepted = iter(zip(ready, indices, strict=True))
+            pairs = iter(zip(ready, indices, strict=True))
             for i, outcome in enumerate(outcomes):
                 if outcome is None:
-                    checked, index = next(accepted)
+                    checked, index = next(pairs)
                     outcomes[i] = (
                         Conflict(
                             "this nonce was already used by this party: the submission is a "
@@ -123,6 +132,17 @@ class Hub:
                         if index == REPLAYED
                         else Accepted(checked.record, index)
                     )
+        accepted = [o for o in outcomes if isinstance(o, Accepted)]
+        arrivals = [
+            Arrival(a.record.id, a.index, geometry[a.record.id])
+            for a in accepted
+            if a.record.id in geometry
+        ]
+        if arrivals:
+            loop = asyncio.get_running_loop()
+            found = await loop.run_in_executor(None, self.screening.screen, arrivals)
+            for a in accepted:
+                a.conflicts = found.get(a.record.id, [])
         return [o for o in outcomes if o is not None]
 
     def _committed(self, records: Sequence[NewSubmission], indices: Sequence[int]) -> None:
@@ -137,6 +157,3 @@ class Hub:
             # Same answer whether it does not exist or lies outside the viewer's audience.
             raise NotFound(f"no submission {submission_id!r}")
         return found
-
-    def receipt(self, viewer: Party, submission_id: str) -> dict[str, Any] | None:
-        return self.log.receipt(self.submission(viewer, submission_id))

@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from parley import __version__
-from parley.api import log, parties, problems, submissions
+from parley.api import conflicts, log, parties, problems, submissions
 from parley.api.limits import BodyLimit
 from parley.config import Settings
 from parley.hub import Hub
@@ -39,6 +39,7 @@ def create_app(settings: Settings, hub: Hub | None = None) -> FastAPI:
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.include_router(parties.router)
     app.include_router(submissions.router)
+    app.include_router(conflicts.router)
     app.include_router(log.router)
 
     @app.get("/healthz", tags=["health"])

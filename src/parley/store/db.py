@@ -82,6 +82,20 @@ class Submission:
     log_index: int
 
 
+@dataclass(frozen=True)
+class StoredConflict:
+    id: str
+    kind: str
+    severity: str
+    a_id: str
+    b_id: str
+    distance_m: float
+    detail: str
+    facts: str
+    created_at: str
+    parties: tuple[str, ...]
+
+
 REPLAYED = -1
 
 
@@ -273,11 +287,12 @@ class Store:
             rows = conn.execute(query.limit(limit)).all()
         return [Submission(*row) for row in rows]
 
-    def iter_submissions(self, kinds: Sequence[str]) -> Iterator[Submission]:
-        """Every submission of these kinds, for the hub's own start-up (no audience filter)."""
+    def iter_submissions(self, kinds: Sequence[str], after: int = -1) -> Iterator[Submission]:
+        """Submissions of these kinds in log order, for the hub's own index (no audience
+        filter: nothing read here is served without passing an audience check)."""
         query = (
             select(*_submission_columns())
-            .where(t.submissions.c.kind.in_(list(kinds)))
+            .where(t.submissions.c.kind.in_(list(kinds)), t.submissions.c.log_index > after)
             .order_by(t.submissions.c.log_index)
         )
         with self.engine.connect() as conn:
@@ -289,6 +304,79 @@ class Store:
         with self.engine.connect() as conn:
             rows = conn.execute(select(c.party_id, func.max(c.received_at)).group_by(c.party_id))
             return {row[0]: row[1] for row in rows}
+
+    def visible_ids(self, viewer: str, ids: Sequence[str]) -> set[str]:
+        query = select(t.submissions.c.id).where(
+            t.submissions.c.id.in_(list(ids)), _visible_to(viewer)
+        )
+        with self.engine.connect() as conn:
+            return {row[0] for row in conn.execute(query)}
+
+    # -- conflicts ----------------------------------------------------------------------------
+
+    def add_conflicts(self, found: Sequence[StoredConflict]) -> None:
+        if not found:
+            return
+        c = t.conflicts.c
+        with self._write_lock, self._writer.begin() as conn:
+            seqs = (
+                conn.execute(
+                    insert(t.conflicts).returning(c.seq, sort_by_parameter_order=True),
+                    [
+                        {
+                            "id": f.id,
+                            "kind": f.kind,
+                            "severity": f.severity,
+                            "a_id": f.a_id,
+                            "b_id": f.b_id,
+                            "distance_m": f.distance_m,
+                            "detail": f.detail,
+                            "facts": f.facts,
+                            "created_at": f.created_at,
+                        }
+                        for f in found
+                    ],
+                )
+                .scalars()
+                .all()
+            )
+            conn.execute(
+                insert(t.conflict_parties),
+                [
+                    {"conflict_seq": seq, "party_id": party}
+                    for seq, f in zip(seqs, found, strict=True)
+                    for party in f.parties
+                ],
+            )
+
+    def conflicts_for(
+        self, party: str, after: int = 0, limit: int = 100
+    ) -> list[tuple[int, StoredConflict]]:
+        """Conflicts that alert ``party``, oldest first, after cursor ``after``."""
+        c = t.conflicts.c
+        cp = t.conflict_parties.c
+        query = (
+            select(
+                c.seq,
+                c.id,
+                c.kind,
+                c.severity,
+                c.a_id,
+                c.b_id,
+                c.distance_m,
+                c.detail,
+                c.facts,
+                c.created_at,
+            )
+            .join(t.conflict_parties, cp.conflict_seq == c.seq)
+            .where(cp.party_id == party, c.seq > after)
+            .order_by(c.seq)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [
+                (int(row[0]), StoredConflict(*[*row[1:], (party,)])) for row in conn.execute(query)
+            ]
 
     # -- log ----------------------------------------------------------------------------------
 

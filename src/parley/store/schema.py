@@ -6,6 +6,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -83,4 +84,28 @@ checkpoints = Table(
     Column("size", BigInteger, primary_key=True, autoincrement=False),
     Column("note", Text, nullable=False),
     Column("created_at", String(32), nullable=False),
+)
+
+conflicts = Table(
+    "conflicts",
+    metadata,
+    Column("seq", Seq, primary_key=True, autoincrement=True),
+    Column("id", String(40), nullable=False, unique=True),
+    Column("kind", String(32), nullable=False),
+    Column("severity", String(16), nullable=False),
+    # a: the record whose arrival raised it; b: the record in force it meets
+    Column("a_id", String(40), ForeignKey("submissions.id"), nullable=False, index=True),
+    Column("b_id", String(40), ForeignKey("submissions.id"), nullable=False, index=True),
+    Column("distance_m", Float, nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("facts", Text, nullable=False),
+    Column("created_at", String(32), nullable=False),
+)
+
+conflict_parties = Table(
+    "conflict_parties",
+    metadata,
+    Column("conflict_seq", Seq, ForeignKey("conflicts.seq"), primary_key=True),
+    Column("party_id", String(64), ForeignKey("parties.id"), primary_key=True),
+    Index("ix_conflict_parties_party", "party_id", "conflict_seq"),
 )
