@@ -95,7 +95,7 @@ class Screening:
         found: list[StoredConflict] = []
         for sub in self.store.iter_submissions(KINDS, after=self._seen):
             self._seen = sub.log_index
-            document = jws.Parsed(sub.jws).payload
+            document = jws.Parsed(sub.jws, stored=True).payload
             audience = (
                 None if sub.audience_all else frozenset(document["audience"]) | {sub.party_id}
             )

@@ -7,9 +7,10 @@ its methods, so authentication and audience checks live here and in the store, n
 from __future__ import annotations
 
 import asyncio
+import functools
 import base64
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +21,7 @@ from parley.errors import Conflict, NotFound, ParleyError, Unauthorized
 from parley.hublog import HubLog
 from parley.parties import keys, tokens
 from parley.store.db import REPLAYED, NewSubmission, Party, Store, Submission
-from parley.submissions import Checked, check
+from parley.submissions import Checked, check, token_authenticated
 from parley.writer import Writer
 
 
@@ -103,13 +104,32 @@ class Hub:
         checked = check(compact, party, self.is_party, clock.now(), self.settings.max_clock_skew_s)
         return checked, parse(checked.record.kind, checked.document["body"])
 
+    async def submit_token_authenticated(
+        self, party: Party, kind: str, body: dict[str, Any], audience: str | list[str]
+    ) -> Accepted:
+        """Record a document from a client that cannot sign (a TAXII client, say)."""
+
+        def checker() -> tuple[Checked, Parsed | None]:
+            checked = token_authenticated(kind, party, body, audience, self.is_party, clock.now())
+            return checked, parse(kind, body)
+
+        (outcome,) = await self._submit([checker])
+        if isinstance(outcome, ParleyError):
+            raise outcome
+        return outcome
+
     async def submit(self, party: Party, compacts: Sequence[str]) -> list[Outcome]:
+        return await self._submit([functools.partial(self.check, party, c) for c in compacts])
+
+    async def _submit(
+        self, checkers: Sequence[Callable[[], tuple[Checked, Parsed | None]]]
+    ) -> list[Outcome]:
         outcomes: list[Outcome | None] = []
         ready: list[Checked] = []
         geometry: dict[str, Parsed] = {}
-        for compact in compacts:
+        for checker in checkers:
             try:
-                checked, parsed = self.check(party, compact)
+                checked, parsed = checker()
                 ready.append(checked)
                 if parsed is not None:
                     geometry[checked.record.id] = parsed

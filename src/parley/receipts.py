@@ -62,7 +62,7 @@ def verify(
     submission = _field(receipt, "submission", dict)
     compact = _field(submission, "jws", str)
     committed = _entry_commits_to(entry, compact, submission)
-    parsed = jws.Parsed(compact)
+    parsed = jws.Parsed(compact, stored=True)
     if party_key is not None:
         try:
             parsed.verify(party_key, str(parsed.payload.get("party")))

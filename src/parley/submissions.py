@@ -50,7 +50,18 @@ def check(
     if kid is not None and kid != party.id:
         raise Forbidden(f"the JWS is signed as {kid!r} but the token belongs to {party.id!r}")
     parsed.verify(public_key_from_raw(b64url_decode(party.public_key)), party.id)
-    doc = parsed.payload
+    return admit(parsed.payload, compact, party, is_party, received, max_skew_s)
+
+
+def admit(
+    doc: dict[str, Any],
+    compact: str,
+    party: Party,
+    is_party: Callable[[str], bool],
+    received: datetime,
+    max_skew_s: float,
+) -> Checked:
+    """Every check on the document itself, however its author was authenticated."""
     if doc.get("party") != party.id:
         raise Forbidden(f"the document names party {doc.get('party')!r}, not {party.id!r}")
     kind = _kind(doc, party)
@@ -143,6 +154,31 @@ def log_entry(
         digest = hashlib.sha256(bytes.fromhex(salt) + compact.encode("ascii")).hexdigest()
         document = {"v": ENTRY_VERSION, "received_at": received_at, "commitment": digest}
     return jws.canonical(document)
+
+
+def token_authenticated(
+    kind: str,
+    party: Party,
+    body: dict[str, Any],
+    audience: str | list[str],
+    is_party: Callable[[str], bool],
+    received: datetime,
+) -> Checked:
+    """A document that arrived with only a bearer token (TAXII clients cannot sign).
+
+    It is recorded as an unsecured JWS (RFC 7515 section 6, ``alg: none``) whose header says
+    ``"auth": "token"``, so it is logged and receipted like any other, and nobody can mistake
+    it for a document the party signed.
+    """
+    doc = {
+        "kind": kind,
+        "party": party.id,
+        "client_time": clock.iso(received),
+        "nonce": secrets.token_urlsafe(18),
+        "audience": audience,
+        "body": body,
+    }
+    return admit(doc, jws.unsecured(doc, party.id), party, is_party, received, 0)
 
 
 def require_compact(value: object) -> str:

@@ -130,7 +130,8 @@ async def create_batch(request: Request, party: CurrentParty) -> dict[str, Any]:
 
 
 def view(sub: Submission) -> dict[str, Any]:
-    document = jws.Parsed(sub.jws).payload
+    parsed = jws.Parsed(sub.jws, stored=True)
+    document = parsed.payload
     named = document["audience"]
     # The author is always in the audience, named or not.
     audience = "all" if sub.audience_all else sorted(set(named) | {sub.party_id})
@@ -144,6 +145,7 @@ def view(sub: Submission) -> dict[str, Any]:
         "audience": audience,
         "document": document,
         "jws": sub.jws,
+        "authenticated_by": "token" if parsed.unsecured else "signature",
         "salt": sub.salt,
     }
 

@@ -28,6 +28,16 @@ Kind = Literal["point", "line", "polygon"]
 Box = tuple[float, float, float, float]
 
 
+def _frozen(values: np.ndarray) -> np.ndarray:
+    values.setflags(write=False)
+    return values
+
+
+_ONE_RING = _frozen(np.array([0, 1], dtype=np.int64))
+_NO_INDICES = _frozen(np.zeros(0, dtype=np.int64))
+_NO_EDGES = _frozen(np.zeros((0, 4), dtype=np.float64))
+
+
 @dataclass(frozen=True, eq=False, repr=False)
 class Footprint:
     kind: Kind
@@ -67,21 +77,22 @@ class Footprint:
 
     @classmethod
     def point(cls, lon: float, lat: float, buffer_m: float) -> Footprint:
-        coords = np.array([[lon, lat]], dtype=np.float64)
+        # Sites come by the million: scalar maths and shared empty arrays keep this cheap.
+        lon, lat = float(lon), float(lat)
         return cls(
             kind="point",
-            parts=((coords,),),
+            parts=((np.array([[lon, lat]]),),),
             buffer_m=float(buffer_m),
-            centre=(float(lon), float(lat)),
+            centre=(lon, lat),
             extent_m=0.0,
             step_m=0.0,
-            dense_xyz=geodesy.ecef(coords[:, 0], coords[:, 1]),
-            ring_offsets=np.array([0, 1], dtype=np.int64),
-            polygon_offsets=np.zeros(0, dtype=np.int64),
-            piece_start=np.zeros(0, dtype=np.int64),
-            edges=np.zeros((0, 4), dtype=np.float64),
-            edge_next=np.zeros(0, dtype=np.int64),
-            bounds=(float(lon), float(lat), float(lon), float(lat)),
+            dense_xyz=np.array([geodesy.ecef_one(lon, lat)]),
+            ring_offsets=_ONE_RING,
+            polygon_offsets=_NO_INDICES,
+            piece_start=_NO_INDICES,
+            edges=_NO_EDGES,
+            edge_next=_NO_INDICES,
+            bounds=(lon, lat, lon, lat),
         )
 
     @classmethod

@@ -56,6 +56,15 @@ def ecef(lon: Array, lat: Array) -> Array:
     )
 
 
+def ecef_one(lon: float, lat: float) -> tuple[float, float, float]:
+    """:func:`ecef` for one point, without numpy's per-call overhead."""
+    lam, phi = math.radians(lon), math.radians(lat)
+    sin_phi = math.sin(phi)
+    n = A / math.sqrt(1 - E2 * sin_phi * sin_phi)
+    cos_phi = math.cos(phi)
+    return (n * cos_phi * math.cos(lam), n * cos_phi * math.sin(lam), n * (1 - E2) * sin_phi)
+
+
 def inverse(lon1: Array, lat1: Array, lon2: Array, lat2: Array) -> tuple[Array, Array]:
     """Azimuth (degrees clockwise from north) at point 1, and geodesic distance (m)."""
     az, _, dist = GEOD.inv(lon1, lat1, lon2, lat2)

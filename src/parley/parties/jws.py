@@ -30,12 +30,20 @@ def sign(document: dict[str, Any], key: Ed25519PrivateKey, kid: str) -> str:
     return f"{signing_input.decode('ascii')}.{b64url(key.sign(signing_input))}"
 
 
+def unsecured(document: dict[str, Any], kid: str) -> str:
+    """An unsecured JWS (RFC 7515 section 6) for documents authenticated by token only."""
+    header = canonical({"alg": "none", "auth": "token", "kid": kid, "typ": "parley+jws"})
+    return f"{b64url(header)}.{b64url(canonical(document))}."
+
+
 class Parsed:
     """A compact JWS split into its parts, not yet verified."""
 
-    __slots__ = ("header", "payload", "payload_bytes", "signature", "signing_input")
+    __slots__ = ("header", "payload", "payload_bytes", "signature", "signing_input", "unsecured")
 
-    def __init__(self, compact: str) -> None:
+    def __init__(self, compact: str, *, stored: bool = False) -> None:
+        """``stored`` admits the hub's own token-authenticated records (``alg: none``);
+        a party can never submit one."""
         if not isinstance(compact, str) or len(compact) > MAX_COMPACT_LENGTH:
             raise BadRequest("a submission is a compact JWS string")
         parts = compact.split(".")
@@ -47,7 +55,8 @@ class Parsed:
             raise InvalidJSON("the JWS protected header is not JSON") from None
         if not isinstance(self.header, dict):
             raise BadRequest("the JWS protected header must be a JSON object")
-        if self.header.get("alg") != "EdDSA":
+        self.unsecured = stored and self.header.get("alg") == "none"
+        if self.header.get("alg") != "EdDSA" and not self.unsecured:
             raise Unprocessable("the JWS alg must be EdDSA (RFC 8037)")
         if "crit" in self.header:
             raise Unprocessable("no critical JWS header parameters are understood")
@@ -64,6 +73,8 @@ class Parsed:
             raise BadRequest("the JWS payload must be canonical JSON (RFC 8785, JCS)")
 
     def verify(self, key: Ed25519PublicKey, party: str) -> None:
+        if self.unsecured:
+            raise Unprocessable(f"this record was authenticated by {party!r}'s token, not signed")
         try:
             key.verify(self.signature, self.signing_input)
         except InvalidSignature:
