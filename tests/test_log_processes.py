@@ -23,9 +23,19 @@ from .test_log_api import SITE
 def _serve(settings: Settings, port: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PARLEY_DATABASE_URL": settings.database_url}
     return subprocess.Popen(
-        [sys.executable, "-m", "parley", "serve", "--data", str(settings.data_dir),
-         "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "parley",
+            "serve",
+            "--data",
+            str(settings.data_dir),
+            "--port",
+            str(port),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
 
 
@@ -68,8 +78,10 @@ def test_concurrent_processes_build_one_log(
         deadline = time.monotonic() + 10
         heads = []
         while time.monotonic() < deadline:
-            heads = [cp.verify_checkpoint(httpx.get(f"{u}/log/checkpoint").text, verifier,
-                                          verifier.name) for u in urls]
+            heads = [
+                cp.verify_checkpoint(httpx.get(f"{u}/log/checkpoint").text, verifier, verifier.name)
+                for u in urls
+            ]
             if all(h.size == 200 for h in heads):
                 break
             time.sleep(0.1)
@@ -80,5 +92,3 @@ def test_concurrent_processes_build_one_log(
         for proc in procs:
             proc.terminate()
             proc.wait(timeout=10)
-
-
