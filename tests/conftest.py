@@ -105,7 +105,14 @@ def server(settings: Settings, parties: dict[str, PartyHandle]) -> Iterator[Serv
     app = create_app(settings, hub)
     port = free_port()
     uv = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+        uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            lifespan="on",
+            timeout_graceful_shutdown=2,
+        )
     )
     thread = threading.Thread(target=uv.run, daemon=True)
     thread.start()

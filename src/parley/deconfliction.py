@@ -53,15 +53,6 @@ class Holder:
         return self.audience is None or party in self.audience
 
 
-@dataclass(frozen=True)
-class Arrival:
-    """A record this process just committed, with its parsed geometry."""
-
-    id: str
-    index: int
-    parsed: Parsed
-
-
 class Screening:
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -69,29 +60,45 @@ class Screening:
         self.holders: dict[str, Holder] = {}
         self._lock = threading.Lock()
         self._seen = -1
+        # Records this process is committing: whichever catch-up meets one first screens it,
+        # so a read that catches up in between can never put one in force unscreened.
+        self._pending: dict[str, Parsed] = {}
+        self._results: dict[str, list[StoredConflict]] = {}
         with self._lock:
-            self._catch_up({})
+            self._catch_up()
 
-    def screen(self, arrivals: Sequence[Arrival]) -> dict[str, list[dict[str, Any]]]:
-        """Screen newly committed records; answer each one's conflicts as its author sees them."""
-        mine = {a.id: a for a in arrivals}
+    def expect(self, arrivals: dict[str, Parsed]) -> None:
+        """Called before these records are committed."""
         with self._lock:
-            found = self._catch_up(mine)
-        self.store.add_conflicts(found)
-        answers: dict[str, list[dict[str, Any]]] = {a.id: [] for a in arrivals}
-        for conflict in found:
-            author = self.holders[conflict.a_id].party
-            if author in conflict.parties:
-                answers[conflict.a_id].append(self.view(conflict, author))
+            self._pending.update(arrivals)
+
+    def forget(self, ids: Sequence[str]) -> None:
+        """These expected records were not committed after all (replays)."""
+        with self._lock:
+            for record_id in ids:
+                self._pending.pop(record_id, None)
+
+    def screen(self, ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+        """Bring newly committed records into force; answer each one's conflicts as its
+        author sees them."""
+        with self._lock:
+            self._catch_up()
+            raised = {i: self._results.pop(i, []) for i in ids}
+        answers: dict[str, list[dict[str, Any]]] = {}
+        for record_id, found in raised.items():
+            author = self.holders[record_id].party if record_id in self.holders else None
+            answers[record_id] = [
+                self.view(c, author) for c in found if author is not None and author in c.parties
+            ]
         return answers
 
     def refresh(self) -> None:
         with self._lock:
-            self._catch_up({})
+            self._catch_up()
 
-    def _catch_up(self, mine: dict[str, Arrival]) -> list[StoredConflict]:
-        """Bring every committed record into force in log order, screening our own arrivals
-        (other processes screened theirs)."""
+    def _catch_up(self) -> None:
+        """Bring every committed record into force in log order, screening the ones this
+        process committed (other processes screened theirs). Caller holds the lock."""
         found: list[StoredConflict] = []
         for sub in self.store.iter_submissions(KINDS, after=self._seen):
             self._seen = sub.log_index
@@ -103,14 +110,16 @@ class Screening:
             self.holders[sub.id] = Holder(
                 sub.party_id, audience, sub.kind, bool(body.get("warn_on_conflict"))
             )
-            arrival = mine.get(sub.id)
-            parsed = arrival.parsed if arrival else parse(sub.kind, body)
+            mine = self._pending.pop(sub.id, None)
+            parsed = mine if mine is not None else parse(sub.kind, body)
             if parsed is None:
                 continue
-            if arrival is not None:
-                found += self._conflicts(sub.id, sub.party_id, parsed)
+            if mine is not None:
+                raised = self._conflicts(sub.id, sub.party_id, parsed)
+                self._results[sub.id] = raised
+                found += raised
             self._add(sub.id, sub.party_id, parsed)
-        return found
+        self.store.add_conflicts(found)
 
     def _add(self, key: str, party: str, parsed: Parsed) -> None:
         if isinstance(parsed, list):

@@ -7,8 +7,8 @@ its methods, so authentication and audience checks live here and in the store, n
 from __future__ import annotations
 
 import asyncio
-import functools
 import base64
+import functools
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -16,7 +16,7 @@ from typing import Any
 
 from parley import clock
 from parley.config import Settings
-from parley.deconfliction import Arrival, Parsed, Screening, parse
+from parley.deconfliction import Parsed, Screening, parse
 from parley.errors import Conflict, NotFound, ParleyError, Unauthorized
 from parley.hublog import HubLog
 from parley.parties import keys, tokens
@@ -61,6 +61,7 @@ class Hub:
             settings.checkpoint_interval_s,
         )
         self.screening = Screening(self.store)
+        self.alert_listeners: list[Callable[[], None]] = []
         self.writer = Writer(self.store, settings.batch_max, on_commit=self._committed)
 
     def close(self) -> None:
@@ -137,6 +138,7 @@ class Hub:
             except ParleyError as exc:
                 outcomes.append(exc)
         if ready:
+            self.screening.expect(geometry)
             future = self.writer.submit([c.record for c in ready])
             indices = await asyncio.wrap_future(future)
             pairs = iter(zip(ready, indices, strict=True))
@@ -153,16 +155,16 @@ class Hub:
                         else Accepted(checked.record, index)
                     )
         accepted = [o for o in outcomes if isinstance(o, Accepted)]
-        arrivals = [
-            Arrival(a.record.id, a.index, geometry[a.record.id])
-            for a in accepted
-            if a.record.id in geometry
-        ]
+        stored = {a.record.id for a in accepted}
+        self.screening.forget([i for i in geometry if i not in stored])
+        arrivals = [a.record.id for a in accepted if a.record.id in geometry]
         if arrivals:
             loop = asyncio.get_running_loop()
             found = await loop.run_in_executor(None, self.screening.screen, arrivals)
             for a in accepted:
                 a.conflicts = found.get(a.record.id, [])
+            for listener in self.alert_listeners:
+                listener()
         return [o for o in outcomes if o is not None]
 
     def _committed(self, records: Sequence[NewSubmission], indices: Sequence[int]) -> None:

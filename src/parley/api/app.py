@@ -10,7 +10,8 @@ from typing import Any
 from fastapi import FastAPI
 
 from parley import __version__
-from parley.api import conflicts, log, parties, problems, submissions
+from parley.api import alerts, conflicts, log, parties, problems, submissions
+from parley.api.events import Signal
 from parley.api.limits import BodyLimit
 from parley.config import Settings
 from parley.hub import Hub
@@ -20,12 +21,16 @@ def create_app(settings: Settings, hub: Hub | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.hub = hub or Hub(settings)
-        app.state.checkpoints = submissions.CheckpointWatch(asyncio.get_running_loop())
-        app.state.hub.log.listeners.append(app.state.checkpoints.published)
+        loop = asyncio.get_running_loop()
+        app.state.checkpoints = Signal(loop)
+        app.state.alerts = Signal(loop)
+        app.state.hub.log.listeners.append(app.state.checkpoints.fire)
+        app.state.hub.alert_listeners.append(app.state.alerts.fire)
         try:
             yield
         finally:
-            app.state.hub.log.listeners.remove(app.state.checkpoints.published)
+            app.state.hub.log.listeners.remove(app.state.checkpoints.fire)
+            app.state.hub.alert_listeners.remove(app.state.alerts.fire)
             if hub is None:
                 app.state.hub.close()
 
@@ -39,6 +44,7 @@ def create_app(settings: Settings, hub: Hub | None = None) -> FastAPI:
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.include_router(parties.router)
     app.include_router(submissions.router)
+    app.include_router(alerts.router)
     app.include_router(conflicts.router)
     app.include_router(log.router)
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import time
 from typing import Annotated, Any
@@ -14,31 +12,13 @@ from fastapi.responses import JSONResponse
 
 from parley import clock
 from parley.api.auth import current_party, hub_of
+from parley.api.events import Signal
 from parley.errors import BadRequest, InvalidJSON, ParleyError, UnsupportedMediaType
 from parley.hub import Accepted
 from parley.parties import jws
 from parley.store.db import Party, Submission
 
 router = APIRouter(prefix="/api/v1/submissions", tags=["submissions"])
-
-
-class CheckpointWatch:
-    """Lets request handlers await the next checkpoint published by this process."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
-        self._event = asyncio.Event()
-
-    def published(self, _size: int) -> None:
-        """Called from the publisher thread."""
-        self._loop.call_soon_threadsafe(self._fire)
-
-    def _fire(self) -> None:
-        self._event.set()
-        self._event = asyncio.Event()
-
-    async def next(self) -> None:
-        await self._event.wait()
 
 
 CurrentParty = Annotated[Party, Depends(current_party)]
@@ -193,10 +173,9 @@ async def receipt(
     deadline = time.monotonic() + wait
     # Waiters sleep on an event the checkpoint publisher fires, so a thousand waiting clients
     # cost neither queries nor polling.
-    watch: CheckpointWatch = request.app.state.checkpoints
+    published: Signal = request.app.state.checkpoints
     while hub.log.published_size() <= sub.log_index and time.monotonic() < deadline:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(watch.next(), deadline - time.monotonic())
+        await published.wait(deadline - time.monotonic())
     found = await run_in_threadpool(hub.log.receipt, sub)
     if found is None:
         return JSONResponse(

@@ -9,6 +9,7 @@ queue on the ``log_state`` row lock, which is what keeps the log free of gaps an
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,9 @@ from sqlalchemy import (
     select,
     tuple_,
     update,
+)
+from sqlalchemy import (
+    true as sa_true,
 )
 from sqlalchemy.exc import IntegrityError
 
@@ -94,6 +98,16 @@ class StoredConflict:
     facts: str
     created_at: str
     parties: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Alert:
+    seq: int
+    id: str
+    kind: str
+    created_at: str
+    acknowledged_at: str | None
+    conflict: StoredConflict
 
 
 REPLAYED = -1
@@ -341,9 +355,15 @@ class Store:
                 .all()
             )
             conn.execute(
-                insert(t.conflict_parties),
+                insert(t.alerts),
                 [
-                    {"conflict_seq": seq, "party_id": party}
+                    {
+                        "id": str(uuid.uuid4()),
+                        "party_id": party,
+                        "kind": "conflict",
+                        "conflict_seq": seq,
+                        "created_at": f.created_at,
+                    }
                     for seq, f in zip(seqs, found, strict=True)
                     for party in f.parties
                 ],
@@ -353,11 +373,21 @@ class Store:
         self, party: str, after: int = 0, limit: int = 100
     ) -> list[tuple[int, StoredConflict]]:
         """Conflicts that alert ``party``, oldest first, after cursor ``after``."""
+        return [(a.seq, a.conflict) for a in self.alerts_for(party, after, limit)]
+
+    def alerts_for(
+        self, party: str, after: int = 0, limit: int = 100, alert_id: str | None = None
+    ) -> list[Alert]:
+        """``party``'s alerts (or the one with ``alert_id``), oldest first, after ``after``."""
         c = t.conflicts.c
-        cp = t.conflict_parties.c
+        a = t.alerts.c
         query = (
             select(
-                c.seq,
+                a.seq,
+                a.id,
+                a.kind,
+                a.created_at,
+                a.acknowledged_at,
                 c.id,
                 c.kind,
                 c.severity,
@@ -368,15 +398,30 @@ class Store:
                 c.facts,
                 c.created_at,
             )
-            .join(t.conflict_parties, cp.conflict_seq == c.seq)
-            .where(cp.party_id == party, c.seq > after)
-            .order_by(c.seq)
+            .join(t.conflicts, a.conflict_seq == c.seq)
+            .where(a.party_id == party, a.seq > after)
+            .where(a.id == alert_id if alert_id is not None else sa_true())
+            .order_by(a.seq)
             .limit(limit)
         )
         with self.engine.connect() as conn:
             return [
-                (int(row[0]), StoredConflict(*[*row[1:], (party,)])) for row in conn.execute(query)
+                Alert(int(r[0]), r[1], r[2], r[3], r[4], StoredConflict(*[*r[5:], (party,)]))
+                for r in conn.execute(query)
             ]
+
+    def acknowledge_alert(self, party: str, alert_id: str, at: str) -> bool:
+        """Mark one of ``party``'s alerts acknowledged; False if it has no such alert."""
+        a = t.alerts.c
+        with self._write_lock, self._writer.begin() as conn:
+            found = conn.execute(
+                select(a.acknowledged_at).where(a.id == alert_id, a.party_id == party)
+            ).first()
+            if found is None:
+                return False
+            if found[0] is None:
+                conn.execute(update(t.alerts).where(a.id == alert_id).values(acknowledged_at=at))
+            return True
 
     # -- log ----------------------------------------------------------------------------------
 

@@ -102,10 +102,17 @@ conflicts = Table(
     Column("created_at", String(32), nullable=False),
 )
 
-conflict_parties = Table(
-    "conflict_parties",
+# One row per party told about something; a party's feed is its rows in seq order.
+alerts = Table(
+    "alerts",
     metadata,
-    Column("conflict_seq", Seq, ForeignKey("conflicts.seq"), primary_key=True),
-    Column("party_id", String(64), ForeignKey("parties.id"), primary_key=True),
-    Index("ix_conflict_parties_party", "party_id", "conflict_seq"),
+    Column("seq", Seq, primary_key=True, autoincrement=True),
+    Column("id", String(40), nullable=False, unique=True),
+    Column("party_id", String(64), ForeignKey("parties.id"), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("conflict_seq", Seq, ForeignKey("conflicts.seq")),
+    Column("created_at", String(32), nullable=False),
+    Column("acknowledged_at", String(32)),
+    Index("ix_alerts_party", "party_id", "seq"),
 )
+import parley.intel.schema  # noqa: F401, E402  (the TAXII index tables, same metadata)

@@ -1,4 +1,4 @@
-"""Conflicts raised by screening, and the parties each one alerts.
+"""Conflicts raised by screening, and the alerts that tell parties about them.
 
 Revision ID: 0002
 Revises: 0001
@@ -32,13 +32,18 @@ def upgrade() -> None:
     op.create_index("ix_conflicts_a_id", "conflicts", ["a_id"])
     op.create_index("ix_conflicts_b_id", "conflicts", ["b_id"])
     op.create_table(
-        "conflict_parties",
-        sa.Column("conflict_seq", Seq, sa.ForeignKey("conflicts.seq"), primary_key=True),
-        sa.Column("party_id", sa.String(64), sa.ForeignKey("parties.id"), primary_key=True),
+        "alerts",
+        sa.Column("seq", Seq, primary_key=True, autoincrement=True),
+        sa.Column("id", sa.String(40), nullable=False, unique=True),
+        sa.Column("party_id", sa.String(64), sa.ForeignKey("parties.id"), nullable=False),
+        sa.Column("kind", sa.String(32), nullable=False),
+        sa.Column("conflict_seq", Seq, sa.ForeignKey("conflicts.seq")),
+        sa.Column("created_at", sa.String(32), nullable=False),
+        sa.Column("acknowledged_at", sa.String(32)),
     )
-    op.create_index("ix_conflict_parties_party", "conflict_parties", ["party_id", "conflict_seq"])
+    op.create_index("ix_alerts_party", "alerts", ["party_id", "seq"])
 
 
 def downgrade() -> None:
-    op.drop_table("conflict_parties")
+    op.drop_table("alerts")
     op.drop_table("conflicts")
