@@ -8,13 +8,14 @@ from ``pyproj.Geod`` directly.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import numpy as np
 from pyproj import Geod
 
 from parley.geo.footprint import Footprint
+from parley.geo.index import ScreeningIndex
 from parley.geo.shapes import Band, Volume, Window
 from tests.geo import oracle
 
@@ -119,3 +120,54 @@ def random_case(rng: np.random.Generator, elsewhere: bool = False) -> Case:
 def cases(seed: int, n: int, elsewhere_every: int = 20) -> list[Case]:
     rng = np.random.default_rng(seed)
     return [random_case(rng, elsewhere=(i % elsewhere_every == 0)) for i in range(n)]
+
+
+@dataclass
+class Tally:
+    cases: int = 0
+    meetings: int = 0
+    near: int = 0  # within a metre of the threshold
+    misses: list[tuple[str, float, float]] = field(default_factory=list)
+    false_alarms: list[tuple[str, float, float]] = field(default_factory=list)
+    #: Beyond the engine's own stated error bound, over the cases where both say they meet.
+    worst_distance_error_m: float = 0.0
+
+    @property
+    def worst_disagreement_m(self) -> float:
+        """How far from the threshold the worst disagreement was (0 if none)."""
+        return max((abs(d - t) for _, d, t in self.misses + self.false_alarms), default=0.0)
+
+    def add(self, other: Tally) -> None:
+        self.cases += other.cases
+        self.meetings += other.meetings
+        self.near += other.near
+        self.misses += other.misses
+        self.false_alarms += other.false_alarms
+        self.worst_distance_error_m = max(self.worst_distance_error_m, other.worst_distance_error_m)
+
+
+def compare(seed: int, n: int) -> Tally:
+    """Engine and oracle on ``n`` cases from ``seed``; half go through a packed tree."""
+    batch = cases(seed, n)
+    tally = Tally(cases=n)
+    engine = []
+    for i, case in enumerate(batch):
+        ix = ScreeningIndex()
+        ix.add("b", item(case.b_fp), {"party": "p"})
+        if i % 2:
+            ix.flush()
+        engine.append(ix.screen(item(case.a_fp)))
+    truth = oracle.distances([(c.a, c.b) for c in batch])
+    for case, hits, d in zip(batch, engine, truth, strict=True):
+        t = case.threshold
+        meets = bool(d <= t)
+        tally.meetings += meets
+        tally.near += bool(abs(d - t) < 1.0)
+        if meets and not hits:
+            tally.misses.append((case.label, float(d), t))
+        elif hits and not meets:
+            tally.false_alarms.append((case.label, float(d), t))
+        if hits and meets:
+            error = abs(hits[0].distance_m - d) - hits[0].error_m
+            tally.worst_distance_error_m = max(tally.worst_distance_error_m, float(error))
+    return tally

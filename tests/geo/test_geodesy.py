@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from pyproj import Transformer
 
 from parley.geo import geodesy
+from parley.geo.footprint import Footprint
 from tests.geo import oracle
 
 lons = st.floats(-170.0, 170.0)
@@ -186,3 +187,17 @@ def test_degrees_around_holds_every_path(
     tiny = 1e-12  # fwd's own rounding for a zero-length step
     assert lat - dlat - tiny <= end[1] <= lat_hi + dlat + tiny
     assert lon - dlon - tiny <= end[0] <= lon + w + dlon + tiny
+
+
+@settings(max_examples=100, deadline=None)
+@given(lons, st.floats(-84.0, 84.0), azimuths, st.floats(1.0, 1_500_000.0))
+def test_boxes_hold_whole_edges(lon: float, lat: float, az: float, length: float) -> None:
+    """Index boxes hold every point of a geodesic edge, however it bows."""
+    end = fwd(lon, lat, az, length)
+    if abs(end[1]) > 84.5 or abs(end[0] - lon) >= 180:
+        return
+    line = Footprint.line(np.array([[lon, lat], [end[0], end[1]]]), 0.0)
+    path = oracle.Shape("line", [[np.array([[lon, lat], end])]], 0.0).dense(100.0)[0]
+    for box in (line.edge_boxes[0], line.bounds, line.box(10.0)):
+        assert np.all(path[:, 0] >= box[0] - 1e-9) and np.all(path[:, 0] <= box[2] + 1e-9)
+        assert np.all(path[:, 1] >= box[1]) and np.all(path[:, 1] <= box[3])

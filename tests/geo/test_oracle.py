@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
 
 import numpy as np
 from hypothesis import given, settings
@@ -24,48 +23,11 @@ TOLERANCE_M = 0.5
 CASES = 10_000
 
 
-@dataclass
-class Tally:
-    cases: int = 0
-    meetings: int = 0
-    near: int = 0  # within a metre of the threshold
-    misses: list[tuple[str, float, float]] = field(default_factory=list)
-    false_alarms: list[tuple[str, float, float]] = field(default_factory=list)
-    worst_distance_error_m: float = 0.0
-
-
-def run(seed: int, n: int) -> Tally:
-    """Engine and oracle on ``n`` cases from ``seed``; half go through a packed tree."""
-    batch = cases.cases(seed, n)
-    tally = Tally(cases=n)
-    engine = []
-    for i, case in enumerate(batch):
-        ix = ScreeningIndex()
-        ix.add("b", cases.item(case.b_fp), {"party": "p"})
-        if i % 2:
-            ix.flush()
-        engine.append(ix.screen(cases.item(case.a_fp)))
-    truth = oracle.distances([(c.a, c.b) for c in batch])
-    for case, hits, d in zip(batch, engine, truth, strict=True):
-        t = case.threshold
-        meets = bool(d <= t)
-        tally.meetings += meets
-        tally.near += bool(abs(d - t) < 1.0)
-        if meets and not hits:
-            tally.misses.append((case.label, float(d), t))
-        elif hits and not meets:
-            tally.false_alarms.append((case.label, float(d), t))
-        if hits and meets:
-            error = abs(hits[0].distance_m - d) - hits[0].error_m
-            tally.worst_distance_error_m = max(tally.worst_distance_error_m, float(error))
-    return tally
-
-
 def test_engine_agrees_with_the_oracle_on_10000_random_cases() -> None:
     workers = min(2, os.cpu_count() or 1)
     share = CASES // workers
     with ProcessPoolExecutor(workers) as pool:
-        tallies = list(pool.map(run, range(1000, 1000 + workers), [share] * workers))
+        tallies = list(pool.map(cases.compare, range(1000, 1000 + workers), [share] * workers))
     total = sum(t.cases for t in tallies)
     misses = [m for t in tallies for m in t.misses]
     false_alarms = [f for t in tallies for f in t.false_alarms]
@@ -81,7 +43,7 @@ def test_engine_agrees_with_the_oracle_on_10000_random_cases() -> None:
 
 
 def test_cases_elsewhere_on_earth() -> None:
-    tally = run(7, 300)
+    tally = cases.compare(7, 300)
     assert not tally.misses and not tally.false_alarms
 
 

@@ -35,6 +35,7 @@ def _frozen(values: np.ndarray) -> np.ndarray:
 
 _ONE_RING = _frozen(np.array([0, 1], dtype=np.int64))
 _NO_INDICES = _frozen(np.zeros(0, dtype=np.int64))
+_FIRST = _frozen(np.zeros(1, dtype=np.int64))
 _NO_EDGES = _frozen(np.zeros((0, 4), dtype=np.float64))
 
 
@@ -59,10 +60,15 @@ class Footprint:
     polygon_offsets: Indices
     #: Index in ``dense_xyz`` of the first end of each densified piece.
     piece_start: Indices
+    #: Index in ``dense_xyz`` of each original vertex (rings: not the closing repeat).
+    vertex_dense: Indices
     #: Original geodesic edges (m, 4): lon A, lat A, lon B, lat B.
     edges: Array
     #: For each edge, the next edge around its ring, or -1 at the end of a line.
     edge_next: Indices
+    #: For each edge, a box in degrees holding the whole geodesic (from its densified points,
+    #: widened by the bow of one piece).
+    edge_boxes: Array
     #: Box in degrees (min lon, min lat, max lon, max lat) holding the core and its edges.
     bounds: Box
 
@@ -90,8 +96,10 @@ class Footprint:
             ring_offsets=_ONE_RING,
             polygon_offsets=_NO_INDICES,
             piece_start=_NO_INDICES,
+            vertex_dense=_FIRST,
             edges=_NO_EDGES,
             edge_next=_NO_INDICES,
+            edge_boxes=_NO_EDGES,
             bounds=(lon, lat, lon, lat),
         )
 
@@ -135,13 +143,17 @@ class Footprint:
         )
         ring_pieces = np.add.reduceat(pieces, np.cumsum(sizes) - sizes)
         piece_end = np.cumsum(ring_pieces)
-        dense_lon, dense_lat, starts = [], [], []
+        dense_lon, dense_lat, starts, corners = [], [], [], []
         offsets = [0]
+        edge_first = np.cumsum(sizes) - sizes
         for r, ring in enumerate(rings):
             lo, hi = piece_end[r] - ring_pieces[r], piece_end[r]
             dense_lon.append(np.append(plon[lo:hi], ring[-1, 0]))
             dense_lat.append(np.append(plat[lo:hi], ring[-1, 1]))
             starts.append(offsets[-1] + np.arange(hi - lo, dtype=np.int64))
+            per_edge = pieces[edge_first[r] : edge_first[r] + sizes[r]]
+            at = offsets[-1] + np.concatenate(([0], np.cumsum(per_edge)))
+            corners.append(at[:-1] if kind == "polygon" else at)
             offsets.append(offsets[-1] + hi - lo + 1)
         edge_start = np.cumsum(sizes) - sizes
         nexts = []
@@ -150,6 +162,15 @@ class Footprint:
             following[-1] = first if kind == "polygon" else -1
             nexts.append(following)
         edges = np.column_stack((starts_, ends_))
+        first_piece = np.cumsum(pieces) - pieces
+        edge_boxes = np.column_stack(
+            (
+                np.minimum(np.minimum.reduceat(plon, first_piece), ends_[:, 0]),
+                np.minimum(np.minimum.reduceat(plat, first_piece), ends_[:, 1]),
+                np.maximum(np.maximum.reduceat(plon, first_piece), ends_[:, 0]),
+                np.maximum(np.maximum.reduceat(plat, first_piece), ends_[:, 1]),
+            )
+        )
         all_lon = np.concatenate(dense_lon)
         all_lat = np.concatenate(dense_lat)
         margin = geodesy.bulge_m(float(all_lat.min()), float(all_lat.max()), step)
@@ -168,8 +189,10 @@ class Footprint:
             ring_offsets=np.asarray(offsets, dtype=np.int64),
             polygon_offsets=np.asarray(polygon_offsets, dtype=np.int64),
             piece_start=np.concatenate(starts),
+            vertex_dense=np.concatenate(corners).astype(np.int64),
             edges=edges,
             edge_next=np.concatenate(nexts),
+            edge_boxes=edge_boxes + np.array([0.0, -dlat, 0.0, dlat]),
             bounds=(
                 float(all_lon.min()),
                 float(all_lat.min()) - dlat,
@@ -199,11 +222,21 @@ class Footprint:
         return np.array([ring[0] for rings in self.parts for ring in rings], dtype=np.float64)
 
     @functools.cached_property
+    def own_xy(self) -> Array:
+        """Densified vertices in the footprint's own frame."""
+        return self.frame.project(self.dense_xyz)
+
+    @functools.cached_property
     def planar(self) -> shapely.Geometry:
         """This footprint's core in its own frame, prepared for repeated predicates."""
-        geometry = self.in_frame(self.frame)
+        geometry = self.picture(self.own_xy)
         shapely.prepare(geometry)
         return geometry
+
+    @functools.cached_property
+    def own_pieces(self) -> tuple[Array, Array]:
+        """The densified pieces' ends in the own frame: two (k, 2) arrays."""
+        return self.own_xy[self.piece_start], self.own_xy[self.piece_start + 1]
 
     @functools.cached_property
     def sag_m(self) -> float:
@@ -212,7 +245,10 @@ class Footprint:
 
     def in_frame(self, frame: Frame) -> shapely.Geometry:
         """The core's picture in ``frame``: densified vertices joined by straight segments."""
-        xy = frame.project(self.dense_xyz)
+        return self.picture(frame.project(self.dense_xyz))
+
+    def picture(self, xy: Array) -> shapely.Geometry:
+        """The core drawn from its densified vertices ``xy`` in some frame."""
         if self.kind == "point":
             return shapely.Point(xy[0])
         if self.kind == "line":
@@ -228,9 +264,8 @@ class Footprint:
         )[0]
         return geometry
 
-    def pieces_in(self, frame: Frame) -> tuple[Array, Array]:
-        """The densified pieces' ends in ``frame``: two (k, 2) arrays."""
-        xy = frame.project(self.dense_xyz)
+    def pieces(self, xy: Array) -> tuple[Array, Array]:
+        """The densified pieces' ends, from the densified vertices ``xy`` in some frame."""
         return xy[self.piece_start], xy[self.piece_start + 1]
 
     def box(self, extra_m: float = 0.0) -> Box:
@@ -268,3 +303,34 @@ def _wind(ring: Array, frame: Frame, *, counter_clockwise: bool) -> Array:
     if (twice_area > 0) == counter_clockwise:
         return ring
     return ring[::-1].copy()
+
+
+def pictures(
+    shapes: Sequence[Footprint], frame: Frame
+) -> tuple[list[shapely.Geometry], list[Array]]:
+    """Many footprints drawn in one frame: polygons in one shapely call, lines in another.
+
+    Returns the pictures and each one's densified vertices in the frame.
+    """
+    xys = [frame.project(s.dense_xyz) for s in shapes]
+    out: list[shapely.Geometry] = [None] * len(shapes)
+    polygons = [i for i, s in enumerate(shapes) if s.kind == "polygon"]
+    if polygons:
+        coords, rings, parts, multis = [], [0], [0], [0]
+        for i in polygons:
+            s = shapes[i]
+            coords.append(xys[i])
+            rings.extend((rings[-1] - s.ring_offsets[0] + s.ring_offsets[1:]).tolist())
+            parts.extend((parts[-1] + s.polygon_offsets[1:]).tolist())
+            multis.append(multis[-1] + len(s.polygon_offsets) - 1)
+        drawn = shapely.from_ragged_array(
+            shapely.GeometryType.MULTIPOLYGON,
+            np.concatenate(coords),
+            (np.asarray(rings), np.asarray(parts), np.asarray(multis)),
+        )
+        for i, geometry in zip(polygons, drawn, strict=True):
+            out[i] = geometry
+    for i, s in enumerate(shapes):
+        if s.kind != "polygon":
+            out[i] = s.picture(xys[i])
+    return out, xys

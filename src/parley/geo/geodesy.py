@@ -6,8 +6,9 @@ screens in a :class:`Frame`, a flat picture of the neighbourhood of one point, a
 :func:`contraction` and :func:`sagitta` bound how far that picture can be from the truth; the
 proof is in docs/screening.md ("Edge model").
 
-Polygon and line edges are geodesics, the shortest paths between their vertices, as in ASTM
-F3548-21 and EUROCAE ED-269. A straight line in degrees is not an edge shape anyone can fly.
+Polygon and line edges are geodesics, the shortest paths on the ellipsoid between their
+vertices. A straight line in degrees is a different path (56 km along 60N it is 105 m south of
+the geodesic), and which one a party meant must not depend on the software that drew it.
 """
 
 from __future__ import annotations

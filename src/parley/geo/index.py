@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Literal, NotRequired, TypedDict
+from typing import Literal, NamedTuple, NotRequired, TypedDict
 
 import numpy as np
 import numpy.typing as npt
@@ -53,14 +53,16 @@ class Meta(TypedDict):
     group: NotRequired[str | None]
 
 
-@dataclass(frozen=True)
-class Hit:
+class Hit(NamedTuple):
     """An indexed item that meets the query in space, altitude and time.
 
     ``distance_m`` is the geodesic distance between the two cores (a circle's centre, a route's
     line, a polygon's area; 0 when they overlap), good to ``error_m`` (0 when measured exactly,
     otherwise at most millimetres). ``threshold_m`` is the sum of both buffers (radii, corridor
     half-widths, site buffers); they meet because ``distance_m <= threshold_m``.
+
+    A named tuple because a volume over a dense city can meet thousands of sites: it is the
+    cheapest immutable record Python builds.
     """
 
     key: str
@@ -88,7 +90,10 @@ def kind_of(item: Item) -> ItemKind:
 
 
 #: Per-slot columns: shape after the slot axis, dtype, fill for empty slots.
-_COLUMNS: dict[str, tuple[tuple[int, ...], type, float]] = {
+_COLUMNS: dict[str, tuple[tuple[int, ...], type, object]] = {
+    "key": ((), object, None),
+    "item": ((), object, None),
+    "meta": ((), object, None),
     "bounds": ((4,), np.float64, np.nan),  # the footprint's box, buffer included, in degrees
     "t0": ((), np.float64, np.nan),  # window, POSIX seconds, closed
     "t1": ((), np.float64, np.nan),
@@ -121,9 +126,6 @@ class ScreeningIndex:
         self._slot: dict[str, int] = {}
         self._records: dict[str, set[str]] = {}
         self._record_ids: dict[str, int] = {}
-        self._keys: list[str | None] = []
-        self._items: list[Item | None] = []
-        self._metas: list[Meta | None] = []
         self._n = 0
         self._dead = 0
         self._col: dict[str, np.ndarray] = {}
@@ -149,9 +151,7 @@ class ScreeningIndex:
         slot = self._slot.get(key)
         if slot is None:
             return None
-        item, meta = self._items[slot], self._metas[slot]
-        assert item is not None and meta is not None
-        return item, meta
+        return self._col["item"][slot], self._col["meta"][slot]
 
     def keys(self) -> list[str]:
         return list(self._slot)
@@ -180,9 +180,9 @@ class ScreeningIndex:
         self._col["buffer"][slot] = shape.buffer_m
         self._col["kind"][slot] = _CODES[stored["kind"]]
         self._col["record"][slot] = self._record_ids.setdefault(record, len(self._record_ids))
-        self._keys.append(key)
-        self._items.append(item)
-        self._metas.append(stored)
+        self._col["key"][slot] = key
+        self._col["item"][slot] = item
+        self._col["meta"][slot] = stored
         self._slot[key] = slot
         self._records.setdefault(record, set()).add(key)
         self._recent.append(slot)
@@ -198,8 +198,7 @@ class ScreeningIndex:
         slot = self._slot.pop(key, None)
         if slot is None:
             return False
-        meta = self._metas[slot]
-        assert meta is not None
+        meta: Meta = self._col["meta"][slot]
         record = meta.get("record", key)
         keys = self._records.get(record)
         if keys is not None:
@@ -207,9 +206,8 @@ class ScreeningIndex:
             if not keys:
                 del self._records[record]
         self._col["alive"][slot] = False
-        self._items[slot] = None
-        self._metas[slot] = None
-        self._keys[slot] = None
+        for name in ("key", "item", "meta"):
+            self._col[name][slot] = None
         self._dead += 1
         return True
 
@@ -262,12 +260,9 @@ class ScreeningIndex:
             column = self._col[name]
             column[: len(live)] = column[live]
             column[len(live) : self._n] = fill
-        self._keys = [self._keys[i] for i in live]
-        self._items = [self._items[i] for i in live]
-        self._metas = [self._metas[i] for i in live]
         self._n = len(live)
         self._dead = 0
-        self._slot = {k: i for i, k in enumerate(self._keys) if k is not None}
+        self._slot = {k: i for i, k in enumerate(self._col["key"][: self._n].tolist())}
         self._recent = []
         self._levels = [self._level(np.arange(self._n, dtype=np.int64))] if self._n else []
 
@@ -313,7 +308,8 @@ class ScreeningIndex:
         self, item: Item, meta: Meta | None = None, *, kinds: Sequence[ItemKind] | None = None
     ) -> list[str]:
         """Keys whose box, window and band overlap the item's: a superset of :meth:`screen`."""
-        return [k for k in (self._keys[int(s)] for s in self._slots(item, meta, kinds)) if k]
+        keys: list[str] = self._col["key"][self._slots(item, meta, kinds)].tolist()
+        return keys
 
     def screen(
         self, item: Item, meta: Meta | None = None, *, kinds: Sequence[ItemKind] | None = None
@@ -329,38 +325,37 @@ class ScreeningIndex:
         query = item.footprint
         on_point = self._col["point"][s]
         points, shapes = s[on_point], s[~on_point]
-        hits: list[Hit] = []
+        found: list[tuple[Slots, np.ndarray, np.ndarray]] = []
         if len(points):
+            col = self._col
             m = separation.measure_points(
-                query,
-                self._col["lonlat"][points],
-                self._col["xyz"][points],
-                self._col["buffer"][points],
+                query, col["lonlat"][points], col["xyz"][points], col["buffer"][points]
             )
-            self._collect(hits, points, m, query)
+            found.append((points[m.meets], m.distance_m[m.meets], m.error_m[m.meets]))
         if len(shapes):
             footprints: list[Footprint] = []
-            for slot in shapes:
-                other = self._items[int(slot)]
-                assert other is not None
+            for other in self._col["item"][shapes].tolist():
                 footprints.append(other.footprint)
-            self._collect(hits, shapes, separation.measure_shapes(query, footprints), query)
-        hits.sort(key=lambda h: (h.clearance_m, h.key))
-        return hits
-
-    def _collect(
-        self, hits: list[Hit], slots: Slots, m: separation.Measures, query: Footprint
-    ) -> None:
-        for i in np.flatnonzero(m.meets):
-            slot = int(slots[i])
-            key, meta = self._keys[slot], self._metas[slot]
-            assert key is not None and meta is not None
-            hits.append(
-                Hit(
-                    key,
-                    meta,
-                    float(m.distance_m[i]),
-                    query.buffer_m + float(self._col["buffer"][slot]),
-                    float(m.error_m[i]),
-                )
+            m = separation.measure_shapes(query, footprints)
+            found.append((shapes[m.meets], m.distance_m[m.meets], m.error_m[m.meets]))
+        slots = np.concatenate([f[0] for f in found])
+        distance = np.concatenate([f[1] for f in found])
+        error = np.concatenate([f[2] for f in found])
+        threshold = query.buffer_m + self._col["buffer"][slots]
+        # Closest first (stable, so the same index answers in the same order).
+        order = np.argsort(distance - threshold, kind="stable")
+        picked = slots[order]
+        # tuple.__new__ through _make, fed by zip: no Python frame per hit.
+        return list(
+            map(
+                Hit._make,
+                zip(
+                    self._col["key"][picked].tolist(),
+                    self._col["meta"][picked].tolist(),
+                    distance[order].tolist(),
+                    threshold[order].tolist(),
+                    error[order].tolist(),
+                    strict=True,
+                ),
             )
+        )

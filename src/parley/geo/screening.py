@@ -71,20 +71,36 @@ def screen_operation(
     index: ScreeningIndex, op_key: str, party: str, volumes: Sequence[Volume]
 ) -> list[Conflict]:
     """Conflicts raised by a new (or changed) operation against everything in force."""
-    found: dict[tuple[ConflictKind, str], list[tuple[int, Hit]]] = {}
+    # (kind, other record) -> [closest hit, its volume, our volumes, their volumes]
+    groups: dict[tuple[ConflictKind, str], list[Any]] = {}
     own: Meta = {"party": party, "record": op_key}
     for i, volume in enumerate(volumes):
         for hit in index.screen(volume, own):
             kind = _operation_meets(party, hit.meta)
-            if kind is not None:
-                found.setdefault((kind, hit.meta.get("record", hit.key)), []).append((i, hit))
+            if kind is None:
+                continue
+            group = groups.get((kind, hit.meta["record"]))
+            if group is None:
+                groups[(kind, hit.meta["record"])] = [hit, i, {i}, {hit.meta.get("part", 0)}]
+                continue
+            if hit.clearance_m < group[0].clearance_m:
+                group[0], group[1] = hit, i
+            group[2].add(i)
+            group[3].add(hit.meta.get("part", 0))
     conflicts = []
-    for (kind, other), pairs in found.items():
-        closest_volume, closest = min(pairs, key=lambda p: p[1].clearance_m)
+    for (kind, other), (hit, volume, ours, theirs) in groups.items():
         alert: tuple[str, ...] = (party,)
+        facts: dict[str, Any] = {
+            "clearance_m": hit.clearance_m,
+            "threshold_m": hit.threshold_m,
+            "volumes": sorted(ours),
+        }
         if kind == "deconfliction":
-            alert = tuple(sorted({party, closest.meta["party"]}))
-        facts = _facts(closest, sorted({i for i, _ in pairs}), pairs)
+            alert = tuple(sorted({party, hit.meta["party"]}))
+            facts["other_volumes"] = sorted(theirs)
+        elif kind == "area-rule":
+            facts["rule"] = hit.meta.get("rule")
+        where = f"volume {volume} of {op_key}"
         conflicts.append(
             Conflict(
                 kind,
@@ -92,8 +108,8 @@ def screen_operation(
                 op_key,
                 other,
                 alert,
-                closest.distance_m,
-                _say(kind, closest, f"volume {closest_volume} of {op_key}", other),
+                hit.distance_m,
+                _say(kind, hit, where, other),
                 facts,
             )
         )
@@ -105,31 +121,39 @@ def screen_reverse(index: ScreeningIndex, key: str, item: Item, meta: Meta) -> l
     kind = _reverse_kind(item)
     if kind is None:
         return []
-    found: dict[str, list[Hit]] = {}
+    # operation record -> [closest hit, its volumes]
+    groups: dict[str, list[Any]] = {}
     own: Meta = {**meta, "record": meta.get("record", key)}
     for hit in index.screen(item, own, kinds=("volume",)):
         if kind == "area-rule" and not _forbids(item, hit.meta["party"]):
             continue
-        found.setdefault(hit.meta.get("record", hit.key), []).append(hit)
+        group = groups.get(hit.meta["record"])
+        if group is None:
+            groups[hit.meta["record"]] = [hit, {hit.meta.get("part", 0)}]
+            continue
+        if hit.clearance_m < group[0].clearance_m:
+            group[0] = hit
+        group[1].add(hit.meta.get("part", 0))
     conflicts = []
-    for op, hits in found.items():
-        closest = min(hits, key=lambda h: h.clearance_m)
-        volumes = sorted({h.meta.get("part", 0) for h in hits})
-        party = closest.meta["party"]
+    for op, (hit, volumes) in groups.items():
+        where = f"volume {hit.meta.get('part', 0)} of {op}"
+        facts = {
+            "clearance_m": hit.clearance_m,
+            "threshold_m": hit.threshold_m,
+            "volumes": sorted(volumes),
+        }
+        if kind == "area-rule":
+            facts["rule"] = item.rule if isinstance(item, Area) else None
         conflicts.append(
             Conflict(
                 kind,
                 SEVERITY[kind],
                 key,
                 op,
-                (party,),
-                closest.distance_m,
-                _say(kind, closest, key, f"volume {closest.meta.get('part', 0)} of {op}"),
-                {
-                    "clearance_m": closest.clearance_m,
-                    "threshold_m": closest.threshold_m,
-                    "volumes": volumes,
-                },
+                (hit.meta["party"],),
+                hit.distance_m,
+                _say(kind, hit, key, where),
+                facts,
             )
         )
     return _ordered(conflicts)
@@ -168,31 +192,21 @@ def _forbids(area: Item, party: str) -> bool:
     return area.rule == "no-operations" or (area.rule == "no-fly" and area.party == party)
 
 
-def _facts(closest: Hit, volumes: list[int], pairs: list[tuple[int, Hit]]) -> dict[str, Any]:
-    facts: dict[str, Any] = {
-        "clearance_m": closest.clearance_m,
-        "threshold_m": closest.threshold_m,
-        "volumes": volumes,
-    }
-    if closest.meta.get("kind") == "volume":
-        facts["other_volumes"] = sorted({h.meta.get("part", 0) for _, h in pairs})
-    if closest.meta.get("kind") == "area":
-        facts["rule"] = closest.meta.get("rule")
-    return facts
+_VERB: dict[ConflictKind, str] = {
+    "protected-site": "is within the protected distance of",
+    "area-rule": "is in breach of the area rule with",
+    "deconfliction": "is within the separation of",
+    "movement": "is within the corridor of",
+}
 
 
 def _say(kind: ConflictKind, hit: Hit, a: str, b: str) -> str:
-    what = {
-        "protected-site": "comes within the protected buffer of",
-        "area-rule": "enters area",
-        "deconfliction": "overlaps",
-        "movement": "comes within the corridor of",
-    }[kind]
     if hit.distance_m == 0:
-        where = "they overlap"
-    else:
-        where = f"{hit.distance_m:,.0f} m apart, {-hit.clearance_m:,.0f} m inside the margin"
-    return f"{a} {what} {b} ({where})"
+        return f"{a} {_VERB[kind]} {b}: they overlap"
+    return (
+        f"{a} {_VERB[kind]} {b}: {hit.distance_m:.0f} m apart where "
+        f"{hit.threshold_m:.0f} m are needed"
+    )
 
 
 def _ordered(conflicts: list[Conflict]) -> list[Conflict]:

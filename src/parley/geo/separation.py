@@ -16,7 +16,7 @@ import numpy as np
 import shapely
 
 from parley.geo import geodesy
-from parley.geo.footprint import Footprint
+from parley.geo.footprint import Footprint, pictures
 from parley.geo.geodesy import Array
 
 #: Slack in metres for floating point: when an exact distance is compared with a threshold
@@ -66,7 +66,7 @@ def planar_distance_to_points(query: Footprint, xy: Array) -> Array:
     """Planar distance from each point to the query's core in the query's own frame."""
     if query.kind == "point":
         return np.hypot(xy[:, 0], xy[:, 1])
-    a, b = _own_pieces(query)
+    a, b = query.own_pieces
     out = np.empty(len(xy))
     rows = max(1, _BLOCK // max(1, len(a)))
     for i in range(0, len(xy), rows):
@@ -75,15 +75,6 @@ def planar_distance_to_points(query: Footprint, xy: Array) -> Array:
         inside = shapely.contains_xy(query.planar, xy[:, 0], xy[:, 1])
         out[inside] = 0.0
     return out
-
-
-def _own_pieces(query: Footprint) -> tuple[Array, Array]:
-    cached = query.__dict__.get("_own_pieces")
-    if cached is None:
-        cached = query.pieces_in(query.frame)
-        query.__dict__["_own_pieces"] = cached
-    pieces: tuple[Array, Array] = cached
-    return pieces
 
 
 def _point_segment_distance(p: Array, a: Array, b: Array) -> Array:
@@ -105,13 +96,13 @@ def measure_shapes(query: Footprint, candidates: Sequence[Footprint]) -> Measure
     if n == 0:
         empty = np.zeros(0)
         return Measures(np.zeros(0, dtype=bool), empty, empty)
-    frame = query.frame
-    pictures = [c.in_frame(frame) for c in candidates]
-    d2 = np.asarray(shapely.distance(query.planar, pictures), dtype=np.float64)
+    drawn, xys = pictures(candidates, query.frame)
+    d2 = np.asarray(shapely.distance(query.planar, drawn), dtype=np.float64)
     limit = query.buffer_m + np.array([c.buffer_m for c in candidates])
     step = np.array([c.step_m for c in candidates])
     reach = query.extent_m + 2 * limit + 2 * step + 1.0
-    sag = query.sag_m + geodesy.sagitta(reach, step)
+    own_sag = geodesy.sagitta(reach, step)
+    sag = query.sag_m + own_sag
     c = geodesy.contraction(reach + 2 * sag)
     upper = (d2 + sag) / c
     meets = upper <= limit
@@ -120,7 +111,7 @@ def measure_shapes(query: Footprint, candidates: Sequence[Footprint]) -> Measure
     error = np.maximum(upper - d2, sag)
     for i in map(int, np.flatnonzero(unsure)):
         cand = candidates[i]
-        if d2[i] == 0.0 and _deep_overlap(query, cand, pictures[i], float(sag[i])):
+        if d2[i] == 0.0 and _deep_overlap(query, cand, drawn[i], xys[i], float(own_sag[i])):
             meets[i], distance[i], error[i] = True, 0.0, 0.0
             continue
         exact = exact_distance(query, cand, upper=float(upper[i]) + 1.0)
@@ -128,24 +119,32 @@ def measure_shapes(query: Footprint, candidates: Sequence[Footprint]) -> Measure
     return Measures(meets, distance, error)
 
 
-def _deep_overlap(query: Footprint, cand: Footprint, picture: shapely.Geometry, sag: float) -> bool:
-    """Whether a vertex of one lies inside the other's picture by more than the picture's error.
+def _deep_overlap(
+    query: Footprint, cand: Footprint, picture: shapely.Geometry, xy: Array, cand_sag: float
+) -> bool:
+    """Whether a vertex of one lies inside the other's picture by more than its error.
 
     Vertices are exact points of the ellipsoid, so their images carry no edge error; only the
-    other side's straight pieces do, and ``sag`` bounds that.
+    containing side's straight pieces do, and its sagitta bounds that.
     """
-    frame = query.frame
-    pairs = ((cand.vertices, query.planar), (query.vertices, picture))
-    for vertices, other in pairs:
-        if shapely.get_type_id(other) not in (3, 6):  # only polygons have an inside
-            continue
-        xy = frame.project_lonlat(vertices[:, 0], vertices[:, 1])
-        inside = shapely.contains_xy(other, xy[:, 0], xy[:, 1])
-        if not inside.any():
-            continue
-        depth = shapely.distance(shapely.boundary(other), shapely.points(xy[inside]))
-        if bool(np.any(depth > sag)):
-            return True
+    if cand.kind == "polygon":
+        v = query.own_xy[query.vertex_dense]
+        inside = shapely.contains_xy(picture, v[:, 0], v[:, 1])
+        if inside.any():
+            a, b = cand.pieces(xy)
+            depth = _point_segment_distance(v[inside], a, b)
+            # The nearest piece may lie beyond the reach cand_sag was computed for: bound its
+            # error where it can be, ``depth`` further out.
+            far = geodesy.sagitta(query.extent_m + depth + cand.step_m, cand.step_m)
+            if bool(np.any(depth > np.maximum(far, cand_sag))):
+                return True
+    if query.kind == "polygon":
+        v = xy[cand.vertex_dense]
+        inside = shapely.contains_xy(query.planar, v[:, 0], v[:, 1])
+        if inside.any():
+            a, b = query.own_pieces
+            if bool(np.any(_point_segment_distance(v[inside], a, b) > query.sag_m)):
+                return True
     return False
 
 
@@ -246,26 +245,6 @@ def _nearest_vertex_edge(a: Footprint, b: Footprint, upper: float) -> float:
     return found
 
 
-def _edge_boxes(shape: Footprint) -> Array:
-    e = shape.edges
-    box = np.column_stack(
-        (
-            np.minimum(e[:, 0], e[:, 2]),
-            np.minimum(e[:, 1], e[:, 3]),
-            np.maximum(e[:, 0], e[:, 2]),
-            np.maximum(e[:, 1], e[:, 3]),
-        )
-    )
-    # Long edges bow poleward of their ends; widen latitudes by the bow for the whole edge.
-    length = geodesy.distance(e[:, 0], e[:, 1], e[:, 2], e[:, 3])
-    far = np.minimum(89.0, np.maximum(np.abs(box[:, 1]), np.abs(box[:, 3])))
-    bow = 2.0 * length**2 * np.tan(np.radians(far)) / (8 * geodesy.M_MIN) + 1.0
-    dlat = np.degrees(bow / geodesy.M_MIN)
-    box[:, 1] -= dlat
-    box[:, 3] += dlat
-    return box
-
-
 def _grow(box: Array, metres: float) -> Array:
     """Boxes widened by ``metres`` in every direction, conservatively (see degrees_around)."""
     out = box.copy()
@@ -281,7 +260,7 @@ def _grow(box: Array, metres: float) -> Array:
 
 def _boundaries_cross(a: Footprint, b: Footprint) -> bool:
     """Whether any geodesic edge of ``a`` crosses or touches one of ``b``'s."""
-    ba, bb = _grow(_edge_boxes(a), 1.0), _edge_boxes(b)
+    ba, bb = _grow(a.edge_boxes, 1.0), b.edge_boxes
     i, j = np.nonzero(
         (ba[:, None, 0] <= bb[None, :, 2])
         & (bb[None, :, 0] <= ba[:, None, 2])
@@ -321,7 +300,7 @@ def _near_pairs(vertices: Array, far: Footprint, within: float) -> tuple[np.ndar
     if not np.isfinite(within):
         v, e = np.indices((len(vertices), len(far.edges)))
         return v.ravel(), e.ravel()
-    boxes = _grow(_edge_boxes(far), within)
+    boxes = _grow(far.edge_boxes, within)
     v, e = np.nonzero(
         (vertices[:, None, 0] >= boxes[None, :, 0])
         & (vertices[:, None, 0] <= boxes[None, :, 2])
