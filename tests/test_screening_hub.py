@@ -198,3 +198,26 @@ def test_invalid_geometry_is_refused_naming_the_field(
     assert refused.value.body["field"].startswith(field), refused.value.body
     assert server.hub.store.log_size() == 0
     assert httpx.get(f"{server.url}/healthz").status_code == 200
+
+
+def test_stale_picture_is_refused_listing_what_the_planner_has_not_seen(
+    server: Server, parties: dict[str, PartyHandle]
+) -> None:
+    relief, alpha, bravo = parties["relief"], parties["alpha"], parties["bravo"]
+    with server.client(relief) as r, server.client(alpha) as a, server.client(bravo) as b:
+        hospital = r.submit("site", site(*HOSPITAL))
+        hidden = r.submit("site", site(*east_of(*HOSPITAL, 200)), ["relief", "bravo"])
+        elsewhere = r.submit("site", site(40.0, 35.0))
+        planned = operation(*HOSPITAL, 1000)
+        with pytest.raises(HubError) as stale:
+            a.submit("operation", {**planned, "key": [elsewhere["id"]]})
+        assert stale.value.status == 409
+        # only what alpha may see is listed; bravo's restricted site is not revealed
+        assert stale.value.body["unseen"] == [hospital["id"]]
+        assert hidden["id"] not in str(stale.value.body)
+        fresh = a.submit("operation", {**planned, "key": [hospital["id"]]})
+        assert [c["other"] for c in fresh["conflicts"]] == [hospital["id"]]
+        # bravo can see both sites, so must name both
+        with pytest.raises(HubError) as bravo_stale:
+            b.submit("operation", {**planned, "key": [hospital["id"]]})
+        assert hidden["id"] in bravo_stale.value.body["unseen"]

@@ -92,6 +92,19 @@ class Screening:
             ]
         return answers
 
+    def unseen(self, party: str, volumes: Sequence[shapes.Volume], key: Sequence[str]) -> list[str]:
+        """Records in force that meet ``volumes``, that ``party`` may see, and that its key
+        (the records it says it has seen there, after ASTM F3548's OVN key) does not name."""
+        with self._lock:
+            self._catch_up()
+            met: set[str] = set()
+            for volume in volumes:
+                for hit in self.index.screen(volume, {"party": party, "record": ""}):
+                    record = hit.meta.get("record", hit.key)
+                    if self.holders[record].visible_to(party):
+                        met.add(record)
+        return sorted(met - set(key))
+
     def refresh(self) -> None:
         with self._lock:
             self._catch_up()

@@ -17,7 +17,8 @@ from typing import Any
 from parley import clock
 from parley.config import Settings
 from parley.deconfliction import Parsed, Screening, parse
-from parley.errors import Conflict, NotFound, ParleyError, Unauthorized
+from parley.errors import Conflict, InvalidSubmission, NotFound, ParleyError, Unauthorized
+from parley.geo.shapes import Volume
 from parley.hublog import HubLog
 from parley.parties import keys, tokens
 from parley.store.db import REPLAYED, NewSubmission, Party, Store, Submission
@@ -103,7 +104,24 @@ class Hub:
 
     def check(self, party: Party, compact: str) -> tuple[Checked, Parsed | None]:
         checked = check(compact, party, self.is_party, clock.now(), self.settings.max_clock_skew_s)
-        return checked, parse(checked.record.kind, checked.document["body"])
+        body = checked.document["body"]
+        parsed = parse(checked.record.kind, body)
+        if isinstance(parsed, list) and "key" in body:
+            self._check_picture(party, parsed, body["key"])
+        return checked, parsed
+
+    def _check_picture(self, party: Party, volumes: list[Volume], key: object) -> None:
+        """Stale-picture protection: refuse an operation planned without seeing what is there."""
+        if not isinstance(key, list) or not all(isinstance(k, str) for k in key):
+            raise InvalidSubmission("key must be a list of record ids", field="body.key")
+        unseen = self.screening.unseen(party.id, volumes, key)
+        if unseen:
+            raise Conflict(
+                f"{len(unseen)} record(s) in this space and time are newer than your picture; "
+                "fetch them, re-plan if needed, and include them in key",
+                field="body.key",
+                unseen=unseen,
+            )
 
     async def submit_token_authenticated(
         self, party: Party, kind: str, body: dict[str, Any], audience: str | list[str]
