@@ -36,7 +36,10 @@ OPERATION = {
             "footprint": {"type": "Point", "coordinates": [38.0, 35.0]},
             "radius_m": 2000,
             "altitude": {"lower_m": 1000, "upper_m": 3000},
-            "time": {"start": "2026-12-01T08:00:00Z", "end": "2026-12-01T10:00:00Z"},
+            "time": {
+                "start": clock.iso(clock.now() + timedelta(days=1)),
+                "end": clock.iso(clock.now() + timedelta(days=1, hours=2)),
+            },
         }
     ],
 }

@@ -4,19 +4,29 @@ Distances are checked against pyproj.Geod."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 from pyproj import Geod
 
+from parley import clock
 from parley.client import HubError
 
 from .conftest import PartyHandle, Server
 
 GEOD = Geod(ellps="WGS84")
 HOSPITAL = (37.1343, 36.2021)  # lon, lat near Aleppo
-WINDOW = {"start": "2026-12-01T08:00:00Z", "end": "2026-12-01T10:00:00Z"}
+# Operations are notified ahead, within the planning horizon: windows are relative to today.
+DAY = (clock.now() + timedelta(days=2)).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def at(hours: float) -> str:
+    return clock.iso(DAY + timedelta(hours=hours))
+
+
+WINDOW = {"start": at(8), "end": at(10)}
 
 
 def site(lon: float, lat: float, radius: float = 300, **extra: Any) -> dict[str, Any]:
@@ -103,9 +113,7 @@ def test_overlapping_operations_alert_both_parties_and_nobody_else(
         other = b.submit("operation", operation(*east_of(38.5, 35.5, 5000), 2500))
         later = b.submit(
             "operation",
-            operation(
-                38.5, 35.5, 3000, {"start": "2026-12-01T10:00:01Z", "end": "2026-12-01T11:00:00Z"}
-            ),
+            operation(38.5, 35.5, 3000, {"start": at(10 + 1 / 3600), "end": at(11)}),
         )
         above = b.submit("operation", operation(38.5, 35.5, 3000, band=(3000.5, 5000)))
     assert {c["kind"] for c in other["conflicts"]} == {"deconfliction"}
@@ -132,9 +140,7 @@ def test_area_rule_applies_to_the_party_it_names(
         # another window, so the two operations do not meet each other
         allowed = a.submit(
             "operation",
-            operation(
-                39.1, 35.1, 1000, {"start": "2026-12-02T08:00:00Z", "end": "2026-12-02T09:00:00Z"}
-            ),
+            operation(39.1, 35.1, 1000, {"start": at(32), "end": at(33)}),
         )
     assert [x["kind"] for x in inside["conflicts"]] == ["area-rule"]
     assert allowed["conflicts"] == []
@@ -165,9 +171,7 @@ def test_restricted_site_is_never_revealed_by_a_conflict(
         (operation(200.0, 35.0, 100), "body.volumes[0].footprint.coordinates"),
         (operation(38.0, 35.0, -5), "body.volumes[0].radius_m"),
         (
-            operation(
-                38.0, 35.0, 100, {"start": "2026-12-01T10:00:00Z", "end": "2026-12-01T08:00:00Z"}
-            ),
+            operation(38.0, 35.0, 100, {"start": at(10), "end": at(8)}),
             "body.volumes[0].time",
         ),
         (operation(38.0, 35.0, 100, band=(3000, 1000)), "body.volumes[0].altitude"),

@@ -26,6 +26,7 @@ class Settings:
     max_clock_skew_s: float = 300.0
     checkpoint_interval_s: float = 1.0
     batch_max: int = 1000
+    planning_horizon_days: int = 30
 
     @property
     def database(self) -> str:
@@ -47,6 +48,7 @@ HELP: dict[str, str] = {
     "max_clock_skew_s": "largest difference between a submission's client time and the hub's",
     "checkpoint_interval_s": "seconds between a new entry and the signed checkpoint covering it",
     "batch_max": "most submissions committed in one database transaction",
+    "planning_horizon_days": "how far ahead an operation may be notified, in days",
 }
 
 

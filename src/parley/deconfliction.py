@@ -16,13 +16,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from parley import clock
+from parley import clock, operations
 from parley.geo import screening, shapes
 from parley.geo.index import Meta, ScreeningIndex
 from parley.parties import jws
 from parley.store.db import Store, StoredConflict
 
-KINDS = ("site", "operation", "area", "movement")
+KINDS = ("site", "operation", "area", "movement", "operation-status")
 
 Parsed = list[shapes.Volume] | shapes.Site | shapes.Area | shapes.Movement
 
@@ -58,6 +58,7 @@ class Screening:
         self.store = store
         self.index = ScreeningIndex()
         self.holders: dict[str, Holder] = {}
+        self.status: dict[str, str] = {}
         self._lock = threading.Lock()
         self._seen = -1
         # Records this process is committing: whichever catch-up meets one first screens it,
@@ -123,6 +124,15 @@ class Screening:
             self.holders[sub.id] = Holder(
                 sub.party_id, audience, sub.kind, bool(body.get("warn_on_conflict"))
             )
+            if sub.kind == "operation-status":
+                self._set_status(str(body.get("operation")), str(body.get("status")))
+                continue
+            if sub.kind == "operation":
+                # An amendment inherits the status of the version it supersedes.
+                old = body.get("supersedes")
+                self.status[sub.id] = self.status.get(str(old), operations.PLANNED)
+                if old:
+                    self._set_status(str(old), operations.SUPERSEDED)
             mine = self._pending.pop(sub.id, None)
             parsed = mine if mine is not None else parse(sub.kind, body)
             if parsed is None:
@@ -133,6 +143,20 @@ class Screening:
                 found += raised
             self._add(sub.id, sub.party_id, parsed)
         self.store.add_conflicts(found)
+
+    def _set_status(self, operation: str, status: str) -> None:
+        self.status[operation] = status
+        if status not in operations.IN_FORCE:
+            self.index.remove_record(operation)
+
+    def operation(self, viewer: str, operation: str) -> tuple[Holder, str] | None:
+        """An operation's holder and status, if ``viewer`` may see it."""
+        with self._lock:
+            self._catch_up()
+            holder = self.holders.get(operation)
+            if holder is None or holder.kind != "operation" or not holder.visible_to(viewer):
+                return None
+            return holder, self.status.get(operation, operations.PLANNED)
 
     def _add(self, key: str, party: str, parsed: Parsed) -> None:
         if isinstance(parsed, list):

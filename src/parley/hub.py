@@ -12,12 +12,20 @@ import functools
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
-from parley import clock
+from parley import clock, operations
 from parley.config import Settings
 from parley.deconfliction import Parsed, Screening, parse
-from parley.errors import Conflict, InvalidSubmission, NotFound, ParleyError, Unauthorized
+from parley.errors import (
+    Conflict,
+    Forbidden,
+    InvalidSubmission,
+    NotFound,
+    ParleyError,
+    Unauthorized,
+)
 from parley.geo.shapes import Volume
 from parley.hublog import HubLog
 from parley.parties import keys, tokens
@@ -105,10 +113,47 @@ class Hub:
     def check(self, party: Party, compact: str) -> tuple[Checked, Parsed | None]:
         checked = check(compact, party, self.is_party, clock.now(), self.settings.max_clock_skew_s)
         body = checked.document["body"]
-        parsed = parse(checked.record.kind, body)
-        if isinstance(parsed, list) and "key" in body:
-            self._check_picture(party, parsed, body["key"])
+        kind = checked.record.kind
+        parsed = parse(kind, body)
+        if isinstance(parsed, list):
+            self._check_operation(party, parsed, body)
+        elif kind == "operation-status":
+            current = self._own_operation(party, body.get("operation"), "body.operation")
+            operations.check_transition(str(body["operation"]), current, str(body.get("status")))
+        elif kind == "acknowledgement":
+            self._check_acknowledgement(party, body.get("record"))
         return checked, parsed
+
+    def _check_operation(self, party: Party, volumes: list[Volume], body: dict[str, Any]) -> None:
+        operations.check_horizon(
+            volumes,
+            clock.now(),
+            timedelta(days=self.settings.planning_horizon_days),
+            timedelta(seconds=self.settings.max_clock_skew_s),
+        )
+        if "supersedes" in body:
+            current = self._own_operation(party, body["supersedes"], "body.supersedes")
+            operations.check_amendable(str(body["supersedes"]), current)
+        if "key" in body:
+            self._check_picture(party, volumes, body["key"])
+
+    def _own_operation(self, party: Party, operation: object, field: str) -> str:
+        """The status of one of ``party``'s own operations; refused otherwise."""
+        found = self.screening.operation(party.id, str(operation))
+        if not isinstance(operation, str) or found is None:
+            raise NotFound(f"no operation {operation!r}", field=field)
+        holder, status = found
+        if holder.party != party.id:
+            raise Forbidden(f"operation {operation} belongs to {holder.party}", field=field)
+        return status
+
+    def _check_acknowledgement(self, party: Party, record: object) -> None:
+        """A member acknowledges receipt of a site or movement it can see, once."""
+        if not isinstance(record, str) or self.store.get_submission(record, party.id) is None:
+            raise NotFound(f"no record {record!r}", field="body.record")
+        acknowledged = self.store.acknowledged(party.id, [record])
+        if record in acknowledged:
+            raise Conflict(f"you already acknowledged {record}", field="body.record")
 
     def _check_picture(self, party: Party, volumes: list[Volume], key: object) -> None:
         """Stale-picture protection: refuse an operation planned without seeing what is there."""

@@ -10,9 +10,11 @@ from typing import Any
 from fastapi import FastAPI
 
 from parley import __version__
-from parley.api import alerts, conflicts, log, parties, problems, submissions
+from parley.api import alerts, conflicts, log, parties, problems, sites, submissions
 from parley.api.events import Signal
 from parley.api.limits import BodyLimit
+from parley.api.page import router as page_router
+from parley.api.taxii import router as taxii_router
 from parley.config import Settings
 from parley.hub import Hub
 
@@ -46,7 +48,10 @@ def create_app(settings: Settings, hub: Hub | None = None) -> FastAPI:
     app.include_router(submissions.router)
     app.include_router(alerts.router)
     app.include_router(conflicts.router)
+    app.include_router(sites.router)
     app.include_router(log.router)
+    app.include_router(taxii_router)
+    app.include_router(page_router)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, Any]:

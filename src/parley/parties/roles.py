@@ -14,6 +14,8 @@ class Role(StrEnum):
 KINDS: frozenset[str] = frozenset(
     {
         "operation",
+        "operation-status",
+        "resolution",
         "area",
         "acknowledgement",
         "intelligence",
@@ -25,7 +27,17 @@ KINDS: frozenset[str] = frozenset(
 )
 
 ALLOWED: dict[Role, frozenset[str]] = {
-    Role.MEMBER: frozenset({"operation", "area", "acknowledgement", "intelligence", "incident"}),
+    Role.MEMBER: frozenset(
+        {
+            "operation",
+            "operation-status",
+            "resolution",
+            "area",
+            "acknowledgement",
+            "intelligence",
+            "incident",
+        }
+    ),
     Role.NOTIFIER: frozenset({"site", "movement", "incident"}),
     Role.OBSERVER: frozenset({"incident", "review"}),
 }

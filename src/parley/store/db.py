@@ -319,6 +319,15 @@ class Store:
             rows = conn.execute(select(c.party_id, func.max(c.received_at)).group_by(c.party_id))
             return {row[0]: row[1] for row in rows}
 
+    def acknowledged(self, party: str, records: Sequence[str] | None = None) -> set[str]:
+        """The records ``party`` has acknowledged (of ``records``, if given)."""
+        c = t.submissions.c
+        query = select(c.jws).where(c.kind == "acknowledgement", c.party_id == party)
+        with self.engine.connect() as conn:
+            subjects = {_body(row[0]).get("record") for row in conn.execute(query)}
+        found = {s for s in subjects if isinstance(s, str)}
+        return found if records is None else found & set(records)
+
     def visible_ids(self, viewer: str, ids: Sequence[str]) -> set[str]:
         query = select(t.submissions.c.id).where(
             t.submissions.c.id.in_(list(ids)), _visible_to(viewer)
@@ -454,6 +463,13 @@ class Store:
         with self.engine.connect() as conn:
             row = conn.execute(select(c.size, c.note).order_by(c.size.desc()).limit(1)).first()
         return (int(row[0]), str(row[1])) if row else None
+
+
+def _body(compact: str) -> dict[str, Any]:
+    from parley.parties.jws import Parsed
+
+    body = Parsed(compact, stored=True).payload.get("body")
+    return body if isinstance(body, dict) else {}
 
 
 def _party_columns() -> list[Any]:
