@@ -359,3 +359,6 @@ def main() -> None:
     except httpx.HTTPError as exc:
         err.print(f"[red]error:[/] cannot reach the hub: {exc}")
         sys.exit(1)
+
+
+from parley import cli_notify as _cli_notify  # noqa: E402,F401  (registers its commands)

@@ -1,0 +1,221 @@
+"""CLI commands a party runs against a hub: notify, acknowledge, follow alerts."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+import httpx
+
+from parley import clock
+from parley.cli import JSON, cli, emit, out
+from parley.client import Client, _answer
+from parley.formats.coordinates import parse_position
+
+CATEGORIES = [
+    "hospital",
+    "health-post",
+    "school",
+    "shelter",
+    "camp",
+    "water",
+    "power",
+    "humanitarian-office",
+    "warehouse",
+    "cultural",
+    "other",
+]
+
+
+def party_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--hub, --party, --key, --token (or PARLEY_HUB, _PARTY, _KEY, _TOKEN)."""
+
+    @click.option("--hub", "hub_url", required=True, envvar="PARLEY_HUB", help="Hub base URL.")
+    @click.option("--party", "party_id", required=True, envvar="PARLEY_PARTY")
+    @click.option(
+        "--key",
+        "key_path",
+        required=True,
+        envvar="PARLEY_KEY",
+        type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    )
+    @click.option("--token", required=True, envvar="PARLEY_TOKEN")
+    @functools.wraps(command)
+    def wrapper(hub_url: str, party_id: str, key_path: Path, token: str, **kw: Any) -> Any:
+        with Client(hub_url, party_id, token, key_path) as client:
+            return command(client, **kw)
+
+    return wrapper
+
+
+AUDIENCE = click.option(
+    "--audience",
+    default="all",
+    show_default=True,
+    help='"all" or a comma-separated list of party ids.',
+)
+
+
+def _audience(text: str) -> str | list[str]:
+    return "all" if text == "all" else [p for p in text.split(",") if p]
+
+
+def _report(answer: dict[str, Any], as_json: bool) -> None:
+    lines = [
+        f"accepted: {answer['kind']} {answer['id']} (sequence {answer['sequence']}, "
+        f"received {answer['received_at']})"
+    ]
+    for c in answer.get("conflicts", []):
+        lines.append(f"  [red]{c['severity']} {c['kind']}[/]: {c['detail']}")
+    emit(answer, as_json, "\n".join(lines))
+
+
+@cli.group()
+def site() -> None:
+    """Protected sites (notifiers)."""
+
+
+@site.command("add")
+@party_options
+@click.option("--name", required=True)
+@click.option("--category", required=True, type=click.Choice(CATEGORIES))
+@click.option("--at", "position", required=True, help="Where: decimal 'lat, lon', DMS, or MGRS.")
+@click.option("--radius", "radius_m", required=True, type=float, help="Protected radius, metres.")
+@click.option("--valid-until", default=None, help="ISO 8601 UTC time; default: open-ended.")
+@click.option(
+    "--warn-on-conflict",
+    is_flag=True,
+    help="For a restricted site: tell parties outside the audience that a protected "
+    "site they cannot see lies in their volume.",
+)
+@AUDIENCE
+@JSON
+def site_add(
+    client: Client,
+    name: str,
+    category: str,
+    position: str,
+    radius_m: float,
+    valid_until: str | None,
+    warn_on_conflict: bool,
+    audience: str,
+    as_json: bool,
+) -> None:
+    """Notify a protected site (a point with a radius)."""
+    lat, lon = parse_position(position)
+    body: dict[str, Any] = {
+        "category": category,
+        "name": name,
+        "geometry": {"type": "Point", "coordinates": [lon, lat]},
+        "radius_m": radius_m,
+        "valid": {"start": clock.iso(clock.now()), "end": valid_until},
+    }
+    if warn_on_conflict:
+        body["warn_on_conflict"] = True
+    _report(client.submit("site", body, _audience(audience)), as_json)
+
+
+@cli.group()
+def operation() -> None:
+    """Planned operations (members)."""
+
+
+@operation.command("notify")
+@party_options
+@click.argument("body_file", type=click.File("r"))
+@click.option("--supersedes", default=None, help="Amend: the id of the version this replaces.")
+@AUDIENCE
+@JSON
+def operation_notify(
+    client: Client, body_file: Any, supersedes: str | None, audience: str, as_json: bool
+) -> None:
+    """Notify (or amend) an operation from a JSON body with its volumes."""
+    try:
+        body = json.load(body_file)
+    except ValueError as exc:
+        raise click.ClickException(f"{body_file.name} is not JSON: {exc}") from None
+    if supersedes:
+        body["supersedes"] = supersedes
+    _report(client.submit("operation", body, _audience(audience)), as_json)
+
+
+@operation.command("status")
+@party_options
+@click.argument("operation_id")
+@click.argument("status", type=click.Choice(["active", "completed", "cancelled"]))
+@JSON
+def operation_status(client: Client, operation_id: str, status: str, as_json: bool) -> None:
+    """Move one of your operations on: active, completed or cancelled."""
+    _report(
+        client.submit("operation-status", {"operation": operation_id, "status": status}), as_json
+    )
+
+
+@cli.command()
+@party_options
+@click.argument("record_id")
+@JSON
+def ack(client: Client, record_id: str, as_json: bool) -> None:
+    """Acknowledge receipt of a notified site or movement (receipt, not approval)."""
+    _report(client.submit("acknowledgement", {"record": record_id}), as_json)
+
+
+@cli.command()
+@party_options
+@JSON
+def unacknowledged(client: Client, as_json: bool) -> None:
+    """Sites notified to you that you have not yet acknowledged receiving."""
+    items = client.get("/api/v1/sites/unacknowledged")["items"]
+    emit(
+        items,
+        as_json,
+        "\n".join(
+            f"{i['id']}  from {i['party']}  received {i['received_at']}  ({i['age_s'] // 3600} h ago)"
+            for i in items
+        )
+        or "nothing left to acknowledge",
+    )
+
+
+@cli.command()
+@party_options
+@click.option("--follow", is_flag=True, help="Keep printing new alerts as they arrive.")
+@JSON
+def alerts(client: Client, follow: bool, as_json: bool) -> None:
+    """Your alerts; with --follow, a live feed (Server-Sent Events)."""
+
+    def show(item: dict[str, Any]) -> None:
+        if as_json:
+            click.echo(json.dumps(item))
+        else:
+            ack_state = "acknowledged" if item["acknowledged_at"] else "new"
+            out.print(
+                f"{item['created_at']}  [bold]{item['severity']}[/] "
+                f"{item['conflict']['kind']}  {item['conflict']['detail']}  ({ack_state})"
+            )
+
+    cursor = 0
+    while True:
+        page = client.get("/api/v1/alerts", cursor=cursor, limit=1000)
+        for item in page["items"]:
+            show(item)
+            cursor = item["cursor"]
+        if page["next"] is None:
+            break
+    if not follow:
+        return
+    with client.http.stream(
+        "GET",
+        "/api/v1/alerts/stream",
+        params={"cursor": cursor},
+        timeout=httpx.Timeout(30, read=None),
+    ) as response:
+        if response.status_code != 200:
+            _answer(response)
+        for line in response.iter_lines():
+            if line.startswith("data: "):
+                show(json.loads(line.removeprefix("data: ")))

@@ -1,0 +1,1 @@
+"""Formats the field uses: coordinates (decimal, DMS, MGRS), and exchange formats."""
