@@ -10,15 +10,17 @@ from __future__ import annotations
 import asyncio
 import csv
 import json
+import math
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from rich.progress import Progress
 
 from parley import clock, config, setup
 from parley.client import document
@@ -107,6 +109,7 @@ def build(data_dir: Path, url: str, quiet: bool = False) -> dict[str, Any]:
         "verifier_key": setup.verifier_key(settings),
         "parties": list(registered.values()),
         "submissions": counts,
+        "conflicts": _conflict_counts(settings),
         "attribution": ATTRIBUTION,
     }
     fd = demo_file.open("w")
@@ -121,80 +124,318 @@ async def _submit_scenario(
 ) -> dict[str, int]:
     hub = Hub(settings)
     counts: dict[str, int] = {}
+    ids: dict[str, str] = {}
     try:
         by_id = hub.parties()
-        for party_id, kind, body, audience in scenario(random.Random(20261125)):
-            compact = jws.sign(
-                document(kind, party_id, body, audience), signers[party_id], party_id
-            )
-            (outcome,) = await hub.submit(by_id[party_id], [compact])
-            if isinstance(outcome, ParleyError):
-                raise outcome
-            assert isinstance(outcome, Accepted)
-            counts[kind] = counts.get(kind, 0) + 1
+        with Progress(transient=True) as progress:
+            task = progress.add_task("notifying the demo scenario", total=None)
+            # Lazy: later steps refer to records earlier steps created.
+            for party_id, items in scenario(random.Random(20261125), ids):
+                compacts = [
+                    jws.sign(document(kind, party_id, body, audience), signers[party_id], party_id)
+                    for kind, body, audience, _ in items
+                ]
+                outcomes = await hub.submit(by_id[party_id], compacts)
+                for (kind, _, _, name), outcome in zip(items, outcomes, strict=True):
+                    if isinstance(outcome, ParleyError):
+                        raise outcome
+                    assert isinstance(outcome, Accepted)
+                    if name:
+                        ids[name] = outcome.record.id
+                    counts[kind] = counts.get(kind, 0) + 1
+                progress.advance(task)
     finally:
         hub.close()
     return counts
 
 
-def scenario(rng: random.Random) -> Iterator[tuple[str, str, dict[str, Any], Any]]:
-    """(party, kind, body, audience) in the order they are notified."""
+Item = tuple[str, dict[str, Any], Any, str | None]  # kind, body, audience, name to remember
+Step = tuple[str, list[Item]]  # one party's batch
+
+SITE_MIX = [  # category, share, radius range in metres
+    ("hospital", 0.18, (300, 600)),
+    ("health-post", 0.12, (100, 250)),
+    ("school", 0.35, (100, 200)),
+    ("shelter", 0.12, (150, 400)),
+    ("water", 0.10, (100, 300)),
+    ("humanitarian-office", 0.05, (100, 150)),
+    ("cultural", 0.08, (200, 2000)),
+]
+
+
+def _sites(rng: random.Random, towns: list[Place], n: int, since: str) -> list[Item]:
+    """Generated sites around real towns, more where more people live."""
+    weights = [math.sqrt(t.population) for t in towns]
+    categories = [c for c, _, _ in SITE_MIX]
+    shares = [w for _, w, _ in SITE_MIX]
+    radii = {c: r for c, _, r in SITE_MIX}
+    items: list[Item] = []
+    counter: dict[tuple[str, str], int] = {}
+    for town in rng.choices(towns, weights, k=n):
+        category = rng.choices(categories, shares)[0]
+        counter[(town.name, category)] = counter.get((town.name, category), 0) + 1
+        lat, lon = _jitter(rng, town, 2500)
+        restricted = rng.random() < 0.05
+        body: dict[str, Any] = {
+            "category": category,
+            "name": f"{town.name} {category} {counter[(town.name, category)]} (generated)",
+            "geometry": {"type": "Point", "coordinates": [lon, lat]},
+            "radius_m": rng.randint(*radii[category]),
+            "valid": {"start": since, "end": None},
+        }
+        if restricted:
+            body["warn_on_conflict"] = True
+        items.append(("site", body, ["relief", "bravo"] if restricted else "all", None))
+    return items
+
+
+def _governorate(name: str) -> dict[str, Any]:
+    text = resources.files("parley.data").joinpath("syria-governorates.geojson").read_text()
+    for feature in json.loads(text)["features"]:
+        if feature["properties"]["name"].startswith(name):
+            geometry: dict[str, Any] = feature["geometry"]
+            return geometry
+    raise KeyError(name)
+
+
+def _volume(
+    lon: float,
+    lat: float,
+    radius: float,
+    start: datetime,
+    hours: float,
+    band: tuple[float, float] = (1500, 4500),
+) -> dict[str, Any]:
+    return {
+        "footprint": {"type": "Point", "coordinates": [lon, lat]},
+        "radius_m": radius,
+        "altitude": {"lower_m": band[0], "upper_m": band[1]},
+        "time": {"start": clock.iso(start), "end": clock.iso(start + timedelta(hours=hours))},
+    }
+
+
+def scenario(rng: random.Random, ids: dict[str, str]) -> Iterator[Step]:
+    """The demo, as batches in the order they are notified. ``ids`` fills in as they land."""
     now = clock.now().replace(microsecond=0)
+    since = clock.iso(now - timedelta(days=30))
     towns = places()
-    for town in towns[:12]:
-        lat, lon = _jitter(rng, town, 1500)
-        yield (
-            "relief",
-            "site",
-            {
-                "category": "hospital",
-                "name": f"{town.name} hospital (generated for the demo)",
-                "geometry": {"type": "Point", "coordinates": [lon, lat]},
-                "radius_m": 300,
-                "valid": {"start": clock.iso(now - timedelta(days=30)), "end": None},
-            },
-            "all",
-        )
-    aleppo = towns[0]
-    yield (
-        "alpha",
-        "operation",
+    by_name = {t.name: t for t in towns}
+    aleppo, idlib, homs = by_name["Aleppo"], by_name["Idlib"], by_name["Homs"]
+    sites = _sites(rng, towns, 500, since)
+    first_hospital = next(i for i, s in enumerate(sites) if s[1]["category"] == "hospital")
+    sites[first_hospital] = (
+        "site",
         {
-            "name": "Alpha patrol north of Aleppo",
-            "volumes": [
-                {
-                    "footprint": {"type": "Point", "coordinates": [aleppo.lon, aleppo.lat + 0.2]},
-                    "radius_m": 5000,
-                    "altitude": {"lower_m": 1500, "upper_m": 4500},
-                    "time": {
-                        "start": clock.iso(now + timedelta(hours=2)),
-                        "end": clock.iso(now + timedelta(hours=4)),
-                    },
-                }
-            ],
+            **sites[first_hospital][1],
+            "name": "Aleppo central hospital (generated)",
+            "geometry": {"type": "Point", "coordinates": [aleppo.lon + 0.004, aleppo.lat + 0.002]},
+            "radius_m": 400,
         },
         "all",
+        "aleppo-hospital",
+    )
+    for start in range(0, len(sites), 100):
+        yield "relief", sites[start : start + 100]
+    valid = {"start": since, "end": None}
+    yield (
+        "alpha",
+        [
+            (
+                "area",
+                {
+                    "rule": "no-fly",
+                    "party": "charlie",
+                    "geometry": _governorate("Idlib"),
+                    "valid": valid,
+                    "name": "Idlib governorate: Charlie does not fly",
+                },
+                "all",
+                None,
+            ),
+            (
+                "area",
+                {
+                    "rule": "no-fly",
+                    "party": "charlie",
+                    "geometry": _governorate("Aleppo"),
+                    "valid": valid,
+                    "name": "Aleppo governorate: Charlie does not fly",
+                },
+                "all",
+                None,
+            ),
+            (
+                "area",
+                {
+                    "rule": "no-operations",
+                    "geometry": _governorate("UNDOF"),
+                    "valid": valid,
+                    "name": "UNDOF area of separation: no operations",
+                },
+                "all",
+                None,
+            ),
+            (
+                "area",
+                {
+                    "rule": "delineation",
+                    "group": "monitoring sector north",
+                    "geometry": _governorate("Hamah"),
+                    "valid": valid,
+                    "name": "Monitoring sector north (delineation)",
+                },
+                "all",
+                None,
+            ),
+        ],
+    )
+    soon = now + timedelta(hours=2)
+    yield (
+        "relief",
+        [
+            (
+                "movement",
+                {
+                    "name": "Convoy Homs to Aleppo (demo)",
+                    "route": {
+                        "type": "LineString",
+                        "coordinates": [
+                            [homs.lon, homs.lat],
+                            [36.75, 35.13],
+                            [aleppo.lon, aleppo.lat],
+                        ],
+                    },
+                    "corridor_m": 1000,
+                    "time": {"start": clock.iso(soon), "end": clock.iso(soon + timedelta(hours=8))},
+                },
+                "all",
+                "convoy",
+            )
+        ],
     )
     yield (
+        "alpha",
+        [
+            (
+                "operation",
+                {
+                    "name": "Alpha patrol over Aleppo",
+                    "volumes": [_volume(aleppo.lon, aleppo.lat + 0.01, 3000, soon, 3)],
+                },
+                "all",
+                "alpha-aleppo",
+            ),
+            (
+                "operation",
+                {
+                    "name": "Alpha reconnaissance, Hama road",
+                    "volumes": [
+                        _volume(36.75, 35.13, 2000, soon + timedelta(hours=1), 2, (300, 2500))
+                    ],
+                },
+                "all",
+                "alpha-hama",
+            ),
+        ],
+    )
+    yield (
+        "bravo",
+        [
+            (
+                "operation",
+                {
+                    "name": "Bravo transit north of Aleppo",
+                    "volumes": [
+                        _volume(
+                            aleppo.lon + 0.03, aleppo.lat + 0.04, 4000, soon + timedelta(hours=1), 2
+                        )
+                    ],
+                },
+                "all",
+                "bravo-aleppo",
+            ),
+            (
+                "operation",
+                {
+                    "name": "Bravo training flight, area of separation",
+                    "volumes": [_volume(35.85, 33.1, 2500, soon + timedelta(hours=4), 2)],
+                },
+                "all",
+                None,
+            ),
+        ],
+    )
+    yield (
+        "charlie",
+        [
+            (
+                "operation",
+                {
+                    "name": "Charlie patrol near Idlib",
+                    "volumes": [_volume(idlib.lon, idlib.lat, 3000, soon, 2)],
+                },
+                "all",
+                "charlie-idlib",
+            ),
+        ],
+    )
+    yield (
+        "relief",
+        [
+            (
+                "site",
+                {
+                    "category": "shelter",
+                    "name": "Aleppo north displacement shelter (generated, notified late)",
+                    "geometry": {"type": "Point", "coordinates": [aleppo.lon, aleppo.lat + 0.02]},
+                    "radius_m": 300,
+                    "valid": {"start": clock.iso(now), "end": None},
+                },
+                "all",
+                None,
+            )
+        ],
+    )
+    yield "alpha", [("acknowledgement", {"record": ids["aleppo-hospital"]}, "all", None)]
+    yield (
         "monitor",
-        "incident",
-        {
-            "category": "strike-reported",
-            "description": "Explosion reported near a notified site (demo).",
-            "location": {"type": "Point", "coordinates": [aleppo.lon + 0.01, aleppo.lat]},
-            "time": clock.iso(now - timedelta(hours=6)),
-            "evidence": [],
-        },
-        ["monitor", "alpha"],
+        [
+            (
+                "incident",
+                {
+                    "category": "strike-reported",
+                    "description": "Explosion reported near a notified site (demo).",
+                    "location": {"type": "Point", "coordinates": [aleppo.lon + 0.01, aleppo.lat]},
+                    "time": clock.iso(now - timedelta(hours=6)),
+                    "evidence": [],
+                },
+                ["monitor", "alpha"],
+                None,
+            )
+        ],
     )
 
 
 def _jitter(rng: random.Random, town: Place, metres: float) -> tuple[float, float]:
-    import math
-
     dlat = rng.uniform(-metres, metres) / 111_320
     dlon = rng.uniform(-metres, metres) / (111_320 * math.cos(math.radians(town.lat)))
     return round(town.lat + dlat, 6), round(town.lon + dlon, 6)
+
+
+def _conflict_counts(settings: config.Settings) -> dict[str, int]:
+    from sqlalchemy import func, select
+
+    from parley.store import schema
+    from parley.store.db import Store
+
+    store = Store(settings.database)
+    try:
+        with store.engine.connect() as conn:
+            c = schema.conflicts.c
+            rows = conn.execute(select(c.kind, func.count()).group_by(c.kind)).all()
+    finally:
+        store.close()
+    return {str(kind): int(n) for kind, n in rows}
 
 
 def describe(summary: dict[str, Any]) -> str:
@@ -205,11 +446,15 @@ def describe(summary: dict[str, Any]) -> str:
         "",
         f"log verifier key: {summary['verifier_key']}",
         f"submissions: {summary['submissions']}",
+        f"conflicts raised: {summary.get('conflicts', {})}",
         "",
         "Try:",
+        f"  open {summary['url']}/ and sign in as alpha with its token and key file",
         f"  curl -H 'Authorization: Bearer {summary['parties'][0]['token']}' "
         f"{summary['url']}/api/v1/submissions",
         f"  open {summary['url']}/docs for the API, {summary['url']}/openapi.json for its schema",
+        f"  PARLEY_HUB={summary['url']} PARLEY_PARTY=alpha PARLEY_TOKEN=… "
+        "PARLEY_KEY=…/keys/alpha.key.json parley alerts --follow",
         f"Tokens and key files are in {summary['data_dir']}/demo.json.",
         ATTRIBUTION,
     ]
