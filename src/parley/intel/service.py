@@ -59,9 +59,12 @@ class Intel:
         return list(self.hub.parties().values())
 
     def collections_for(self, party: Party) -> list[Collection]:
+        self.index.sync()  # a signed submission may have opened a collection
+        self.collections.reload()  # or another process defined one; listing is rare
         return self.collections.visible(party, self._parties())
 
     def collection(self, party: Party, collection_id: str) -> Collection:
+        self.index.sync()
         found = self.collections.get(collection_id, party, self._parties())
         if found is None:
             raise NotFound(NO_COLLECTION)
