@@ -1,0 +1,381 @@
+// The notification forms. Each builds a record body in the shape the hub screens
+// (src/parley/geo/shapes.py), signs it here with the party's key and submits it. Every field
+// has a label, every map gesture has a typed equivalent, and a refusal says which field and why.
+
+import { CoordinateError, formatDms, formatMgrs, parseCoordinate } from "./coords.js";
+import { clear, el, fromLocalInput, toLocalInput } from "./dom.js";
+import { SITE_CATEGORIES } from "./style-constants.js";
+import { humanize, may, state } from "./state.js";
+
+export const hooks = {
+  draw: null, // DrawTool
+  submit: async () => {}, // (kind, body, audience) -> hub answer
+  drawStatus: () => {},
+};
+
+let formCount = 0;
+const uid = (name) => `f${formCount}-${name}`;
+
+// -- pieces -------------------------------------------------------------------------------
+
+function field(label, input, help) {
+  const helpId = help ? `${input.id}-help` : undefined;
+  if (helpId) input.setAttribute("aria-describedby", helpId);
+  return el("div", { class: "field" }, el("label", { for: input.id }, label), input, help ? el("p", { class: "help", id: helpId }, help) : null);
+}
+
+function inRange(input, low, high, what) {
+  const value = Number(input.value);
+  if (input.value === "" || !Number.isFinite(value) || value < low || value > high) {
+    throw new FieldError(input, `${what} must be a number from ${low} to ${high}`);
+  }
+  return value;
+}
+
+class FieldError extends Error {
+  constructor(input, message) {
+    super(message);
+    this.input = input;
+  }
+}
+
+// A position typed as lat/lon, DMS or MGRS, or picked on the map; read back in all three.
+function positionField(label, onPick) {
+  const input = el("input", { id: uid("pos"), type: "text", autocomplete: "off", spellcheck: "false", placeholder: "36.2012, 37.1612 · 36°12′04″N 37°09′40″E · 37S BA 12345 67890" });
+  const readout = el("output", { class: "readout", for: input.id, id: `${input.id}-readout` });
+  const pick = el("button", { type: "button", onclick: () => onPick(), "aria-describedby": readout.id }, "Pick on map");
+  input.setAttribute("aria-describedby", readout.id);
+  const show = () => {
+    if (!input.value.trim()) {
+      readout.textContent = "Type lat, lon (decimal), DMS or MGRS, or pick on the map.";
+      readout.className = "readout";
+      input.removeAttribute("aria-invalid");
+      return null;
+    }
+    try {
+      const at = parseCoordinate(input.value);
+      readout.textContent = `Reads as ${at.lat.toFixed(5)}, ${at.lon.toFixed(5)} · ${formatDms(at)} · MGRS ${formatMgrs(at)}`;
+      readout.className = "readout";
+      input.removeAttribute("aria-invalid");
+      return at;
+    } catch (err) {
+      readout.textContent = err.message;
+      readout.className = "readout error";
+      input.setAttribute("aria-invalid", "true");
+      return null;
+    }
+  };
+  input.addEventListener("input", show);
+  show();
+  return {
+    node: el("div", { class: "field" }, el("label", { for: input.id }, label), el("div", { class: "with-button" }, input, pick), readout),
+    input,
+    set(latlng) {
+      input.value = `${latlng.lat.toFixed(6)}, ${latlng.lng.toFixed(6)}`;
+      show();
+    },
+    get() {
+      try {
+        return parseCoordinate(input.value);
+      } catch (err) {
+        throw new FieldError(input, err instanceof CoordinateError ? `Position: ${err.message}` : err.message);
+      }
+    },
+  };
+}
+
+// "All parties", or a list. The author is always in the audience; the hub adds it.
+function audienceField() {
+  const id = uid("aud");
+  const all = el("input", { type: "radio", name: id, id: `${id}-all`, value: "all", checked: true });
+  const some = el("input", { type: "radio", name: id, id: `${id}-some`, value: "some" });
+  const others = [...state.parties.values()].filter((p) => p.id !== state.me.id);
+  const boxes = others.map((p) => el("input", { type: "checkbox", id: `${id}-${p.id}`, value: p.id, disabled: true }));
+  const sync = () => boxes.forEach((b) => (b.disabled = !some.checked));
+  all.addEventListener("change", sync);
+  some.addEventListener("change", sync);
+  const node = el(
+    "fieldset",
+    { class: "audience" },
+    el("legend", {}, "Audience"),
+    el("div", { class: "inline" }, all, el("label", { for: all.id }, "All parties")),
+    el("div", { class: "inline" }, some, el("label", { for: some.id }, "Only these parties (and mine):")),
+    el("div", { class: "choices" }, others.map((p, i) => el("div", { class: "inline" }, boxes[i], el("label", { for: boxes[i].id }, `${p.id} (${p.role})`)))),
+  );
+  return {
+    node,
+    get() {
+      if (all.checked) return "all";
+      const chosen = boxes.filter((b) => b.checked).map((b) => b.value);
+      if (!chosen.length) throw new FieldError(boxes[0] ?? some, "Audience: choose at least one party, or all parties");
+      return chosen;
+    },
+  };
+}
+
+function timeInput(name, value) {
+  return el("input", { id: uid(name), type: "datetime-local", step: 60, value: value ? toLocalInput(value) : "" });
+}
+
+function readTime(input, what, required = true) {
+  let iso = null;
+  try {
+    iso = fromLocalInput(input.value);
+  } catch {
+    throw new FieldError(input, `${what} is not a date and time`);
+  }
+  if (!iso && required) throw new FieldError(input, `${what} is required`);
+  return iso;
+}
+
+// A form in a disclosure, with a status line that says what happened.
+function formShell(title, id, build) {
+  formCount += 1;
+  const status = el("div", { class: "status", role: "status", "aria-live": "polite" });
+  const form = el("form", { id, novalidate: true, "aria-label": title });
+  const submit = build(form, status);
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const button = form.querySelector("button[type=submit]");
+    for (const bad of form.querySelectorAll("[aria-invalid=true]")) bad.removeAttribute("aria-invalid");
+    button.disabled = true;
+    clear(status, "Signing and sending…");
+    status.className = "status";
+    try {
+      const answer = await submit();
+      hooks.draw.clear(); // the record itself is on the map now
+      const conflicts = answer.conflicts ?? [];
+      clear(
+        status,
+        el("p", { class: "ok" }, `Notified and logged at sequence ${answer.sequence}.`),
+        conflicts.length
+          ? el("div", { class: "conflict-note", role: "alert" }, el("strong", {}, `The hub raised ${conflicts.length} conflict${conflicts.length === 1 ? "" : "s"}:`), el("ul", {}, conflicts.map((c) => el("li", {}, `${c.severity} ${c.kind}: ${humanize(c.detail)}`))))
+          : el("p", {}, "No conflict was raised for you."),
+      );
+    } catch (err) {
+      status.className = "status error";
+      const where = err.input ?? null;
+      clear(status, el("p", { role: "alert" }, `Not sent: ${err.message}`));
+      if (where) {
+        where.setAttribute("aria-invalid", "true");
+        where.focus();
+      }
+    } finally {
+      button.disabled = false;
+    }
+  });
+  form.append(status);
+  return el("details", { class: "form", id: `${id}-section` }, el("summary", {}, title), form);
+}
+
+// -- the forms ----------------------------------------------------------------------------
+
+function siteForm() {
+  return formShell("Notify a protected site", "site-form", (form) => {
+    const name = el("input", { id: uid("name"), type: "text", required: true });
+    const category = el("select", { id: uid("cat") }, Object.entries(SITE_CATEGORIES).map(([k, v]) => el("option", { value: k }, v.label)));
+    const where = positionField("Position", () => {
+      hooks.draw.start("point");
+      hooks.draw.onChange = (shape) => shape && where.set(shape.center);
+    });
+    const radius = el("input", { id: uid("radius"), type: "number", min: 1, max: 50000, step: 1, value: 300 });
+    const start = timeInput("start", new Date());
+    const end = timeInput("end", null);
+    const audience = audienceField();
+    form.append(
+      field("Name", name, "As the site is known locally, e.g. Al-Razi hospital."),
+      field("Category", category),
+      where.node,
+      field("Protected radius (metres)", radius, "The buffer around the position that operations must keep clear of."),
+      field("Valid from (UTC)", start),
+      field("Valid until (UTC, optional)", end, "Leave empty for until further notice."),
+      audience.node,
+      el("button", { type: "submit", class: "primary" }, "Sign and notify site"),
+    );
+    return () => {
+      if (!name.value.trim()) throw new FieldError(name, "Name is required");
+      const at = where.get();
+      const body = {
+        category: category.value,
+        name: name.value.trim(),
+        geometry: { type: "Point", coordinates: [at.lon, at.lat] },
+        radius_m: inRange(radius, 1, 50000, "Protected radius"),
+        valid: { start: readTime(start, "Valid from"), end: readTime(end, "Valid until", false) },
+      };
+      return hooks.submit("site", body, audience.get());
+    };
+  });
+}
+
+function operationForm() {
+  return formShell("Notify an operation", "operation-form", (form) => {
+    const name = el("input", { id: uid("name"), type: "text", required: true });
+    const kindId = uid("shape");
+    const polygon = el("input", { type: "radio", name: kindId, id: `${kindId}-polygon`, value: "polygon", checked: true });
+    const circle = el("input", { type: "radio", name: kindId, id: `${kindId}-circle`, value: "circle" });
+    const vertices = el("textarea", { id: uid("vertices"), rows: 5, spellcheck: "false", placeholder: "one position per line:\n36.30, 37.10\n36.30, 37.20\n36.22, 37.15" });
+    const centre = positionField("Centre", () => startDrawing("circle"));
+    const radius = el("input", { id: uid("radius"), type: "number", min: 1, max: 50000, step: 1, value: 5000 });
+    const lower = el("input", { id: uid("lower"), type: "number", min: -1000, max: 100000, step: 1, value: 500 });
+    const upper = el("input", { id: uid("upper"), type: "number", min: -1000, max: 100000, step: 1, value: 4500 });
+    const soon = new Date(Math.ceil(Date.now() / 300_000) * 300_000 + 3_600_000);
+    const start = timeInput("start", soon);
+    const end = timeInput("end", new Date(soon.getTime() + 2 * 3_600_000));
+    const audience = audienceField();
+
+    const drawButton = el("button", { type: "button", id: "draw-start", onclick: () => startDrawing(polygon.checked ? "polygon" : "circle") }, "Draw on map");
+    const finishButton = el("button", { type: "button", id: "draw-finish", onclick: () => hooks.draw.finish() }, "Finish shape");
+    const clearButton = el("button", { type: "button", onclick: () => { hooks.draw.clear(); vertices.value = ""; centre.input.value = ""; centre.input.dispatchEvent(new Event("input")); } }, "Clear");
+    const polygonPart = el("div", { class: "shape-part" }, field("Vertices (lat, lon, DMS or MGRS, one per line)", vertices, "Drawn vertices appear here; you can type or correct them."));
+    const circlePart = el("div", { class: "shape-part", hidden: true }, centre.node, field("Radius (metres)", radius));
+    const syncShape = () => {
+      polygonPart.hidden = !polygon.checked;
+      circlePart.hidden = polygon.checked;
+    };
+    polygon.addEventListener("change", syncShape);
+    circle.addEventListener("change", syncShape);
+
+    function startDrawing(mode) {
+      if (mode === "circle") {
+        circle.checked = true;
+        syncShape();
+      }
+      hooks.draw.onChange = (shape) => {
+        if (!shape) return;
+        if (shape.type === "polygon") vertices.value = shape.points.map((p) => `${p.lat.toFixed(6)}, ${p.lng.toFixed(6)}`).join("\n");
+        if (shape.type === "circle") {
+          centre.set(shape.center);
+          if (shape.radius) radius.value = shape.radius;
+        }
+      };
+      hooks.draw.start(mode, { radius: Number(radius.value) || 5000 });
+    }
+    // Typed shapes are shown on the map as they are typed.
+    vertices.addEventListener("input", () => {
+      const points = vertices.value.split("\n").filter((l) => l.trim()).map((l) => { try { const p = parseCoordinate(l); return [p.lat, p.lon]; } catch { return null; } }).filter(Boolean);
+      hooks.draw.show({ type: "polygon", points });
+    });
+    const showCircle = () => {
+      try {
+        const c = parseCoordinate(centre.input.value);
+        hooks.draw.show({ type: "circle", center: [c.lat, c.lon], radius: Number(radius.value) || 1 });
+      } catch {
+        /* the readout already says what is wrong */
+      }
+    };
+    centre.input.addEventListener("input", showCircle);
+    radius.addEventListener("input", showCircle);
+
+    form.append(
+      field("Name", name),
+      el(
+        "fieldset",
+        {},
+        el("legend", {}, "Footprint"),
+        el("div", { class: "inline" }, polygon, el("label", { for: polygon.id }, "Polygon")),
+        el("div", { class: "inline" }, circle, el("label", { for: circle.id }, "Circle")),
+        el("div", { class: "actions" }, drawButton, finishButton, clearButton),
+        polygonPart,
+        circlePart,
+      ),
+      el("fieldset", {}, el("legend", {}, "Altitude band (metres above the WGS 84 ellipsoid)"), field("Lower", lower), field("Upper", upper)),
+      el("fieldset", {}, el("legend", {}, "Time window (UTC)"), field("Start", start), field("End", end)),
+      audience.node,
+      el("button", { type: "submit", class: "primary" }, "Sign and notify operation"),
+    );
+
+    return () => {
+      if (!name.value.trim()) throw new FieldError(name, "Name is required");
+      hooks.draw.stop();
+      const volume = {};
+      if (polygon.checked) {
+        const lines = vertices.value.split("\n").filter((l) => l.trim());
+        const points = lines.map((line, i) => {
+          try {
+            return parseCoordinate(line);
+          } catch (err) {
+            throw new FieldError(vertices, `Vertex ${i + 1}: ${err.message}`);
+          }
+        });
+        if (points.length < 3) throw new FieldError(vertices, "A polygon needs at least three vertices: draw it on the map or type them");
+        volume.footprint = { type: "Polygon", coordinates: [ring(points)] };
+      } else {
+        const c = centre.get();
+        volume.footprint = { type: "Point", coordinates: [c.lon, c.lat] };
+        volume.radius_m = inRange(radius, 1, 50000, "Radius");
+      }
+      const lo = inRange(lower, -1000, 100000, "Lower altitude");
+      const hi = inRange(upper, -1000, 100000, "Upper altitude");
+      if (lo > hi) throw new FieldError(lower, "The lower altitude is above the upper one");
+      volume.altitude = { lower_m: lo, upper_m: hi };
+      const s = readTime(start, "Start");
+      const e = readTime(end, "End");
+      if (Date.parse(e) <= Date.parse(s)) throw new FieldError(end, "The window ends before it starts");
+      volume.time = { start: s, end: e };
+      return hooks.submit("operation", { name: name.value.trim(), volumes: [volume] }, audience.get());
+    };
+  });
+}
+
+// A closed GeoJSON ring, counter-clockwise as RFC 7946 asks.
+function ring(points) {
+  const coords = points.map((p) => [p.lon, p.lat]);
+  let area = 0;
+  for (let i = 0; i < coords.length; i++) {
+    const [x1, y1] = coords[i];
+    const [x2, y2] = coords[(i + 1) % coords.length];
+    area += x1 * y2 - x2 * y1;
+  }
+  if (area < 0) coords.reverse();
+  coords.push(coords[0]);
+  return coords;
+}
+
+function incidentForm() {
+  return formShell("Report an incident", "incident-form", (form) => {
+    const category = el(
+      "select",
+      { id: uid("cat") },
+      ["strike-reported", "shelling-reported", "casualties-reported", "access-denied", "damage-observed", "other"].map((c) => el("option", { value: c }, c.replace("-", " "))),
+    );
+    const description = el("textarea", { id: uid("desc"), rows: 3 });
+    const where = positionField("Where", () => {
+      hooks.draw.start("point");
+      hooks.draw.onChange = (shape) => shape && where.set(shape.center);
+    });
+    const at = timeInput("time", new Date());
+    const audience = audienceField();
+    form.append(
+      field("Category", category),
+      field("What happened", description, "Facts only: what was seen or reported, by whom, and how reliable it is."),
+      where.node,
+      field("When (UTC)", at),
+      audience.node,
+      el("button", { type: "submit", class: "primary" }, "Sign and report incident"),
+    );
+    return () => {
+      if (!description.value.trim()) throw new FieldError(description, "Say what happened");
+      const p = where.get();
+      const body = {
+        category: category.value,
+        description: description.value.trim(),
+        location: { type: "Point", coordinates: [p.lon, p.lat] },
+        time: readTime(at, "When"),
+        evidence: [],
+      };
+      return hooks.submit("incident", body, audience.get());
+    };
+  });
+}
+
+export function renderForms() {
+  const host = document.getElementById("forms");
+  const forms = [];
+  if (may("site")) forms.push(siteForm());
+  if (may("operation")) forms.push(operationForm());
+  if (may("incident")) forms.push(incidentForm());
+  clear(host, forms);
+  const none = document.getElementById("notify-none");
+  none.hidden = forms.length > 0;
+  none.textContent = `A ${state.me.role} notifies nothing from this page.`;
+}

@@ -1,0 +1,486 @@
+// The parley map page: sign in, draw what the hub lets this party see, follow its alerts live,
+// and notify -- every notification signed here with the party's own key.
+
+import { Hub, HubError, publicText } from "./api.js";
+import { canonical } from "./canonical.js";
+import { parseCoordinate } from "./coords.js";
+import { $, clear, el, when } from "./dom.js";
+import { DrawTool } from "./draw.js";
+import { hooks, renderForms } from "./forms.js";
+import { KeyFileError, importKeyFile, makeDocument, sign } from "./jws.js";
+import { MapView } from "./mapview.js";
+import { parseVerifierKey } from "./note.js";
+import { actions, renderRecord, showCheck } from "./panel.js";
+import { verifyReceipt } from "./receipt.js";
+import { follow } from "./stream.js";
+import { AREA_RULES, INCIDENT_ICON, OKABE_ITO, SITE_CATEGORIES, siteIconHtml } from "./style-constants.js";
+import { KIND_LABEL, acknowledged, acknowledgedBy, humanize, may, recordName, state } from "./state.js";
+
+let view = null;
+let stopStream = () => {};
+
+// -- sign in ------------------------------------------------------------------------------
+
+$("#signin-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const error = $("#signin-error");
+  const button = e.target.querySelector("button[type=submit]");
+  error.textContent = "";
+  button.disabled = true;
+  try {
+    await signIn($("#signin-token").value.trim(), $("#signin-key").files[0], $("#signin-vkey").value.trim());
+  } catch (err) {
+    error.textContent = err.message;
+    button.disabled = false;
+  }
+});
+
+async function signIn(token, keyFile, vkey) {
+  if (!token) throw new Error("Type your party's token.");
+  if (!keyFile) throw new Error("Choose your party's key file.");
+  const { key, x } = await importKeyFile(await keyFile.text());
+  const hub = new Hub(token);
+  let me;
+  try {
+    me = await hub.get("/api/v1/parties/me");
+  } catch (err) {
+    if (err instanceof HubError && err.status === 401) throw new Error("The hub does not know this token. Check it and try again.");
+    throw err;
+  }
+  if (me.public_key?.x !== x) {
+    throw new KeyFileError(`This key file is not the key registered for ${me.id}: the hub would refuse every signature. Choose ${me.id}'s key file.`);
+  }
+  let verifierKey = vkey;
+  let source = "typed";
+  if (!verifierKey) {
+    verifierKey = (await publicText("/log/verifier-key")).trim();
+    source = "hub";
+  }
+  try {
+    await parseVerifierKey(verifierKey);
+  } catch (err) {
+    throw new Error(`The log verifier key is not usable: ${err.message}`);
+  }
+  Object.assign(state, { hub, me, key, verifierKey, verifierKeySource: source });
+  // Nothing of the key file is kept but the non-extractable key; clear the inputs too.
+  $("#signin-key").value = "";
+  $("#signin-token").value = "";
+  await start();
+}
+
+$("#sign-out").addEventListener("click", () => {
+  // Reloading is the one sure way to drop the key and the token from memory.
+  stopStream();
+  location.reload();
+});
+
+// -- the app ------------------------------------------------------------------------------
+
+async function start() {
+  $("#signin").hidden = true;
+  $("#app").hidden = false;
+  $("#whoami").hidden = false;
+  $("#party-id").textContent = state.me.id;
+  $("#party-role").textContent = state.me.role;
+  $("#vkey-shown").textContent = state.verifierKey;
+  $("#vkey-source").textContent =
+    state.verifierKeySource === "hub"
+      ? "(as this hub serves it: compare it with the key your hub operator published)."
+      : "(as you typed it at sign-in).";
+
+  view = new MapView($("#map"), { onSelect: select });
+  const draw = new DrawTool(view, {
+    onChange: () => {},
+    onStatus: (text) => {
+      const node = $("#draw-status");
+      node.textContent = text;
+      node.hidden = !text;
+    },
+  });
+  Object.assign(hooks, { draw, submit });
+  Object.assign(actions, { select, focus: (id) => view.focus(id), acknowledge });
+  window.parley = Object.freeze({ canonical, parseCoordinate, verifyReceipt, map: view.map, state });
+
+  setupTime();
+  setupRecordList();
+  setupCheckFile();
+  const failed = await view.loadBase();
+  if (failed.length) mapError(`Some base layers could not be loaded (${failed.join("; ")}). Records are still shown.`);
+
+  try {
+    const parties = await state.hub.get("/api/v1/parties");
+    for (const p of parties.items) state.parties.set(p.id, p);
+  } catch (err) {
+    toast(`Could not list the parties: ${err.message}`, true);
+  }
+  renderForms();
+  await refresh();
+  await startAlerts();
+  setInterval(() => refresh().catch(() => {}), 10_000);
+}
+
+function mapError(text) {
+  const node = $("#map-error");
+  node.textContent = text;
+  node.hidden = !text;
+}
+
+// New records since the last one seen, and every conflict (they are few and can change).
+let refreshing = null;
+let first = true;
+async function refresh() {
+  refreshing ??= (async () => {
+    try {
+      const { items } = await state.hub.all("/api/v1/submissions", { cursor: state.cursor }, (i) => i.sequence);
+      for (const item of items) {
+        state.records.set(item.id, item);
+        state.cursor = Math.max(state.cursor, item.sequence);
+        if (item.kind === "acknowledgement" && item.document.body?.record) {
+          const by = state.acks.get(item.document.body.record) ?? new Map();
+          by.set(item.party, item);
+          state.acks.set(item.document.body.record, by);
+        }
+      }
+      const conflicts = await state.hub.all("/api/v1/conflicts", {}, () => undefined);
+      let changed = items.length > 0 || first;
+      for (const c of conflicts.items) {
+        changed ||= !state.conflicts.has(c.id);
+        state.conflicts.set(c.id, c);
+      }
+      first = false;
+      // Redrawing five hundred sites costs a moment: only when something changed.
+      if (changed) render();
+      mapError("");
+    } catch (err) {
+      mapError(`Cannot reach the hub: ${err.message}. Showing what was loaded; retrying every 10 s.`);
+    } finally {
+      refreshing = null;
+    }
+  })();
+  return refreshing;
+}
+
+function render() {
+  view.render(state.records, { acknowledged, mine: (r) => r.party === state.me.id });
+  view.renderConflicts(state.conflicts, state.records);
+  renderLegend();
+  renderRecordList();
+  renderPending();
+  renderRecord();
+  renderAlerts();
+}
+
+function select(id) {
+  state.selected = id;
+  renderRecord();
+  const panel = $("#record-panel");
+  panel.scrollIntoView({ block: "nearest" });
+  $("#record-title").focus?.();
+}
+
+// Sign a document with the party's key and submit it; then show the new record.
+async function submit(kind, body, audience) {
+  const document = makeDocument(kind, state.me.id, body, audience, state.hub.now());
+  const compact = await sign(document, state.key, state.me.id);
+  const answer = await state.hub.submit(compact);
+  await refresh();
+  if (kind !== "acknowledgement") {
+    state.selected = answer.id;
+    renderRecord();
+  }
+  toast(`${KIND_LABEL[kind] ?? kind} signed and logged (sequence ${answer.sequence}).`);
+  return answer;
+}
+
+async function acknowledge(recordId) {
+  await submit("acknowledgement", { record: recordId }, "all");
+  renderRecord();
+}
+
+// -- alerts -------------------------------------------------------------------------------
+
+async function startAlerts() {
+  let cursor = 0;
+  try {
+    const { items, cursor: last } = await state.hub.all("/api/v1/alerts", { cursor: 0 });
+    for (const a of items) addAlert(a, false);
+    cursor = last ?? 0;
+  } catch (err) {
+    if (err instanceof HubError && err.status === 404) {
+      state.alertsAvailable = false;
+      streamStatus("unavailable");
+      renderAlerts();
+      return;
+    }
+    toast(`Could not load alerts: ${err.message}`, true);
+  }
+  renderAlerts();
+  stopStream = follow(state.hub, "/api/v1/alerts/stream", {
+    cursor,
+    onStatus: streamStatus,
+    onEvent: (event, data) => {
+      if (event !== "alert") return;
+      try {
+        addAlert(JSON.parse(data), true);
+      } catch {
+        /* a malformed event is skipped; the next refresh lists the conflict anyway */
+      }
+    },
+  });
+}
+
+function streamStatus(status, detail) {
+  const text = {
+    connecting: "Alerts: connecting…",
+    live: "Alerts: live",
+    offline: `Alerts: offline${detail ? ` (${detail})` : ""}, reconnecting`,
+    unavailable: "Alerts: this hub has no alert feed",
+  }[status];
+  const node = $("#stream-status");
+  node.textContent = text ?? "";
+  node.dataset.state = status;
+}
+
+function addAlert(alert, live) {
+  const known = state.alerts.has(alert.id);
+  state.alerts.set(alert.id, alert);
+  if (alert.conflict?.id) state.conflicts.set(alert.conflict.id, alert.conflict);
+  if (live && !known) {
+    $("#announce").textContent = `New ${alert.severity} alert: ${humanize(alert.conflict?.detail ?? alert.kind)}`;
+    // The conflict may name a record this page has not loaded yet.
+    refresh();
+  }
+  renderAlerts();
+  if (view) view.renderConflicts(state.conflicts, state.records);
+}
+
+function renderAlerts() {
+  const list = $("#alerts");
+  const stateLine = $("#alerts-state");
+  if (!state.alertsAvailable) {
+    const conflicts = [...state.conflicts.values()];
+    stateLine.textContent = conflicts.length ? "This hub has no alert feed; the conflicts that concern you are listed instead." : "This hub has no alert feed, and no conflict concerns you.";
+    clear(list, conflicts.map((c) => alertItem({ id: c.id, severity: c.severity, created_at: c.created_at, conflict: c, acknowledged_at: null }, false)));
+    return;
+  }
+  const alerts = [...state.alerts.values()].sort((a, b) => (b.created_at ?? "").localeCompare(a.created_at ?? ""));
+  const open = alerts.filter((a) => !a.acknowledged_at).length;
+  $("#alert-count").textContent = open ? `${open} new` : "";
+  stateLine.textContent = alerts.length ? "" : `No alerts for ${state.me.id}. Conflicts that concern your party will appear here as they are raised.`;
+  stateLine.hidden = !alerts.length ? false : true;
+  clear(list, alerts.map((a) => alertItem(a, true)));
+}
+
+function alertItem(alert, ackable) {
+  const c = alert.conflict ?? {};
+  const status = el("span", { class: "status", role: "status" });
+  const ack = el(
+    "button",
+    {
+      type: "button",
+      class: "ack",
+      "aria-label": "Acknowledge this alert (mark it as seen)",
+      onclick: async () => {
+        ack.disabled = true;
+        try {
+          const updated = await state.hub.json("POST", `/api/v1/alerts/${encodeURIComponent(alert.id)}/ack`);
+          state.alerts.set(alert.id, { ...alert, ...updated });
+          renderAlerts();
+        } catch (err) {
+          status.textContent = `Not acknowledged: ${err.message}`;
+          ack.disabled = false;
+        }
+      },
+    },
+    "Acknowledge",
+  );
+  const target = c.record && state.records.has(c.record) ? c.record : c.other;
+  return el(
+    "li",
+    { class: `alert ${alert.severity ?? ""} ${alert.acknowledged_at ? "seen" : "new"}`, dataset: { alert: alert.id, conflict: c.id ?? "" } },
+    el("div", { class: "alert-head" }, el("span", { class: `severity ${alert.severity}` }, alert.severity ?? ""), " ", el("strong", {}, c.kind ?? alert.kind ?? "alert"), " ", el("time", { datetime: alert.created_at }, when(alert.created_at))),
+    el("p", {}, humanize(c.detail)),
+    el(
+      "div",
+      { class: "actions" },
+      target && state.records.has(target)
+        ? el("button", { type: "button", onclick: () => { select(target); view.focus(target); } }, "Show on map")
+        : null,
+      ackable ? (alert.acknowledged_at ? el("span", { class: "seen-at" }, `Acknowledged ${when(alert.acknowledged_at)}`) : ack) : null,
+      status,
+    ),
+  );
+}
+
+// -- side panels --------------------------------------------------------------------------
+
+function setupTime() {
+  const slider = $("#time-slider");
+  const all = $("#time-all");
+  const out = $("#time-value");
+  // From a day ago to a week ahead, in quarter hours.
+  const base = Math.floor((Date.now() - 24 * 3_600_000) / 900_000) * 900_000;
+  slider.max = String(8 * 24 * 4);
+  slider.value = String(24 * 4 + 4);
+  const apply = () => {
+    slider.disabled = all.checked;
+    const t = new Date(base + Number(slider.value) * 900_000);
+    out.textContent = all.checked ? "Every time" : when(t.toISOString());
+    slider.setAttribute("aria-valuetext", out.textContent);
+    view.setTime(all.checked ? null : t);
+    renderLegend();
+  };
+  slider.addEventListener("input", apply);
+  all.addEventListener("change", apply);
+  apply();
+}
+
+const LAYERS = [
+  ["sites", "Protected sites"],
+  ["operations", "Operations (volumes)"],
+  ["movements", "Movements"],
+  ["areas", "Areas"],
+  ["incidents", "Incidents"],
+  ["conflicts", "Conflicts"],
+  ["towns", "Towns and governorate names"],
+  ["governorates", "Governorates"],
+];
+const hidden = new Set();
+
+function swatch(name) {
+  const line = (color, dash = "", width = 3) => `<svg viewBox="0 0 28 14" width="28" height="14" aria-hidden="true"><path d="M2 7h24" stroke="${color}" stroke-width="${width}" stroke-dasharray="${dash}"/></svg>`;
+  switch (name) {
+    case "sites":
+      return siteIconHtml("hospital", true);
+    case "operations":
+      return `<svg viewBox="0 0 28 18" width="28" height="18" aria-hidden="true"><rect x="2" y="2" width="24" height="14" fill="${OKABE_ITO.blue}" fill-opacity=".25" stroke="${OKABE_ITO.blue}" stroke-width="2"/></svg>`;
+    case "movements":
+      return line(OKABE_ITO.reddishPurple, "", 5);
+    case "conflicts":
+      return line(OKABE_ITO.vermillion, "2 6", 4);
+    case "incidents":
+      return INCIDENT_ICON;
+    case "areas":
+      return line(AREA_RULES["no-fly"].color, "10 6");
+    default:
+      return line("#5d574c", "5 3", 1.5);
+  }
+}
+
+function svgNode(html) {
+  // Only the page's own constant SVG reaches here, never text from a record.
+  const holder = document.createElement("span");
+  holder.className = "swatch";
+  holder.innerHTML = html;
+  return holder;
+}
+
+function renderLegend() {
+  const counts = {
+    sites: kindCount("site"),
+    operations: view ? `${view.countShown("operations")} volumes shown` : "",
+    movements: kindCount("movement"),
+    areas: kindCount("area"),
+    incidents: kindCount("incident"),
+    conflicts: state.conflicts.size,
+  };
+  const items = LAYERS.map(([name, label]) => {
+    const box = el("input", { type: "checkbox", id: `layer-${name}`, checked: !hidden.has(name) });
+    box.addEventListener("change", () => {
+      if (box.checked) hidden.delete(name);
+      else hidden.add(name);
+      view.setVisible(name, box.checked);
+    });
+    const count = counts[name];
+    return el("li", {}, box, el("label", { for: box.id }, svgNode(swatch(name)), label, count !== undefined && count !== "" ? el("span", { class: "count" }, ` ${count}`) : null));
+  });
+  const siteKey = el(
+    "li",
+    { class: "sub" },
+    el("span", {}, svgNode(siteIconHtml("other", true)), state.me.role === "member" ? "Receipt acknowledged by you" : "Receipt acknowledged by every member"),
+    el("span", {}, svgNode(siteIconHtml("other", false)), state.me.role === "member" ? "Not yet acknowledged by you" : "Not yet acknowledged by every member"),
+    el("span", { class: "categories" }, Object.entries(SITE_CATEGORIES).map(([k, v]) => el("span", {}, svgNode(siteIconHtml(k, null)), v.label))),
+  );
+  const areaKey = el("li", { class: "sub" }, Object.entries(AREA_RULES).map(([, r]) => el("span", {}, svgNode(`<svg viewBox="0 0 28 14" width="28" height="14" aria-hidden="true"><path d="M2 7h24" stroke="${r.color}" stroke-width="3" stroke-dasharray="${r.dashArray}"/></svg>`), r.label)));
+  items.splice(1, 0, siteKey);
+  items.splice(5, 0, areaKey);
+  clear($("#legend"), items);
+}
+
+function kindCount(kind) {
+  let n = 0;
+  for (const r of state.records.values()) if (r.kind === kind) n++;
+  return n;
+}
+
+function setupRecordList() {
+  $("#records-kind").addEventListener("change", renderRecordList);
+  $("#records-find").addEventListener("input", renderRecordList);
+}
+
+function recordButton(r) {
+  return el(
+    "button",
+    { type: "button", class: "link", onclick: () => { select(r.id); view.focus(r.id); } },
+    recordName(r),
+  );
+}
+
+function renderRecordList() {
+  const kind = $("#records-kind").value;
+  const find = $("#records-find").value.trim().toLowerCase();
+  const shown = [...state.records.values()].filter((r) => (!kind || r.kind === kind) && (!find || recordName(r).toLowerCase().includes(find))).reverse();
+  const more = shown.length > 300 ? " The newest 300 are listed: narrow the search to see others." : "";
+  $("#records-state").textContent = shown.length
+    ? `${shown.length} record${shown.length === 1 ? "" : "s"}, newest first.${more}`
+    : find || kind ? "No record you can see matches." : "No records are visible to you yet.";
+  clear($("#records"), shown.slice(0, 300).map((r) => el("li", {}, recordButton(r), el("span", { class: "meta" }, ` ${KIND_LABEL[r.kind] ?? r.kind} · ${r.party} · ${when(r.received_at)}`))));
+}
+
+function renderPending() {
+  const panel = $("#pending-panel");
+  if (!may("acknowledgement")) {
+    panel.hidden = true;
+    return;
+  }
+  panel.hidden = false;
+  const pending = [...state.records.values()].filter((r) => r.kind === "site" && r.party !== state.me.id && !acknowledgedBy(r.id).has(state.me.id));
+  $("#pending-count").textContent = pending.length ? String(pending.length) : "";
+  clear(
+    $("#pending"),
+    pending.length ? pending.map((r) => el("li", {}, recordButton(r))) : el("li", { class: "empty" }, "None: you have acknowledged receipt of every protected site you can see."),
+  );
+}
+
+function setupCheckFile() {
+  $("#check-file").addEventListener("change", async (e) => {
+    const file = e.target.files[0];
+    const result = $("#check-result");
+    if (!file) return;
+    let receipt;
+    try {
+      receipt = JSON.parse(await file.text());
+    } catch {
+      clear(result, el("p", { class: "error failed" }, "✗ This file is not JSON: choose a receipt downloaded from parley."));
+      return;
+    }
+    await showCheck(receipt, result);
+  });
+}
+
+// -- notices ------------------------------------------------------------------------------
+
+let toastTimer = null;
+function toast(text, error = false) {
+  const node = $("#toast");
+  node.textContent = text;
+  node.className = error ? "toast error" : "toast";
+  node.hidden = false;
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => (node.hidden = true), 6000);
+}
+
+if (!window.isSecureContext || !crypto?.subtle) {
+  $("#signin-error").textContent = "This page needs a secure context to sign (HTTPS, or http://localhost). Ask the hub operator to serve it over HTTPS.";
+  $("#signin-form button[type=submit]").disabled = true;
+}

@@ -1,0 +1,385 @@
+// The map: base layers drawn from GeoJSON the hub serves (no tile server, so it works with no
+// internet), and one layer group per kind of record. Everything the page shows on the map is
+// also reachable from the sidebar's lists, for people who do not use a mouse.
+
+import * as L from "leaflet";
+
+import { el, metres, when } from "./dom.js";
+import { AREA_RULES, INCIDENT_ICON, OKABE_ITO, STYLE, siteIconHtml } from "./style-constants.js";
+
+export const SYRIA = [
+  [32.3, 35.5],
+  [37.35, 42.45],
+];
+
+// Short here; the sidebar's "Data shown" panel says it in full.
+export const ATTRIBUTION = [
+  "Boundaries: Natural Earth",
+  'Towns: <a href="https://www.geonames.org/">GeoNames</a> (CC BY 4.0)',
+  "Demo sites are generated, not real",
+];
+
+// Which towns are labelled at each zoom: larger places first, so labels never crowd the map.
+const TOWN_THRESHOLDS = [
+  [6, 1_000_000],
+  [7, 250_000],
+  [8, 80_000],
+  [9, 25_000],
+  [10, 5_000],
+];
+
+export class MapView {
+  constructor(container, { onSelect }) {
+    this.onSelect = onSelect;
+    this.clickHook = null; // set while a drawing tool takes the map's clicks
+    this.map = L.map(container, { minZoom: 3, maxZoom: 16, zoomSnap: 0.5, keyboard: true, worldCopyJump: false });
+    this.map.attributionControl.setPrefix('<a href="https://leafletjs.com">Leaflet</a>');
+    for (const line of ATTRIBUTION) this.map.attributionControl.addAttribution(line);
+    L.control.scale({ imperial: false }).addTo(this.map);
+    this.map.fitBounds(SYRIA);
+    const view = this;
+    const FitAll = L.Control.extend({
+      options: { position: "topleft" },
+      onAdd() {
+        const bar = el("div", { class: "leaflet-bar fit-all" });
+        bar.append(el("button", { type: "button", title: "Show every record", "aria-label": "Zoom out to show every record", onclick: () => view.fitAll() }, "⤢"));
+        L.DomEvent.disableClickPropagation(bar);
+        return bar;
+      },
+    });
+    new FitAll().addTo(this.map);
+
+    // Base layers sit in their own pane below the records and never take a click.
+    const base = this.map.createPane("base");
+    base.style.zIndex = 250;
+    base.style.pointerEvents = "none";
+    const labels = this.map.createPane("labels");
+    labels.style.zIndex = 350;
+    labels.style.pointerEvents = "none";
+
+    this.layers = {
+      countries: L.layerGroup().addTo(this.map),
+      governorates: L.layerGroup().addTo(this.map),
+      towns: L.layerGroup().addTo(this.map),
+      areas: L.layerGroup().addTo(this.map),
+      movements: L.layerGroup().addTo(this.map),
+      operations: L.layerGroup().addTo(this.map),
+      sites: L.layerGroup().addTo(this.map),
+      incidents: L.layerGroup().addTo(this.map),
+      conflicts: L.layerGroup().addTo(this.map),
+    };
+    this.byRecord = new Map(); // record id -> Leaflet layers drawn for it
+    this.townData = [];
+    this.governorateLabels = [];
+    this.time = null;
+    this.map.on("zoomend moveend", () => this.labelTowns());
+    // Small site icons when zoomed out, where hundreds of sites share the screen.
+    const scale = () => container.classList.toggle("zoomed-out", this.map.getZoom() < 9);
+    this.map.on("zoomend", scale);
+    scale();
+  }
+
+  // -- base layers ------------------------------------------------------------------------
+
+  async loadBase() {
+    const get = async (name) => {
+      const response = await fetch(`/basemap/${name}.geojson`);
+      if (!response.ok) throw new Error(`base layer ${name}: ${response.status}`);
+      return response.json();
+    };
+    const results = await Promise.allSettled([get("countries"), get("provinces"), get("governorates"), get("towns")]);
+    const [countries, provinces, governorates, towns] = results.map((r) => (r.status === "fulfilled" ? r.value : null));
+    const base = { pane: "base", interactive: false };
+    if (countries) {
+      L.geoJSON(countries, { ...base, style: { color: "#8c8577", weight: 1, fillColor: "#f4f1ea", fillOpacity: 1 } }).addTo(this.layers.countries);
+    }
+    if (provinces) {
+      L.geoJSON(provinces, { ...base, style: { color: "#b4ad9e", weight: 0.7, fill: false } }).addTo(this.layers.countries);
+    }
+    if (governorates) {
+      const layer = L.geoJSON(governorates, { ...base, style: { color: "#5d574c", weight: 1.2, dashArray: "5 3", fillColor: "#fffdf7", fillOpacity: 1 } });
+      layer.addTo(this.layers.governorates);
+      layer.eachLayer((l) => {
+        const name = l.feature?.properties?.name;
+        if (name && name !== "UNDOF") this.governorateLabels.push({ name, at: l.getBounds().getCenter() });
+      });
+    }
+    if (towns) this.townData = towns.features;
+    this.labelTowns();
+    return results.filter((r) => r.status === "rejected").map((r) => r.reason.message);
+  }
+
+  labelTowns() {
+    const zoom = this.map.getZoom();
+    const bounds = this.map.getBounds().pad(0.1);
+    let min = Infinity;
+    for (const [z, population] of TOWN_THRESHOLDS) if (zoom >= z) min = population;
+    if (zoom >= 11) min = 0;
+    this.layers.towns.clearLayers();
+    for (const f of this.townData) {
+      const [lon, lat] = f.geometry.coordinates;
+      if (f.properties.population < min || !bounds.contains([lat, lon])) continue;
+      L.circleMarker([lat, lon], { pane: "labels", interactive: false, radius: 2.5, color: "#333", weight: 1, fillColor: "#fff", fillOpacity: 1 }).addTo(this.layers.towns);
+      L.marker([lat, lon], {
+        pane: "labels",
+        interactive: false,
+        keyboard: false,
+        icon: L.divIcon({ className: "town-label", html: "", iconSize: null }),
+      })
+        .addTo(this.layers.towns)
+        .getElement()
+        ?.append(el("span", {}, f.properties.name));
+    }
+    if (zoom >= 7) {
+      for (const g of this.governorateLabels) {
+        L.marker(g.at, { pane: "labels", interactive: false, keyboard: false, icon: L.divIcon({ className: "governorate-label", html: "", iconSize: null }) })
+          .addTo(this.layers.towns)
+          .getElement()
+          ?.append(el("span", {}, g.name));
+      }
+    }
+  }
+
+  // -- records ----------------------------------------------------------------------------
+
+  // `view` answers, for a record id, what the map needs to know: is it mine, is it acknowledged.
+  render(records, view) {
+    for (const group of ["areas", "movements", "operations", "sites", "incidents"]) this.layers[group].clearLayers();
+    this.byRecord.clear();
+    for (const record of records.values()) {
+      try {
+        this.draw(record, view);
+      } catch (err) {
+        // One malformed record must not blank the map; it is still listed in the sidebar.
+        console.warn(`cannot draw record ${record.id}: ${err.message}`);
+      }
+    }
+    this.applyTime();
+  }
+
+  draw(record, view) {
+    const body = record.document.body ?? {};
+    const layers = [];
+    const click = (layer) => layer.on("click", (e) => this.clicked(record.id, e));
+    switch (record.kind) {
+      case "site": {
+        const acked = view.acknowledged(record.id);
+        const at = pointOf(body.geometry);
+        if (body.geometry?.type === "Polygon") {
+          layers.push(L.geoJSON(body.geometry, { style: { ...STYLE.siteBuffer, dashArray: null, weight: 2 } }).addTo(this.layers.sites));
+        } else if (at && body.radius_m) {
+          layers.push(L.circle(at, { radius: body.radius_m, ...STYLE.siteBuffer }).addTo(this.layers.sites));
+        }
+        if (at) {
+          const marker = L.marker(at, {
+            icon: L.divIcon({ className: "site-marker", html: siteIconHtml(body.category, acked), iconSize: [34, 34], iconAnchor: [15, 15] }),
+            title: `${body.name ?? "Protected site"} (${acked ? "receipt acknowledged" : "not yet acknowledged"})`,
+            alt: body.name ?? "Protected site",
+            riseOnHover: true,
+          });
+          tag(marker, { record: record.id, acknowledged: acked ? "yes" : "no" });
+          marker.addTo(this.layers.sites);
+          click(marker);
+          layers.push(marker);
+        }
+        break;
+      }
+      case "operation": {
+        const mine = view.mine(record);
+        (body.volumes ?? []).forEach((volume, index) => {
+          const style = { ...(mine ? STYLE.ownOperation : STYLE.operation), dashArray: mine ? null : "6 4" };
+          const layer = footprintLayer(volume.footprint, volume.radius_m, style);
+          if (!layer) return;
+          layer.volume = volume;
+          layer.options.className = "operation-volume";
+          layer.bindTooltip(tip(body.name ?? "Operation", `${record.party} · volume ${index + 1}`, band(volume.altitude), `${when(volume.time?.start)} to ${when(volume.time?.end)}`), { sticky: true });
+          click(layer);
+          layer.addTo(this.layers.operations);
+          layers.push(layer);
+        });
+        break;
+      }
+      case "area": {
+        const rule = AREA_RULES[body.rule] ?? AREA_RULES.delineation;
+        const layer = L.geoJSON(body.geometry, { style: { ...rule, fillColor: rule.color } });
+        layer.bindTooltip(tip(body.name ?? rule.label, rule.label + (body.party ? ` (${body.party})` : "") + (body.group ? ` (${body.group})` : "")), { sticky: true });
+        click(layer);
+        layers.push(layer.addTo(this.layers.areas));
+        break;
+      }
+      case "movement": {
+        if (body.route?.type !== "LineString") break;
+        const line = L.polyline(body.route.coordinates.map(([lon, lat]) => [lat, lon]), STYLE.movement);
+        line.volume = { time: body.time };
+        line.bindTooltip(tip(body.name ?? "Movement", `corridor ±${metres(body.corridor_m)}`, `${when(body.time?.start)} to ${when(body.time?.end)}`), { sticky: true });
+        click(line);
+        layers.push(line.addTo(this.layers.movements));
+        break;
+      }
+      case "incident": {
+        const at = pointOf(body.location);
+        if (!at) break;
+        const marker = L.marker(at, {
+          icon: L.divIcon({ className: "incident-marker", html: INCIDENT_ICON, iconSize: [30, 28], iconAnchor: [15, 18] }),
+          title: `Incident: ${body.category ?? "reported"}`,
+          alt: "Incident",
+        });
+        tag(marker, { record: record.id });
+        marker.addTo(this.layers.incidents);
+        click(marker);
+        layers.push(marker);
+        break;
+      }
+      default:
+        break;
+    }
+    if (layers.length) this.byRecord.set(record.id, layers);
+  }
+
+  clicked(id, event) {
+    if (this.clickHook) {
+      // A drawing tool is active: a click on a record is a click on the map at that place.
+      this.clickHook(event.latlng);
+      return;
+    }
+    L.DomEvent.stop(event);
+    this.onSelect(id);
+  }
+
+  // Conflicts as lines between the two records, where the viewer can see both.
+  renderConflicts(conflicts, records) {
+    this.layers.conflicts.clearLayers();
+    for (const c of conflicts.values()) {
+      const a = records.get(c.record);
+      const b = records.get(c.other);
+      if (!a || !b) continue;
+      const from = anchor(a, c.facts?.volumes?.[0]);
+      const to = anchor(b, c.facts?.other_volumes?.[0] ?? 0);
+      if (!from || !to) continue;
+      const points = from.equals(to, 1e-9) ? [from, L.latLng(to.lat + 1e-4, to.lng)] : [from, to];
+      L.polyline(points, { color: "#fff", weight: 8, opacity: 0.85, interactive: false }).addTo(this.layers.conflicts);
+      const line = L.polyline(points, { ...STYLE.conflict, className: "conflict-line" });
+      line.bindTooltip(tip(`Conflict: ${c.kind}`, `${c.severity}`, c.detail), { sticky: true });
+      line.on("click", (e) => this.clicked(c.record, e));
+      line.addTo(this.layers.conflicts);
+      for (const p of points) {
+        L.circleMarker(p, { radius: 6, color: OKABE_ITO.vermillion, weight: 3, fill: false, interactive: false }).addTo(this.layers.conflicts);
+      }
+    }
+  }
+
+  // Operation volumes and movements are shown only while their window holds `time` (a Date),
+  // or always when `time` is null.
+  setTime(time) {
+    this.time = time;
+    this.applyTime();
+  }
+
+  applyTime() {
+    const t = this.time?.getTime();
+    for (const group of [this.layers.operations, this.layers.movements]) {
+      for (const layer of this.allLayersOf(group)) {
+        const w = layer.volume?.time;
+        const start = Date.parse(w?.start ?? "");
+        const end = w?.end ? Date.parse(w.end) : Infinity;
+        const shown = t === undefined || !w || (t >= start && t <= end);
+        layer.setStyle?.({ opacity: shown ? 1 : 0, fillOpacity: shown ? (layer.baseFill ??= layer.options.fillOpacity ?? 0.2) : 0 });
+        const node = layer.getElement?.();
+        if (node) {
+          node.style.pointerEvents = shown ? "" : "none";
+          node.classList.toggle("out-of-time", !shown);
+        }
+      }
+    }
+  }
+
+  allLayersOf(group) {
+    const out = [];
+    group.eachLayer((l) => (l.eachLayer && !l.setStyle ? l.eachLayer((x) => out.push(x)) : out.push(l)));
+    return out;
+  }
+
+  countShown(kind) {
+    const group = this.layers[kind];
+    return this.allLayersOf(group).filter((l) => !l.getElement?.()?.classList.contains("out-of-time")).length;
+  }
+
+  focus(id) {
+    const layers = this.byRecord.get(id);
+    if (!layers?.length) return;
+    const bounds = L.latLngBounds([]);
+    for (const l of layers) bounds.extend(l.getBounds ? l.getBounds() : l.getLatLng());
+    this.map.fitBounds(bounds.pad(0.5), { maxZoom: 12 });
+  }
+
+  fitAll() {
+    const bounds = L.latLngBounds([]);
+    for (const layers of this.byRecord.values()) {
+      for (const l of layers) bounds.extend(l.getBounds ? l.getBounds() : l.getLatLng());
+    }
+    this.map.fitBounds(bounds.isValid() ? bounds.pad(0.1) : SYRIA);
+  }
+
+  setVisible(name, visible) {
+    const layer = this.layers[name];
+    if (visible) layer.addTo(this.map);
+    else layer.remove();
+  }
+}
+
+// Markers get their element only when on the map (a hidden layer is not), so the record id
+// is written whenever they are added: tests and assistive tools find a record's marker by it.
+function tag(marker, data) {
+  marker.on("add", () => Object.assign(marker.getElement().dataset, data));
+}
+
+function tip(title, ...lines) {
+  return el("div", { class: "tip" }, el("strong", {}, title), lines.filter(Boolean).map((l) => el("div", {}, l)));
+}
+
+function band(altitude) {
+  if (!altitude) return "";
+  return `${Math.round(altitude.lower_m)}–${Math.round(altitude.upper_m)} m`;
+}
+
+export function pointOf(geometry) {
+  if (geometry?.type === "Point") return L.latLng(geometry.coordinates[1], geometry.coordinates[0]);
+  if (geometry?.type === "Polygon" || geometry?.type === "MultiPolygon") return L.geoJSON(geometry).getBounds().getCenter();
+  return null;
+}
+
+export function footprintLayer(footprint, radius, style) {
+  if (footprint?.type === "Point") {
+    return L.circle([footprint.coordinates[1], footprint.coordinates[0]], { radius: radius || 1, ...style });
+  }
+  if (footprint?.type === "Polygon") {
+    return L.polygon(footprint.coordinates.map((ring) => ring.map(([lon, lat]) => [lat, lon])), style);
+  }
+  return null;
+}
+
+// Where a conflict line ends on a record: a site's point, the involved volume's centre, the
+// middle of an area or a route.
+function anchor(record, volumeIndex = 0) {
+  const body = record.document.body ?? {};
+  switch (record.kind) {
+    case "site":
+      return pointOf(body.geometry);
+    case "operation": {
+      const v = body.volumes?.[volumeIndex ?? 0] ?? body.volumes?.[0];
+      return v ? pointOf(v.footprint) : null;
+    }
+    case "area":
+      return pointOf(body.geometry);
+    case "movement": {
+      const c = body.route?.coordinates;
+      if (!c?.length) return null;
+      const [lon, lat] = c[Math.floor(c.length / 2)];
+      return L.latLng(lat, lon);
+    }
+    case "incident":
+      return pointOf(body.location);
+    default:
+      return null;
+  }
+}
