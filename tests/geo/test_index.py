@@ -303,3 +303,18 @@ def test_mass_removal_compacts() -> None:
     assert keys(ix.screen(circle(37.1, 36.0, 50_000))) == {f"s{i}" for i in range(190, 200)}
     ix.add("late", site(37.05, 36.0, 50), party("ngo"))
     assert "late" in keys(ix.screen(circle(37.05, 36.0, 1)))
+
+
+def test_records_survive_compaction() -> None:
+    ix = ScreeningIndex(batch=4)
+    for i in range(40):
+        ix.add(f"op{i}#0", circle(37.0, 36.0, 100), party("A", record=f"op{i}", part=0))
+    for i in range(35):
+        assert ix.remove_record(f"op{i}") == 1
+    assert len(ix.screen(circle(37.0, 36.0, 1))) == 5  # compacts
+    assert {h.key for h in ix.screen(circle(37.0, 36.0, 1), party("A", record="op37"))} == {
+        "op35#0",
+        "op36#0",
+        "op38#0",
+        "op39#0",
+    }

@@ -101,8 +101,9 @@ _COLUMNS: dict[str, tuple[tuple[int, ...], type, object]] = {
     "z1": ((), np.float64, np.nan),
     "alive": ((), np.bool_, False),
     "point": ((), np.bool_, False),  # a point core (site point, circle): measured in bulk
-    "lonlat": ((2,), np.float64, np.nan),  # point cores only
-    "xyz": ((3,), np.float64, np.nan),  # point cores only, ECEF
+    "lonlat": ((2,), np.float64, np.nan),  # the footprint's centre
+    "xyz": ((3,), np.float64, np.nan),  # the footprint's centre, ECEF
+    "extent": ((), np.float64, np.nan),  # the core's reach from its centre, metres
     "buffer": ((), np.float64, np.nan),
     "kind": ((), np.int8, -1),
     "record": ((), np.int64, -1),
@@ -174,9 +175,9 @@ class ScreeningIndex:
         self._col["z0"][slot], self._col["z1"][slot] = item.altitude.lower_m, item.altitude.upper_m
         self._col["alive"][slot] = True
         self._col["point"][slot] = shape.kind == "point"
-        if shape.kind == "point":
-            self._col["lonlat"][slot] = shape.centre
-            self._col["xyz"][slot] = shape.dense_xyz[0]
+        self._col["lonlat"][slot] = shape.centre
+        self._col["xyz"][slot] = shape.dense_xyz[0] if shape.kind == "point" else shape.frame.origin
+        self._col["extent"][slot] = shape.extent_m
         self._col["buffer"][slot] = shape.buffer_m
         self._col["kind"][slot] = _CODES[stored["kind"]]
         self._col["record"][slot] = self._record_ids.setdefault(record, len(self._record_ids))
@@ -263,6 +264,12 @@ class ScreeningIndex:
         self._n = len(live)
         self._dead = 0
         self._slot = {k: i for i, k in enumerate(self._col["key"][: self._n].tolist())}
+        # Records come and go: number the living ones afresh so the table does not grow forever.
+        self._record_ids = {}
+        for i, meta in enumerate(self._col["meta"][: self._n].tolist()):
+            self._col["record"][i] = self._record_ids.setdefault(
+                meta["record"], len(self._record_ids)
+            )
         self._recent = []
         self._levels = [self._level(np.arange(self._n, dtype=np.int64))] if self._n else []
 
@@ -333,11 +340,15 @@ class ScreeningIndex:
             )
             found.append((points[m.meets], m.distance_m[m.meets], m.error_m[m.meets]))
         if len(shapes):
+            shapes = self._near_enough(query, shapes)
+        if len(shapes):
             footprints: list[Footprint] = []
             for other in self._col["item"][shapes].tolist():
                 footprints.append(other.footprint)
             m = separation.measure_shapes(query, footprints)
             found.append((shapes[m.meets], m.distance_m[m.meets], m.error_m[m.meets]))
+        if not found:
+            return []
         slots = np.concatenate([f[0] for f in found])
         distance = np.concatenate([f[1] for f in found])
         error = np.concatenate([f[2] for f in found])
@@ -359,3 +370,15 @@ class ScreeningIndex:
                 ),
             )
         )
+
+    def _near_enough(self, query: Footprint, shapes: Slots) -> Slots:
+        """Drop shape candidates whose centres are too far apart for the cores to meet.
+
+        Planar distances never exceed geodesic ones, and each core lies within its extent of
+        its centre, so centre distance - both extents is a lower bound on the cores' distance.
+        """
+        col = self._col
+        xy = query.frame.project(col["xyz"][shapes])
+        gap = np.hypot(xy[:, 0], xy[:, 1]) - query.extent_m - col["extent"][shapes]
+        keep: Slots = shapes[gap <= query.buffer_m + col["buffer"][shapes] + separation.EPS]
+        return keep

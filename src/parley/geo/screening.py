@@ -19,11 +19,10 @@ and clearance are those of the closest pair, and ``facts["volumes"]`` lists the 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
-from parley.geo.index import Hit, Meta, ScreeningIndex, kind_of
-from parley.geo.shapes import Area, Item, Volume
+from parley.geo.index import Hit, Meta, ScreeningIndex
+from parley.geo.shapes import Area, Item, Movement, Site, Volume
 
 ConflictKind = Literal["protected-site", "area-rule", "deconfliction", "movement"]
 Severity = Literal["critical", "high"]
@@ -36,9 +35,11 @@ SEVERITY: dict[ConflictKind, Severity] = {
 }
 
 
-@dataclass(frozen=True)
-class Conflict:
-    """``a_key`` is the new record being screened, ``b_key`` the record in force it meets."""
+class Conflict(NamedTuple):
+    """``a_key`` is the new record being screened, ``b_key`` the record in force it meets.
+
+    A named tuple, like :class:`Hit`: one volume over a dense city can raise thousands.
+    """
 
     kind: ConflictKind
     severity: Severity
@@ -49,8 +50,8 @@ class Conflict:
     distance_m: float
     detail: str
     #: Machine-readable: clearance_m (negative: overlap depth), threshold_m, volumes (indexes
-    #: of the operation's volumes involved), other_volumes, rule.
-    facts: dict[str, Any] = field(default_factory=dict)
+    #: of the operation's volumes involved), other_volumes (deconfliction), rule (area-rule).
+    facts: dict[str, Any]
 
 
 def volume_key(op_key: str, index: int) -> str:
@@ -71,47 +72,44 @@ def screen_operation(
     index: ScreeningIndex, op_key: str, party: str, volumes: Sequence[Volume]
 ) -> list[Conflict]:
     """Conflicts raised by a new (or changed) operation against everything in force."""
-    # (kind, other record) -> [closest hit, its volume, our volumes, their volumes]
-    groups: dict[tuple[ConflictKind, str], list[Any]] = {}
+    closest: dict[tuple[ConflictKind, str], tuple[Hit, int]] = {}
+    involved: dict[tuple[ConflictKind, str], tuple[set[int], set[int]]] = {}
     own: Meta = {"party": party, "record": op_key}
     for i, volume in enumerate(volumes):
         for hit in index.screen(volume, own):
             kind = _operation_meets(party, hit.meta)
             if kind is None:
                 continue
-            group = groups.get((kind, hit.meta["record"]))
-            if group is None:
-                groups[(kind, hit.meta["record"])] = [hit, i, {i}, {hit.meta.get("part", 0)}]
+            key = (kind, hit.meta["record"])
+            known = closest.get(key)
+            if known is None:
+                closest[key] = (hit, i)
                 continue
-            if hit.clearance_m < group[0].clearance_m:
-                group[0], group[1] = hit, i
-            group[2].add(i)
-            group[3].add(hit.meta.get("part", 0))
+            # Several volumes meet the same record: keep the closest, remember them all.
+            ours, theirs = involved.setdefault(key, ({known[1]}, {known[0].meta.get("part", 0)}))
+            ours.add(i)
+            theirs.add(hit.meta.get("part", 0))
+            if hit.clearance_m < known[0].clearance_m:
+                closest[key] = (hit, i)
     conflicts = []
-    for (kind, other), (hit, volume, ours, theirs) in groups.items():
-        alert: tuple[str, ...] = (party,)
+    for key, (hit, at) in closest.items():
+        kind, other = key
+        many = involved.get(key)
         facts: dict[str, Any] = {
-            "clearance_m": hit.clearance_m,
+            "clearance_m": hit.distance_m - hit.threshold_m,
             "threshold_m": hit.threshold_m,
-            "volumes": sorted(ours),
+            "volumes": sorted(many[0]) if many else [at],
         }
+        alert: tuple[str, ...] = (party,)
         if kind == "deconfliction":
             alert = tuple(sorted({party, hit.meta["party"]}))
-            facts["other_volumes"] = sorted(theirs)
+            facts["other_volumes"] = sorted(many[1]) if many else [hit.meta.get("part", 0)]
         elif kind == "area-rule":
             facts["rule"] = hit.meta.get("rule")
-        where = f"volume {volume} of {op_key}"
+        where = f"volume {at} of {op_key}"
+        detail = _say(kind, hit, where, other)
         conflicts.append(
-            Conflict(
-                kind,
-                SEVERITY[kind],
-                op_key,
-                other,
-                alert,
-                hit.distance_m,
-                _say(kind, hit, where, other),
-                facts,
-            )
+            Conflict(kind, SEVERITY[kind], op_key, other, alert, hit.distance_m, detail, facts)
         )
     return _ordered(conflicts)
 
@@ -121,69 +119,57 @@ def screen_reverse(index: ScreeningIndex, key: str, item: Item, meta: Meta) -> l
     kind = _reverse_kind(item)
     if kind is None:
         return []
-    # operation record -> [closest hit, its volumes]
-    groups: dict[str, list[Any]] = {}
+    closest: dict[str, Hit] = {}
+    volumes: dict[str, set[int]] = {}
     own: Meta = {**meta, "record": meta.get("record", key)}
     for hit in index.screen(item, own, kinds=("volume",)):
         if kind == "area-rule" and not _forbids(item, hit.meta["party"]):
             continue
-        group = groups.get(hit.meta["record"])
-        if group is None:
-            groups[hit.meta["record"]] = [hit, {hit.meta.get("part", 0)}]
-            continue
-        if hit.clearance_m < group[0].clearance_m:
-            group[0] = hit
-        group[1].add(hit.meta.get("part", 0))
+        op = hit.meta["record"]
+        volumes.setdefault(op, set()).add(hit.meta.get("part", 0))
+        known = closest.get(op)
+        if known is None or hit.clearance_m < known.clearance_m:
+            closest[op] = hit
     conflicts = []
-    for op, (hit, volumes) in groups.items():
-        where = f"volume {hit.meta.get('part', 0)} of {op}"
-        facts = {
-            "clearance_m": hit.clearance_m,
+    for op, hit in closest.items():
+        facts: dict[str, Any] = {
+            "clearance_m": hit.distance_m - hit.threshold_m,
             "threshold_m": hit.threshold_m,
-            "volumes": sorted(volumes),
+            "volumes": sorted(volumes[op]),
         }
-        if kind == "area-rule":
-            facts["rule"] = item.rule if isinstance(item, Area) else None
+        if isinstance(item, Area):
+            facts["rule"] = item.rule
+        where = f"volume {hit.meta.get('part', 0)} of {op}"
+        detail = _say(kind, hit, key, where)
+        alert = (hit.meta["party"],)
         conflicts.append(
-            Conflict(
-                kind,
-                SEVERITY[kind],
-                key,
-                op,
-                (hit.meta["party"],),
-                hit.distance_m,
-                _say(kind, hit, key, where),
-                facts,
-            )
+            Conflict(kind, SEVERITY[kind], key, op, alert, hit.distance_m, detail, facts)
         )
     return _ordered(conflicts)
 
 
 def _operation_meets(party: str, other: Meta) -> ConflictKind | None:
-    match other.get("kind"):
-        case "site":
-            return "protected-site"
-        case "movement":
-            return "movement"
-        case "volume":
-            return "deconfliction" if other["party"] != party else None
-        case "area":
-            rule = other.get("rule")
-            if rule == "no-operations" or (rule == "no-fly" and other.get("rule_party") == party):
-                return "area-rule"
-            return None
+    kind = other.get("kind")
+    if kind == "site":
+        return "protected-site"
+    if kind == "movement":
+        return "movement"
+    if kind == "volume":
+        return "deconfliction" if other["party"] != party else None
+    if kind == "area":
+        rule = other.get("rule")
+        if rule == "no-operations" or (rule == "no-fly" and other.get("rule_party") == party):
+            return "area-rule"
     return None
 
 
 def _reverse_kind(item: Item) -> ConflictKind | None:
-    match kind_of(item):
-        case "site":
-            return "protected-site"
-        case "movement":
-            return "movement"
-        case "area":
-            assert isinstance(item, Area)
-            return None if item.rule == "delineation" else "area-rule"
+    if isinstance(item, Site):
+        return "protected-site"
+    if isinstance(item, Movement):
+        return "movement"
+    if isinstance(item, Area) and item.rule != "delineation":
+        return "area-rule"
     return None
 
 
@@ -203,12 +189,12 @@ _VERB: dict[ConflictKind, str] = {
 def _say(kind: ConflictKind, hit: Hit, a: str, b: str) -> str:
     if hit.distance_m == 0:
         return f"{a} {_VERB[kind]} {b}: they overlap"
-    return (
-        f"{a} {_VERB[kind]} {b}: {hit.distance_m:.0f} m apart where "
-        f"{hit.threshold_m:.0f} m are needed"
-    )
+    apart = f"{hit.distance_m:.0f} m apart where {hit.threshold_m:.0f} m are needed"
+    return f"{a} {_VERB[kind]} {b}: {apart}"
+
+
+_RANK = {"critical": 0, "high": 1}
 
 
 def _ordered(conflicts: list[Conflict]) -> list[Conflict]:
-    rank = {"critical": 0, "high": 1}
-    return sorted(conflicts, key=lambda c: (rank[c.severity], c.facts["clearance_m"], c.b_key))
+    return sorted(conflicts, key=lambda c: (_RANK[c.severity], c.facts["clearance_m"], c.b_key))
