@@ -174,7 +174,8 @@ def unacknowledged(client: Client, as_json: bool) -> None:
         items,
         as_json,
         "\n".join(
-            f"{i['id']}  from {i['party']}  received {i['received_at']}  ({i['age_s'] // 3600} h ago)"
+            f"{i['id']}  from {i['party']}  received {i['received_at']}  "
+            f"({i['age_s'] // 3600} h ago)"
             for i in items
         )
         or "nothing left to acknowledge",
@@ -193,9 +194,10 @@ def alerts(client: Client, follow: bool, as_json: bool) -> None:
             click.echo(json.dumps(item))
         else:
             ack_state = "acknowledged" if item["acknowledged_at"] else "new"
+            what = item["conflict"]["kind"] if item["conflict"] else item["kind"]
             out.print(
-                f"{item['created_at']}  [bold]{item['severity']}[/] "
-                f"{item['conflict']['kind']}  {item['conflict']['detail']}  ({ack_state})"
+                f"{item['created_at']}  [bold]{item['severity']}[/] {what}  "
+                f"{item['message']}  ({ack_state})"
             )
 
     cursor = 0

@@ -22,7 +22,7 @@ from parley.geo.index import Meta, ScreeningIndex
 from parley.parties import jws
 from parley.store.db import Store, StoredConflict
 
-KINDS = ("site", "operation", "area", "movement", "operation-status")
+KINDS = ("site", "operation", "area", "movement", "operation-status", "withdrawal")
 
 Parsed = list[shapes.Volume] | shapes.Site | shapes.Area | shapes.Movement
 
@@ -59,6 +59,11 @@ class Screening:
         self.index = ScreeningIndex()
         self.holders: dict[str, Holder] = {}
         self.status: dict[str, str] = {}
+        self.categories: dict[str, str] = {}
+        # Completed operations leave force but stay findable: incidents are correlated with
+        # what flew, not only with what is planned.
+        self.flown = ScreeningIndex()
+        self._volumes: dict[str, list[shapes.Volume]] = {}
         self._lock = threading.Lock()
         self._seen = -1
         # Records this process is committing: whichever catch-up meets one first screens it,
@@ -127,6 +132,11 @@ class Screening:
             if sub.kind == "operation-status":
                 self._set_status(str(body.get("operation")), str(body.get("status")))
                 continue
+            if sub.kind == "withdrawal":
+                self._set_status(str(body.get("record")), "withdrawn")
+                continue
+            if sub.kind == "site":
+                self.categories[sub.id] = str(body.get("category"))
             if sub.kind == "operation":
                 # An amendment inherits the status of the version it supersedes.
                 old = body.get("supersedes")
@@ -144,10 +154,42 @@ class Screening:
             self._add(sub.id, sub.party_id, parsed)
         self.store.add_conflicts(found)
 
-    def _set_status(self, operation: str, status: str) -> None:
-        self.status[operation] = status
+    def _set_status(self, record: str, status: str) -> None:
+        self.status[record] = status
         if status not in operations.IN_FORCE:
-            self.index.remove_record(operation)
+            self.index.remove_record(record)
+        volumes = self._volumes.pop(record, None) if status != operations.ACTIVE else None
+        if status == operations.COMPLETED and volumes and record in self.holders:
+            screening.add_operation(self.flown, record, self.holders[record].party, volumes)
+
+    def nearby_sites(self, party: str, probe: shapes.Site, within_m: float) -> list[str]:
+        """Sites of ``probe``'s category within ``within_m`` of its core that ``party`` sees.
+
+        ``probe`` must be buffered by at least ``within_m``, so that every such site meets it.
+        """
+        with self._lock:
+            self._catch_up()
+            found = []
+            for hit in self.index.screen(probe, {"party": party, "record": ""}, kinds=("site",)):
+                record = hit.meta.get("record", hit.key)
+                if (
+                    self.categories.get(record) == probe.category
+                    and hit.distance_m <= within_m
+                    and self.holders[record].visible_to(party)
+                ):
+                    found.append(record)
+        return sorted(found)
+
+    def operations_near(self, probe: shapes.Volume) -> list[tuple[str, float]]:
+        """Operations in force or flown that meet ``probe``, with their distances."""
+        with self._lock:
+            self._catch_up()
+            found: dict[str, float] = {}
+            for index in (self.index, self.flown):
+                for hit in index.screen(probe, {"party": "", "record": ""}, kinds=("volume",)):
+                    record = hit.meta.get("record", hit.key)
+                    found[record] = min(found.get(record, hit.distance_m), hit.distance_m)
+        return sorted(found.items(), key=lambda kv: kv[1])
 
     def operation(self, viewer: str, operation: str) -> tuple[Holder, str] | None:
         """An operation's holder and status, if ``viewer`` may see it."""
@@ -160,6 +202,7 @@ class Screening:
 
     def _add(self, key: str, party: str, parsed: Parsed) -> None:
         if isinstance(parsed, list):
+            self._volumes[key] = parsed
             screening.add_operation(self.index, key, party, parsed)
         else:
             meta: Meta = {"party": party, "record": key}

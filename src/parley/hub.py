@@ -12,23 +12,20 @@ import functools
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
-from parley import clock, operations
+from parley import clock, rules
 from parley.config import Settings
-from parley.deconfliction import Parsed, Screening, parse
+from parley.deconfliction import Parsed, Screening
 from parley.errors import (
     Conflict,
-    Forbidden,
-    InvalidSubmission,
     NotFound,
     ParleyError,
     Unauthorized,
 )
-from parley.geo.shapes import Volume
 from parley.hublog import HubLog
 from parley.parties import keys, tokens
+from parley.rules import Prepared
 from parley.store.db import REPLAYED, NewSubmission, Party, Store, Submission
 from parley.submissions import Checked, check, token_authenticated
 from parley.writer import Writer
@@ -39,6 +36,8 @@ class Accepted:
     record: NewSubmission
     index: int
     conflicts: list[dict[str, Any]] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)
+    related: dict[str, Any] | None = None
 
     def answer(self) -> dict[str, Any]:
         return {
@@ -49,6 +48,8 @@ class Accepted:
             "entry": base64.b64encode(self.record.entry).decode("ascii"),
             "receipt": f"/api/v1/submissions/{self.record.id}/receipt",
             "conflicts": self.conflicts,
+            "flags": self.flags,
+            **({"related": self.related} if self.related is not None else {}),
         }
 
 
@@ -110,72 +111,18 @@ class Hub:
 
     # -- submissions --------------------------------------------------------------------------
 
-    def check(self, party: Party, compact: str) -> tuple[Checked, Parsed | None]:
+    def check(self, party: Party, compact: str) -> tuple[Checked, Prepared]:
         checked = check(compact, party, self.is_party, clock.now(), self.settings.max_clock_skew_s)
-        body = checked.document["body"]
-        kind = checked.record.kind
-        parsed = parse(kind, body)
-        if isinstance(parsed, list):
-            self._check_operation(party, parsed, body)
-        elif kind == "operation-status":
-            current = self._own_operation(party, body.get("operation"), "body.operation")
-            operations.check_transition(str(body["operation"]), current, str(body.get("status")))
-        elif kind == "acknowledgement":
-            self._check_acknowledgement(party, body.get("record"))
-        return checked, parsed
-
-    def _check_operation(self, party: Party, volumes: list[Volume], body: dict[str, Any]) -> None:
-        operations.check_horizon(
-            volumes,
-            clock.now(),
-            timedelta(days=self.settings.planning_horizon_days),
-            timedelta(seconds=self.settings.max_clock_skew_s),
-        )
-        if "supersedes" in body:
-            current = self._own_operation(party, body["supersedes"], "body.supersedes")
-            operations.check_amendable(str(body["supersedes"]), current)
-        if "key" in body:
-            self._check_picture(party, volumes, body["key"])
-
-    def _own_operation(self, party: Party, operation: object, field: str) -> str:
-        """The status of one of ``party``'s own operations; refused otherwise."""
-        found = self.screening.operation(party.id, str(operation))
-        if not isinstance(operation, str) or found is None:
-            raise NotFound(f"no operation {operation!r}", field=field)
-        holder, status = found
-        if holder.party != party.id:
-            raise Forbidden(f"operation {operation} belongs to {holder.party}", field=field)
-        return status
-
-    def _check_acknowledgement(self, party: Party, record: object) -> None:
-        """A member acknowledges receipt of a site or movement it can see, once."""
-        if not isinstance(record, str) or self.store.get_submission(record, party.id) is None:
-            raise NotFound(f"no record {record!r}", field="body.record")
-        acknowledged = self.store.acknowledged(party.id, [record])
-        if record in acknowledged:
-            raise Conflict(f"you already acknowledged {record}", field="body.record")
-
-    def _check_picture(self, party: Party, volumes: list[Volume], key: object) -> None:
-        """Stale-picture protection: refuse an operation planned without seeing what is there."""
-        if not isinstance(key, list) or not all(isinstance(k, str) for k in key):
-            raise InvalidSubmission("key must be a list of record ids", field="body.key")
-        unseen = self.screening.unseen(party.id, volumes, key)
-        if unseen:
-            raise Conflict(
-                f"{len(unseen)} record(s) in this space and time are newer than your picture; "
-                "fetch them, re-plan if needed, and include them in key",
-                field="body.key",
-                unseen=unseen,
-            )
+        return checked, rules.prepare(self, party, checked)
 
     async def submit_token_authenticated(
         self, party: Party, kind: str, body: dict[str, Any], audience: str | list[str]
     ) -> Accepted:
         """Record a document from a client that cannot sign (a TAXII client, say)."""
 
-        def checker() -> tuple[Checked, Parsed | None]:
+        def checker() -> tuple[Checked, Prepared]:
             checked = token_authenticated(kind, party, body, audience, self.is_party, clock.now())
-            return checked, parse(kind, body)
+            return checked, rules.prepare(self, party, checked)
 
         (outcome,) = await self._submit([checker])
         if isinstance(outcome, ParleyError):
@@ -186,17 +133,19 @@ class Hub:
         return await self._submit([functools.partial(self.check, party, c) for c in compacts])
 
     async def _submit(
-        self, checkers: Sequence[Callable[[], tuple[Checked, Parsed | None]]]
+        self, checkers: Sequence[Callable[[], tuple[Checked, Prepared]]]
     ) -> list[Outcome]:
         outcomes: list[Outcome | None] = []
         ready: list[Checked] = []
         geometry: dict[str, Parsed] = {}
+        prepared: dict[str, Prepared] = {}
         for checker in checkers:
             try:
-                checked, parsed = checker()
+                checked, ready_to_store = checker()
                 ready.append(checked)
-                if parsed is not None:
-                    geometry[checked.record.id] = parsed
+                prepared[checked.record.id] = ready_to_store
+                if ready_to_store.parsed is not None:
+                    geometry[checked.record.id] = ready_to_store.parsed
                 outcomes.append(None)
             except ParleyError as exc:
                 outcomes.append(exc)
@@ -215,7 +164,9 @@ class Hub:
                             field="nonce",
                         )
                         if index == REPLAYED
-                        else Accepted(checked.record, index)
+                        else Accepted(
+                            checked.record, index, flags=prepared[checked.record.id].flags
+                        )
                     )
         accepted = [o for o in outcomes if isinstance(o, Accepted)]
         stored = {a.record.id for a in accepted}
@@ -226,6 +177,11 @@ class Hub:
             found = await loop.run_in_executor(None, self.screening.screen, arrivals)
             for a in accepted:
                 a.conflicts = found.get(a.record.id, [])
+        followed = [(a, prepared[a.record.id]) for a in accepted if prepared[a.record.id].follow_up]
+        if followed:
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(None, rules.follow_up, self, followed)
+        if arrivals or followed:
             for listener in self.alert_listeners:
                 listener()
         return [o for o in outcomes if o is not None]

@@ -24,15 +24,20 @@ HEARTBEAT_S = 15.0
 
 
 def view(hub: Hub, alert: Alert, viewer: str) -> dict[str, Any]:
-    return {
+    found: dict[str, Any] = {
         "id": alert.id,
         "cursor": alert.seq,
         "kind": alert.kind,
-        "severity": alert.conflict.severity,
+        "severity": alert.conflict.severity if alert.conflict else "info",
         "created_at": alert.created_at,
         "acknowledged_at": alert.acknowledged_at,
-        "conflict": hub.screening.view(alert.conflict, viewer),
+        "conflict": hub.screening.view(alert.conflict, viewer) if alert.conflict else None,
+        "record": alert.subject_id,
+        "message": alert.message or (alert.conflict.detail if alert.conflict else ""),
     }
+    if alert.conflict:
+        found["message"] = found["conflict"]["detail"]
+    return found
 
 
 def _page(hub: Hub, party: Party, after: int, limit: int) -> list[dict[str, Any]]:

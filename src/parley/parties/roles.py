@@ -23,6 +23,7 @@ KINDS: frozenset[str] = frozenset(
         "site",
         "movement",
         "review",
+        "withdrawal",
     }
 )
 
@@ -36,9 +37,10 @@ ALLOWED: dict[Role, frozenset[str]] = {
             "acknowledgement",
             "intelligence",
             "incident",
+            "review",
         }
     ),
-    Role.NOTIFIER: frozenset({"site", "movement", "incident"}),
+    Role.NOTIFIER: frozenset({"site", "movement", "incident", "withdrawal"}),
     Role.OBSERVER: frozenset({"incident", "review"}),
 }
 

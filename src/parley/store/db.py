@@ -107,7 +107,9 @@ class Alert:
     kind: str
     created_at: str
     acknowledged_at: str | None
-    conflict: StoredConflict
+    conflict: StoredConflict | None
+    subject_id: str | None = None
+    message: str | None = None
 
 
 REPLAYED = -1
@@ -382,7 +384,11 @@ class Store:
         self, party: str, after: int = 0, limit: int = 100
     ) -> list[tuple[int, StoredConflict]]:
         """Conflicts that alert ``party``, oldest first, after cursor ``after``."""
-        return [(a.seq, a.conflict) for a in self.alerts_for(party, after, limit)]
+        return [
+            (a.seq, a.conflict)
+            for a in self.alerts_for(party, after, limit)
+            if a.conflict is not None
+        ]
 
     def alerts_for(
         self, party: str, after: int = 0, limit: int = 100, alert_id: str | None = None
@@ -418,6 +424,27 @@ class Store:
                 Alert(int(r[0]), r[1], r[2], r[3], r[4], StoredConflict(*[*r[5:], (party,)]))
                 for r in conn.execute(query)
             ]
+
+    def add_alerts(self, kind: str, subject_id: str, message: str, parties: Sequence[str]) -> None:
+        """Alerts about a record rather than a conflict."""
+        if not parties:
+            return
+        now = clock.iso(clock.now())
+        with self._write_lock, self._writer.begin() as conn:
+            conn.execute(
+                insert(t.alerts),
+                [
+                    {
+                        "id": str(uuid.uuid4()),
+                        "party_id": p,
+                        "kind": kind,
+                        "subject_id": subject_id,
+                        "message": message,
+                        "created_at": now,
+                    }
+                    for p in parties
+                ],
+            )
 
     def acknowledge_alert(self, party: str, alert_id: str, at: str) -> bool:
         """Mark one of ``party``'s alerts acknowledged; False if it has no such alert."""

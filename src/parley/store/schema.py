@@ -111,6 +111,9 @@ alerts = Table(
     Column("party_id", String(64), ForeignKey("parties.id"), nullable=False),
     Column("kind", String(32), nullable=False),
     Column("conflict_seq", Seq, ForeignKey("conflicts.seq")),
+    # for alerts about a record rather than a conflict (a withdrawal, a correlation)
+    Column("subject_id", String(40), ForeignKey("submissions.id")),
+    Column("message", Text),
     Column("created_at", String(32), nullable=False),
     Column("acknowledged_at", String(32)),
     Index("ix_alerts_party", "party_id", "seq"),

@@ -38,6 +38,8 @@ def upgrade() -> None:
         sa.Column("party_id", sa.String(64), sa.ForeignKey("parties.id"), nullable=False),
         sa.Column("kind", sa.String(32), nullable=False),
         sa.Column("conflict_seq", Seq, sa.ForeignKey("conflicts.seq")),
+        sa.Column("subject_id", sa.String(40), sa.ForeignKey("submissions.id")),
+        sa.Column("message", sa.Text),
         sa.Column("created_at", sa.String(32), nullable=False),
         sa.Column("acknowledged_at", sa.String(32)),
     )

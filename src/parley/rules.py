@@ -1,0 +1,211 @@
+"""What each kind of record must satisfy before it is stored, and what follows once it is.
+
+``prepare`` runs before the commit: it parses geometry, checks references and transitions, and
+collects flags (late, possible duplicate). Every refusal here stores nothing. ``follow_up``
+runs after the commit for the kinds that tell other parties something (withdrawals, incidents).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from parley import clock, incidents, notices, operations
+from parley.deconfliction import Parsed, parse
+from parley.errors import Conflict, Forbidden, InvalidSubmission, NotFound, Unprocessable
+from parley.geo import shapes
+from parley.parties import jws
+from parley.store.db import Party
+from parley.submissions import Checked
+
+if TYPE_CHECKING:
+    from parley.hub import Accepted, Hub
+
+RESOLUTIONS = ("amended", "cancelled", "accepted-after-coordination")
+
+
+@dataclass
+class Prepared:
+    parsed: Parsed | None = None
+    flags: list[str] = field(default_factory=list)
+    follow_up: bool = False
+
+
+def prepare(hub: Hub, party: Party, checked: Checked) -> Prepared:
+    kind = checked.record.kind
+    body: dict[str, Any] = checked.document["body"]
+    ready = Prepared(parsed=parse(kind, body))
+    if isinstance(ready.parsed, list):
+        _operation(hub, party, ready.parsed, body)
+    elif kind == "site" and isinstance(ready.parsed, shapes.Site):
+        notices.check_site(body)
+        ready.flags += _duplicates(hub, party, body)
+    elif kind == "movement" and isinstance(ready.parsed, shapes.Movement):
+        ready.flags += notices.movement_flags(
+            ready.parsed, body, clock.now(), timedelta(seconds=hub.settings.max_clock_skew_s)
+        )
+    elif kind == "operation-status":
+        current = _own_operation(hub, party, body.get("operation"), "body.operation")
+        operations.check_transition(str(body["operation"]), current, str(body.get("status")))
+    elif kind == "acknowledgement":
+        _acknowledgement(hub, party, body.get("record"))
+    elif kind == "withdrawal":
+        _withdrawal(hub, party, notices.check_withdrawal(body))
+        ready.follow_up = True
+    elif kind == "incident":
+        incidents.check_report(body)
+        incidents.probe(body)  # the location and time must make a valid probe
+        ready.follow_up = True
+    elif kind == "review":
+        _review(hub, party, body)
+    elif kind == "resolution":
+        _resolution(hub, party, body)
+    return ready
+
+
+def _operation(hub: Hub, party: Party, volumes: list[shapes.Volume], body: dict[str, Any]) -> None:
+    operations.check_horizon(
+        volumes,
+        clock.now(),
+        timedelta(days=hub.settings.planning_horizon_days),
+        timedelta(seconds=hub.settings.max_clock_skew_s),
+    )
+    if "supersedes" in body:
+        current = _own_operation(hub, party, body["supersedes"], "body.supersedes")
+        operations.check_amendable(str(body["supersedes"]), current)
+    if "key" in body:
+        _picture(hub, party, volumes, body["key"])
+
+
+def _picture(hub: Hub, party: Party, volumes: list[shapes.Volume], key: object) -> None:
+    """Stale-picture protection: refuse an operation planned without seeing what is there."""
+    if not isinstance(key, list) or not all(isinstance(k, str) for k in key):
+        raise InvalidSubmission("key must be a list of record ids", field="body.key")
+    unseen = hub.screening.unseen(party.id, volumes, key)
+    if unseen:
+        raise Conflict(
+            f"{len(unseen)} record(s) in this space and time are newer than your picture; "
+            "fetch them, re-plan if needed, and include them in key",
+            field="body.key",
+            unseen=unseen,
+        )
+
+
+def _own_operation(hub: Hub, party: Party, operation: object, field: str) -> str:
+    """The status of one of ``party``'s own operations; refused otherwise."""
+    found = hub.screening.operation(party.id, str(operation))
+    if not isinstance(operation, str) or found is None:
+        raise NotFound(f"no operation {operation!r}", field=field)
+    holder, status = found
+    if holder.party != party.id:
+        raise Forbidden(f"operation {operation} belongs to {holder.party}", field=field)
+    return status
+
+
+def _acknowledgement(hub: Hub, party: Party, record: object) -> None:
+    """A member acknowledges receipt of a site or movement it can see, once."""
+    found = hub.store.get_submission(record, party.id) if isinstance(record, str) else None
+    if found is None or found.kind not in ("site", "movement"):
+        raise NotFound(f"no site or movement {record!r}", field="body.record")
+    if hub.store.acknowledged(party.id, [found.id]):
+        raise Conflict(f"you already acknowledged {found.id}", field="body.record")
+
+
+def _duplicates(hub: Hub, party: Party, body: dict[str, Any]) -> list[str]:
+    probe = shapes.parse_site({**body, "radius_m": notices.DUPLICATE_WITHIN_M})
+    near = hub.screening.nearby_sites(party.id, probe, notices.DUPLICATE_WITHIN_M)
+    return [
+        f"possible duplicate of {other}: a {probe.category} within "
+        f"{notices.DUPLICATE_WITHIN_M:.0f} m"
+        for other in near
+    ]
+
+
+def _withdrawal(hub: Hub, party: Party, record: str) -> None:
+    found = hub.store.get_submission(record, party.id)
+    if found is None:
+        raise NotFound(f"no record {record!r}", field="body.record")
+    if found.party_id != party.id:
+        raise Forbidden("only the notifier of a record withdraws it", field="body.record")
+    if found.kind not in ("site", "movement"):
+        raise Unprocessable("only sites and movements are withdrawn", field="body.record")
+    hub.screening.refresh()
+    if hub.screening.status.get(record) == "withdrawn":
+        raise Conflict(f"{record} is already withdrawn", field="body.record")
+
+
+def _review(hub: Hub, party: Party, body: dict[str, Any]) -> None:
+    incident = body.get("incident")
+    visible = isinstance(incident, str) and _is(hub, party, incident, "incident")
+    request_to = None
+    if body.get("step") == "answer" and isinstance(body.get("request"), str):
+        request = hub.store.get_submission(body["request"], party.id)
+        if request is not None and request.kind == "review":
+            asked = jws.Parsed(request.jws, stored=True).payload["body"]
+            if asked.get("step") == "request" and asked.get("incident") == incident:
+                request_to = str(asked.get("to"))
+    incidents.check_review(party.role, party.id, body, request_to, visible)
+
+
+def _resolution(hub: Hub, party: Party, body: dict[str, Any]) -> None:
+    if body.get("outcome") not in RESOLUTIONS:
+        raise InvalidSubmission(f"outcome must be one of {list(RESOLUTIONS)}", field="body.outcome")
+    mine = {c.id for _, c in hub.store.conflicts_for(party.id, 0, 100_000)}
+    if body.get("conflict") not in mine:
+        raise NotFound(f"no conflict {body.get('conflict')!r}", field="body.conflict")
+
+
+def _is(hub: Hub, party: Party, record: str, kind: str) -> bool:
+    found = hub.store.get_submission(record, party.id)
+    return found is not None and found.kind == kind
+
+
+def follow_up(hub: Hub, done: Sequence[tuple[Accepted, Prepared]]) -> None:
+    """Tell the parties concerned, after the commit."""
+    for accepted, _ in done:
+        record = accepted.record
+        body = jws.Parsed(record.jws, stored=True).payload["body"]
+        if record.kind == "withdrawal":
+            _tell_withdrawal(hub, record.party_id, str(body["record"]))
+        elif record.kind == "incident":
+            accepted.related = _correlate(hub, record.party_id, record.id, record.audience, body)
+
+
+def _audience_of(hub: Hub, record: str) -> set[str]:
+    holder = hub.screening.holders.get(record)
+    every = {p.id for p in hub.store.parties()}
+    return every if holder is None or holder.audience is None else set(holder.audience)
+
+
+def _tell_withdrawal(hub: Hub, author: str, record: str) -> None:
+    hub.screening.refresh()
+    members = {p.id for p in hub.store.parties() if p.role == "member"}
+    told = sorted((members & _audience_of(hub, record)) - {author})
+    hub.store.add_alerts("withdrawal", record, f"{author} withdrew {record}", told)
+
+
+def _correlate(
+    hub: Hub, author: str, incident: str, audience: tuple[str, ...] | None, body: dict[str, Any]
+) -> dict[str, Any]:
+    """Operations near the incident in space and time: named to the reporter where it may see
+    them, counted where it may not; each operation's party is alerted if it may see the
+    incident."""
+    near = hub.screening.operations_near(incidents.probe(body))
+    seen_by = set(audience) if audience is not None else {p.id for p in hub.store.parties()}
+    named, hidden = [], 0
+    for operation, distance in near:
+        holder = hub.screening.holders[operation]
+        if holder.visible_to(author):
+            named.append({"operation": operation, "distance_m": round(distance, 1)})
+        else:
+            hidden += 1
+        if holder.party in seen_by and holder.party != author:
+            hub.store.add_alerts(
+                "incident-correlation",
+                incident,
+                f"an incident was reported {distance:,.0f} m from your operation {operation}",
+                [holder.party],
+            )
+    return {"operations": named, "operations_you_cannot_see": hidden}
