@@ -476,7 +476,7 @@ def test_notifier_notifies_a_site_typed_in_mgrs(
     page.get_by_text("Notify a protected site").click()
     form = page.locator("#site-form")
     form.get_by_label("Name").fill("Field clinic (test)")
-    form.get_by_label("Category").select_option("clinic")
+    form.get_by_label("Category").select_option("health-post")
     form.get_by_label("Position").fill(reference)
     expect(form.locator("output.readout")).to_contain_text(f"Reads as {lat:.4f}")
     form.get_by_label("Protected radius (metres)").fill("250")
@@ -492,7 +492,7 @@ def test_notifier_notifies_a_site_typed_in_mgrs(
     got_lon, got_lat = body["geometry"]["coordinates"]
     # The grid square's centre: within a metre or so of the point it was made from.
     assert abs(got_lat - lat) < 2e-5 and abs(got_lon - lon) < 2e-5
-    assert body["category"] == "clinic" and body["radius_m"] == 250
+    assert body["category"] == "health-post" and body["radius_m"] == 250
     assert site["authenticated_by"] == "signature"
     expect(page.locator(f'.site-marker[data-record="{site["id"]}"]')).to_be_visible()
     shot(page, "notify-site-mgrs.png")

@@ -14,7 +14,7 @@ import { actions, renderRecord, showCheck } from "./panel.js";
 import { verifyReceipt } from "./receipt.js";
 import { follow } from "./stream.js";
 import { AREA_RULES, INCIDENT_ICON, OKABE_ITO, SITE_CATEGORIES, siteIconHtml } from "./style-constants.js";
-import { KIND_LABEL, acknowledged, acknowledgedBy, humanize, may, recordName, state } from "./state.js";
+import { KIND_LABEL, acknowledged, acknowledgedBy, humanize, inForce, may, recordName, state, statusOf, track } from "./state.js";
 
 let view = null;
 let stopStream = () => {};
@@ -98,7 +98,13 @@ async function start() {
     },
   });
   Object.assign(hooks, { draw, submit });
-  Object.assign(actions, { select, focus: (id) => view.focus(id), acknowledge });
+  Object.assign(actions, {
+    select,
+    focus: (id) => view.focus(id),
+    acknowledge,
+    setStatus: (id, status) => submit("operation-status", { operation: id, status }, "all"),
+    withdraw: (id) => submit("withdrawal", { record: id }, state.records.get(id)?.audience ?? "all"),
+  });
   window.parley = Object.freeze({ canonical, parseCoordinate, verifyReceipt, map: view.map, state });
 
   setupTime();
@@ -135,11 +141,7 @@ async function refresh() {
       for (const item of items) {
         state.records.set(item.id, item);
         state.cursor = Math.max(state.cursor, item.sequence);
-        if (item.kind === "acknowledgement" && item.document.body?.record) {
-          const by = state.acks.get(item.document.body.record) ?? new Map();
-          by.set(item.party, item);
-          state.acks.set(item.document.body.record, by);
-        }
+        track(item);
       }
       const conflicts = await state.hub.all("/api/v1/conflicts", {}, () => undefined);
       let changed = items.length > 0 || first;
@@ -161,8 +163,9 @@ async function refresh() {
 }
 
 function render() {
-  view.render(state.records, { acknowledged, mine: (r) => r.party === state.me.id });
+  view.render(state.records, { acknowledged, inForce, mine: (r) => r.party === state.me.id });
   view.renderConflicts(state.conflicts, state.records);
+  view.highlight(state.selected);
   renderLegend();
   renderRecordList();
   renderPending();
@@ -172,6 +175,7 @@ function render() {
 
 function select(id) {
   state.selected = id;
+  view.highlight(id);
   renderRecord();
   const panel = $("#record-panel");
   panel.scrollIntoView({ block: "nearest" });
@@ -184,10 +188,10 @@ async function submit(kind, body, audience) {
   const compact = await sign(document, state.key, state.me.id);
   const answer = await state.hub.submit(compact);
   await refresh();
-  if (kind !== "acknowledgement") {
-    state.selected = answer.id;
-    renderRecord();
-  }
+  // A new record is shown in the panel; a statement about one (acknowledgement, status,
+  // withdrawal) leaves that record there, updated.
+  if (["site", "operation", "incident", "movement", "area"].includes(kind)) select(answer.id);
+  else renderRecord();
   toast(`${KIND_LABEL[kind] ?? kind} signed and logged (sequence ${answer.sequence}).`);
   return answer;
 }
@@ -409,7 +413,7 @@ function renderLegend() {
 
 function kindCount(kind) {
   let n = 0;
-  for (const r of state.records.values()) if (r.kind === kind) n++;
+  for (const r of state.records.values()) if (r.kind === kind && inForce(r)) n++;
   return n;
 }
 
@@ -434,7 +438,13 @@ function renderRecordList() {
   $("#records-state").textContent = shown.length
     ? `${shown.length} record${shown.length === 1 ? "" : "s"}, newest first.${more}`
     : find || kind ? "No record you can see matches." : "No records are visible to you yet.";
-  clear($("#records"), shown.slice(0, 300).map((r) => el("li", {}, recordButton(r), el("span", { class: "meta" }, ` ${KIND_LABEL[r.kind] ?? r.kind} · ${r.party} · ${when(r.received_at)}`))));
+  clear(
+    $("#records"),
+    shown.slice(0, 300).map((r) => {
+      const standing = inForce(r) ? "" : ` · ${statusOf(r.id)}`;
+      return el("li", {}, recordButton(r), el("span", { class: "meta" }, ` ${KIND_LABEL[r.kind] ?? r.kind} · ${r.party} · ${when(r.received_at)}${standing}`));
+    }),
+  );
 }
 
 function renderPending() {
@@ -444,7 +454,7 @@ function renderPending() {
     return;
   }
   panel.hidden = false;
-  const pending = [...state.records.values()].filter((r) => r.kind === "site" && r.party !== state.me.id && !acknowledgedBy(r.id).has(state.me.id));
+  const pending = [...state.records.values()].filter((r) => r.kind === "site" && inForce(r) && r.party !== state.me.id && !acknowledgedBy(r.id).has(state.me.id));
   $("#pending-count").textContent = pending.length ? String(pending.length) : "";
   clear(
     $("#pending"),

@@ -67,6 +67,7 @@ export class MapView {
       sites: L.layerGroup().addTo(this.map),
       incidents: L.layerGroup().addTo(this.map),
       conflicts: L.layerGroup().addTo(this.map),
+      highlight: L.layerGroup().addTo(this.map),
     };
     this.byRecord = new Map(); // record id -> Leaflet layers drawn for it
     this.townData = [];
@@ -147,6 +148,7 @@ export class MapView {
     for (const group of ["areas", "movements", "operations", "sites", "incidents"]) this.layers[group].clearLayers();
     this.byRecord.clear();
     for (const record of records.values()) {
+      if (!view.inForce(record)) continue;
       try {
         this.draw(record, view);
       } catch (err) {
@@ -250,12 +252,16 @@ export class MapView {
   renderConflicts(conflicts, records) {
     this.layers.conflicts.clearLayers();
     for (const c of conflicts.values()) {
+      // Only between two records on the map: both seen by this party, and both in force.
+      if (!this.byRecord.has(c.record) || !this.byRecord.has(c.other)) continue;
       const a = records.get(c.record);
       const b = records.get(c.other);
-      if (!a || !b) continue;
-      const from = anchor(a, c.facts?.volumes?.[0]);
-      const to = anchor(b, c.facts?.other_volumes?.[0] ?? 0);
+      let from = anchor(a, c.facts?.volumes?.[0]);
+      let to = anchor(b, c.facts?.other_volumes?.[0] ?? 0);
       if (!from || !to) continue;
+      // An area or a route is long: end the line at its part nearest the other record.
+      from = nearestPart(a, to) ?? from;
+      to = nearestPart(b, from) ?? to;
       const points = from.equals(to, 1e-9) ? [from, L.latLng(to.lat + 1e-4, to.lng)] : [from, to];
       L.polyline(points, { color: "#fff", weight: 8, opacity: 0.85, interactive: false }).addTo(this.layers.conflicts);
       const line = L.polyline(points, { ...STYLE.conflict, className: "conflict-line" });
@@ -312,6 +318,21 @@ export class MapView {
     this.map.fitBounds(bounds.pad(0.5), { maxZoom: 12 });
   }
 
+  // Outline the selected record's shapes in black, over everything else.
+  highlight(id) {
+    const group = this.layers.highlight;
+    group.clearLayers();
+    const style = { color: "#000", weight: 5, opacity: 0.9, fill: false, interactive: false, dashArray: null };
+    const outline = (l) => {
+      if (l instanceof L.Circle) L.circle(l.getLatLng(), { ...style, radius: l.getRadius() }).addTo(group);
+      else if (l instanceof L.Marker) L.circleMarker(l.getLatLng(), { ...style, weight: 3, radius: 21 }).addTo(group);
+      else if (l instanceof L.Polygon) L.polygon(l.getLatLngs(), style).addTo(group);
+      else if (l instanceof L.Polyline) L.polyline(l.getLatLngs(), { ...style, weight: 9, opacity: 0.5 }).addTo(group);
+      else if (l.eachLayer) l.eachLayer(outline);
+    };
+    for (const l of this.byRecord.get(id) ?? []) outline(l);
+  }
+
   fitAll() {
     const bounds = L.latLngBounds([]);
     for (const layers of this.byRecord.values()) {
@@ -356,6 +377,62 @@ export function footprintLayer(footprint, radius, style) {
     return L.polygon(footprint.coordinates.map((ring) => ring.map(([lon, lat]) => [lat, lon])), style);
   }
   return null;
+}
+
+function polygonsOf(geometry) {
+  if (geometry?.type === "Polygon") return [geometry.coordinates];
+  if (geometry?.type === "MultiPolygon") return geometry.coordinates;
+  return [];
+}
+
+function insideRing(ring, lon, lat) {
+  let inside = false;
+  for (let i = 0, j = ring.length - 1; i < ring.length; j = i++) {
+    const [xi, yi] = ring[i];
+    const [xj, yj] = ring[j];
+    if (yi > lat !== yj > lat && lon < ((xj - xi) * (lat - yi)) / (yj - yi) + xi) inside = !inside;
+  }
+  return inside;
+}
+
+// The point of a line (lon/lat positions) nearest `p`, on a plane scaled by cos(latitude):
+// good enough to place a line end on screen, and never used for any distance that matters.
+function nearestOnLine(coords, p) {
+  const k = Math.cos((p.lat * Math.PI) / 180);
+  let best = null;
+  let bestD = Infinity;
+  for (let i = 0; i + 1 < coords.length; i++) {
+    const [x1, y1] = [coords[i][0] * k, coords[i][1]];
+    const [x2, y2] = [coords[i + 1][0] * k, coords[i + 1][1]];
+    const [px, py] = [p.lng * k, p.lat];
+    const len2 = (x2 - x1) ** 2 + (y2 - y1) ** 2;
+    const t = len2 ? Math.max(0, Math.min(1, ((px - x1) * (x2 - x1) + (py - y1) * (y2 - y1)) / len2)) : 0;
+    const [qx, qy] = [x1 + t * (x2 - x1), y1 + t * (y2 - y1)];
+    const d = (qx - px) ** 2 + (qy - py) ** 2;
+    if (d < bestD) {
+      bestD = d;
+      best = L.latLng(qy, qx / k);
+    }
+  }
+  return best;
+}
+
+// For an area: `p` itself if inside, else the nearest point of its boundary. For a route: its
+// nearest point. Null for anything else.
+function nearestPart(record, p) {
+  const body = record.document.body ?? {};
+  if (record.kind === "movement" && body.route?.type === "LineString") return nearestOnLine(body.route.coordinates, p);
+  if (record.kind !== "area") return null;
+  const polygons = polygonsOf(body.geometry);
+  if (polygons.some((rings) => insideRing(rings[0], p.lng, p.lat) && !rings.slice(1).some((h) => insideRing(h, p.lng, p.lat)))) return p;
+  let best = null;
+  for (const rings of polygons) {
+    for (const ring of rings) {
+      const q = nearestOnLine(ring, p);
+      if (q && (!best || p.distanceTo(q) < p.distanceTo(best))) best = q;
+    }
+  }
+  return best;
 }
 
 // Where a conflict line ends on a record: a site's point, the involved volume's centre, the

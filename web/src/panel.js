@@ -6,12 +6,14 @@ import { clear, el, metres, when } from "./dom.js";
 import { importPublicKey } from "./jws.js";
 import { verifyReceipt } from "./receipt.js";
 import { AREA_RULES, SITE_CATEGORIES, siteCategory } from "./style-constants.js";
-import { KIND_LABEL, acknowledgedBy, humanize, may, members, recordName, state } from "./state.js";
+import { KIND_LABEL, NEXT_STATUS, acknowledgedBy, humanize, inForce, may, members, recordName, state, statusOf } from "./state.js";
 
 export const actions = {
   select: () => {},
   focus: () => {},
   acknowledge: async () => {},
+  setStatus: async () => {},
+  withdraw: async () => {},
 };
 
 export function renderRecord() {
@@ -27,6 +29,7 @@ export function renderRecord() {
     ["Log sequence", String(record.sequence)],
     ["Received by the hub", when(record.received_at)],
     ["Audience", record.audience === "all" ? "All parties" : record.audience.join(", ")],
+    ...(["site", "operation", "movement", "area"].includes(record.kind) ? [["Status", statusOf(record.id) + (inForce(record) ? "" : " (not shown on the map)")]] : []),
     ...details(record, body),
   ];
   clear(
@@ -34,6 +37,7 @@ export function renderRecord() {
     el("h3", { class: "record-name" }, el("span", { class: "kind" }, KIND_LABEL[record.kind] ?? record.kind), " ", recordName(record)),
     el("dl", { class: "facts" }, rows.map(([k, v]) => [el("dt", {}, k), el("dd", {}, v)])),
     acknowledgementBlock(record),
+    lifecycleBlock(record),
     conflictBlock(record),
     el("div", { class: "actions" }, el("button", { type: "button", onclick: () => actions.focus(record.id) }, "Show on map")),
     receiptBlock(record),
@@ -64,7 +68,7 @@ function details(record, body) {
       ];
     case "operation":
       return [
-        ["State", body.state ?? "planned"],
+        ...(body.supersedes ? [["Amends", state.records.get(body.supersedes) ? recordName(state.records.get(body.supersedes)) : body.supersedes]] : []),
         [
           "Volumes",
           el(
@@ -147,6 +151,37 @@ function acknowledgementBlock(record) {
     }
   }
   return el("div", { class: "block" }, parts);
+}
+
+// One's own records: move an operation along its life, or withdraw a notification.
+function lifecycleBlock(record) {
+  if (record.party !== state.me.id) return null;
+  const status = el("p", { class: "status", role: "status" });
+  const act = (label, run) => {
+    const button = el("button", { type: "button" }, label);
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      status.textContent = "Signing and sending…";
+      try {
+        await run();
+      } catch (err) {
+        status.textContent = `Not sent: ${err.message}`;
+        status.className = "status error";
+        button.disabled = false;
+      }
+    });
+    return button;
+  };
+  const buttons = [];
+  if (record.kind === "operation" && may("operation-status")) {
+    const label = { active: "Mark active", completed: "Mark completed", cancelled: "Cancel operation" };
+    for (const next of NEXT_STATUS[statusOf(record.id)] ?? []) buttons.push(act(label[next], () => actions.setStatus(record.id, next)));
+  }
+  if (["site", "movement"].includes(record.kind) && may("withdrawal") && inForce(record)) {
+    buttons.push(act("Withdraw this notification", () => actions.withdraw(record.id)));
+  }
+  if (!buttons.length) return null;
+  return el("div", { class: "block" }, el("h4", {}, "Your record"), el("div", { class: "actions" }, buttons), status);
 }
 
 function conflictBlock(record) {

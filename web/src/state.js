@@ -10,6 +10,7 @@ export const state = {
   parties: new Map(), // id -> party
   records: new Map(), // id -> submission view, in log order
   acks: new Map(), // record id -> Map(party id -> acknowledgement record)
+  status: new Map(), // record id -> planned | active | completed | cancelled | superseded | withdrawn
   conflicts: new Map(), // conflict id -> conflict
   alerts: new Map(), // alert id -> alert
   alertsAvailable: true,
@@ -17,12 +18,45 @@ export const state = {
   selected: null,
 };
 
-// What each role may submit (src/parley/parties/roles.py).
+// What each role may submit, as src/parley/parties/roles.py says; it only decides which forms
+// the page offers. The hub decides what it accepts, and the page shows its reason if it refuses.
 const ALLOWED = {
-  member: ["operation", "area", "acknowledgement", "intelligence", "incident"],
-  notifier: ["site", "movement", "incident"],
+  member: ["operation", "operation-status", "resolution", "area", "acknowledgement", "intelligence", "incident", "review"],
+  notifier: ["site", "movement", "incident", "withdrawal"],
   observer: ["incident", "review"],
 };
+
+// Operation lifecycle (src/parley/operations.py): which status may follow which.
+export const NEXT_STATUS = { planned: ["active", "cancelled"], active: ["completed", "cancelled"] };
+const IN_FORCE = new Set(["planned", "active"]);
+
+// Follow, in log order, what changes a record's standing: a status report, a withdrawal, or an
+// amendment (a new version of an operation supersedes the old one and inherits its status).
+export function track(item) {
+  const body = item.document?.body ?? {};
+  if (item.kind === "operation-status" && body.operation) state.status.set(body.operation, body.status);
+  else if (item.kind === "withdrawal" && body.record) state.status.set(body.record, "withdrawn");
+  else if (item.kind === "operation") {
+    state.status.set(item.id, state.status.get(body.supersedes) ?? "planned");
+    if (body.supersedes) state.status.set(body.supersedes, "superseded");
+  } else if (item.kind === "acknowledgement" && body.record) {
+    const by = state.acks.get(body.record) ?? new Map();
+    by.set(item.party, item);
+    state.acks.set(body.record, by);
+  }
+}
+
+export function statusOf(id) {
+  const record = state.records.get(id);
+  return state.status.get(id) ?? (record?.kind === "operation" ? "planned" : "in force");
+}
+
+// Only what is in force is drawn: a withdrawn site, or an operation that ended or was amended,
+// stays in the lists (and the log) but off the map.
+export function inForce(record) {
+  const status = statusOf(record.id);
+  return record.kind === "operation" ? IN_FORCE.has(status) : status !== "withdrawn";
+}
 
 export function may(kind) {
   return (ALLOWED[state.me?.role] ?? []).includes(kind);
@@ -49,12 +83,17 @@ export function recordName(record) {
   if (body.name) return body.name;
   if (record?.kind === "incident") return `Incident: ${body.category ?? "reported"}`;
   if (record?.kind === "acknowledgement") return `Acknowledgement of ${state.records.get(body.record) ? recordName(state.records.get(body.record)) : "a record"}`;
+  if (record?.kind === "withdrawal") return `Withdrawal of ${state.records.get(body.record) ? recordName(state.records.get(body.record)) : "a record"}`;
+  if (record?.kind === "operation-status") return `${state.records.get(body.operation) ? recordName(state.records.get(body.operation)) : "An operation"}: ${body.status}`;
   return `${record?.kind ?? "record"} ${record?.id?.slice(0, 8) ?? ""}`;
 }
 
 export const KIND_LABEL = {
   site: "Protected site",
   operation: "Operation",
+  "operation-status": "Operation status",
+  withdrawal: "Withdrawal",
+  resolution: "Resolution",
   movement: "Movement",
   area: "Area",
   incident: "Incident",

@@ -30,13 +30,17 @@ export const AREA_RULES = {
 };
 
 // Site icons: a glyph per category (24 x 24 SVG paths, drawn here so no image is fetched).
+// The categories are the hub's (src/parley/notices.py CATEGORIES).
 export const SITE_CATEGORIES = {
   hospital: { label: "Hospital", glyph: "M9.5 5h5v4.5H19v5h-4.5V19h-5v-4.5H5v-5h4.5z" },
-  clinic: { label: "Clinic or health post", glyph: "M10.5 7h3v3.5H17v3h-3.5V17h-3v-3.5H7v-3h3.5z" },
+  "health-post": { label: "Health post", glyph: "M10.5 7h3v3.5H17v3h-3.5V17h-3v-3.5H7v-3h3.5z" },
   school: { label: "School", glyph: "M12 5 3 9.5 12 14l7-3.5V16h2V9.5zM7 13v3.5c2.8 2 7.2 2 10 0V13l-5 2.5z" },
-  shelter: { label: "Shelter or camp", glyph: "M12 4 3 20h6l3-6 3 6h6z" },
-  water: { label: "Water or power plant", glyph: "M12 3.5c3.6 4.6 5.5 7.7 5.5 10.4a5.5 5.5 0 0 1-11 0c0-2.7 1.9-5.8 5.5-10.4z" },
-  premises: { label: "Humanitarian premises", glyph: "M6 3h2v18H6zM9 4h10l-3 4 3 4H9z" },
+  shelter: { label: "Shelter", glyph: "M12 4 3 11.5h2.5V20h5v-5h3v5h5v-8.5H21z" },
+  camp: { label: "Camp", glyph: "M12 4 3 20h6l3-6 3 6h6z" },
+  water: { label: "Water", glyph: "M12 3.5c3.6 4.6 5.5 7.7 5.5 10.4a5.5 5.5 0 0 1-11 0c0-2.7 1.9-5.8 5.5-10.4z" },
+  power: { label: "Power", glyph: "M13.5 3 6 13.5h5L10 21l8-11h-5.2z" },
+  "humanitarian-office": { label: "Humanitarian office", glyph: "M6 3h2v18H6zM9 4h10l-3 4 3 4H9z" },
+  warehouse: { label: "Warehouse", glyph: "M3 10 12 5l9 5v10h-3v-7H6v7H3zM8 15h8v2H8zM8 18h8v2H8z" },
   cultural: { label: "Cultural or religious site", glyph: "M3.5 9 12 4l8.5 5zM6 10h2.5v7H6zM10.75 10h2.5v7h-2.5zM15.5 10H18v7h-2.5zM4 18h16v2H4z" },
   other: { label: "Other protected site", glyph: "M12 4l8 8-8 8-8-8z" },
 };
