@@ -384,14 +384,16 @@ class Store:
         self, party: str, after: int = 0, limit: int = 100
     ) -> list[tuple[int, StoredConflict]]:
         """Conflicts that alert ``party``, oldest first, after cursor ``after``."""
-        return [
-            (a.seq, a.conflict)
-            for a in self.alerts_for(party, after, limit)
-            if a.conflict is not None
-        ]
+        found = self.alerts_for(party, after, limit, conflicts_only=True)
+        return [(a.seq, a.conflict) for a in found if a.conflict is not None]
 
     def alerts_for(
-        self, party: str, after: int = 0, limit: int = 100, alert_id: str | None = None
+        self,
+        party: str,
+        after: int = 0,
+        limit: int = 100,
+        alert_id: str | None = None,
+        conflicts_only: bool = False,
     ) -> list[Alert]:
         """``party``'s alerts (or the one with ``alert_id``), oldest first, after ``after``."""
         c = t.conflicts.c
@@ -403,6 +405,8 @@ class Store:
                 a.kind,
                 a.created_at,
                 a.acknowledged_at,
+                a.subject_id,
+                a.message,
                 c.id,
                 c.kind,
                 c.severity,
@@ -413,15 +417,26 @@ class Store:
                 c.facts,
                 c.created_at,
             )
-            .join(t.conflicts, a.conflict_seq == c.seq)
+            .select_from(t.alerts)
+            .outerjoin(t.conflicts, a.conflict_seq == c.seq)
             .where(a.party_id == party, a.seq > after)
             .where(a.id == alert_id if alert_id is not None else sa_true())
+            .where(a.conflict_seq.is_not(None) if conflicts_only else sa_true())
             .order_by(a.seq)
             .limit(limit)
         )
         with self.engine.connect() as conn:
             return [
-                Alert(int(r[0]), r[1], r[2], r[3], r[4], StoredConflict(*[*r[5:], (party,)]))
+                Alert(
+                    int(r[0]),
+                    r[1],
+                    r[2],
+                    r[3],
+                    r[4],
+                    StoredConflict(*[*r[7:], (party,)]) if r[7] is not None else None,
+                    r[5],
+                    r[6],
+                )
                 for r in conn.execute(query)
             ]
 

@@ -1,0 +1,210 @@
+"""Sites, movements, withdrawals, incidents and reviews over real HTTP on both backends."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from parley import clock, setup
+from parley.client import Client
+
+from .conftest import PartyHandle, Server
+from .test_screening_hub import HOSPITAL, at, east_of, operation, site
+from .test_workflows import refused
+
+
+def movement(hours_ahead: float, emergency: bool = False, length_h: float = 4) -> dict[str, Any]:
+    start = clock.now() + timedelta(hours=hours_ahead)
+    body: dict[str, Any] = {
+        "name": "Convoy",
+        "route": {"type": "LineString", "coordinates": [[36.7, 34.7], [37.1, 35.1]]},
+        "corridor_m": 500,
+        "time": {"start": clock.iso(start), "end": clock.iso(start + timedelta(hours=length_h))},
+    }
+    if emergency:
+        body["emergency"] = True
+    return body
+
+
+def alerts(client: Client) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = client.get("/api/v1/alerts")["items"]
+    return found
+
+
+def test_site_category_and_possible_duplicates(
+    server: Server, parties: dict[str, PartyHandle]
+) -> None:
+    relief = parties["relief"]
+    with server.client(relief) as r:
+        refused(
+            lambda: r.submit("site", {**site(*HOSPITAL), "category": "barracks"}),
+            400,
+            "category must be one of",
+        )
+        first = r.submit("site", site(*HOSPITAL))
+        assert first["flags"] == []
+        close = r.submit("site", site(*east_of(*HOSPITAL, 60)))
+        assert close["flags"] == [f"possible duplicate of {first['id']}: a hospital within 100 m"]
+        school = r.submit("site", {**site(*east_of(*HOSPITAL, 60)), "category": "school"})
+        assert school["flags"] == []
+        far = r.submit("site", site(*east_of(*HOSPITAL, 250)))  # 190 m from the closest
+        assert far["flags"] == []
+
+
+def test_movements_are_flagged_late_never_refused_but_not_in_the_past(
+    server: Server, parties: dict[str, PartyHandle]
+) -> None:
+    relief = parties["relief"]
+    with server.client(relief) as r:
+        assert r.submit("movement", movement(72))["flags"] == []
+        late = r.submit("movement", movement(6))
+        assert len(late["flags"]) == 1 and late["flags"][0].startswith("late: notified 6.0 h")
+        assert r.submit("movement", movement(30, emergency=True))["flags"] == []
+        refused(lambda: r.submit("movement", movement(-10)), 422, "ended in the past")
+
+
+def test_withdrawal_tells_every_member_and_leaves_force(
+    server: Server, parties: dict[str, PartyHandle]
+) -> None:
+    relief, alpha, bravo = parties["relief"], parties["alpha"], parties["bravo"]
+    key = Ed25519PrivateKey.generate()
+    token = setup.add_party(server.settings, "other-ngo", "Other NGO", "notifier", key.public_key())
+    with (
+        server.client(relief) as r,
+        server.client(alpha) as a,
+        server.client(bravo) as b,
+        Client(server.url, "other-ngo", token, key) as o,
+    ):
+        hospital = r.submit("site", site(*HOSPITAL))
+        refused(
+            lambda: o.submit("withdrawal", {"record": hospital["id"]}), 403, "only the notifier"
+        )
+        refused(lambda: b.submit("withdrawal", {"record": hospital["id"]}), 403, "may submit")
+        r.submit("withdrawal", {"record": hospital["id"], "reason": "closed"})
+        refused(
+            lambda: r.submit("withdrawal", {"record": hospital["id"]}), 409, "already withdrawn"
+        )
+        for member in (a, b):
+            (told,) = alerts(member)
+            assert told["kind"] == "withdrawal" and told["record"] == hospital["id"]
+        assert alerts(r) == []
+        assert a.submit("operation", operation(*HOSPITAL, 500))["conflicts"] == []
+
+
+def test_incident_is_correlated_with_nearby_operations_and_reviewed_jointly(
+    server: Server, parties: dict[str, PartyHandle]
+) -> None:
+    alpha, bravo, monitor = parties["alpha"], parties["bravo"], parties["monitor"]
+    with server.client(alpha) as a, server.client(bravo) as b, server.client(monitor) as m:
+        near = a.submit("operation", operation(*HOSPITAL, 1000))
+        secret = b.submit(
+            "operation",
+            operation(*east_of(*HOSPITAL, 3000), 1000, {"start": at(12), "end": at(13)}),
+            ["bravo", "alpha"],
+        )
+        far = a.submit("operation", operation(*east_of(*HOSPITAL, 50_000), 1000))
+        digest = hashlib.sha256(b"photo").hexdigest()
+        report = {
+            "category": "strike-reported",
+            "description": "Explosion near the hospital.",
+            "location": {"type": "Point", "coordinates": list(east_of(*HOSPITAL, 2000))},
+            "time": at(10.5),
+            "casualties": {"killed": 0, "injured": 2},
+            "evidence": [digest],
+        }
+        refused(
+            lambda: m.submit("incident", {**report, "evidence": ["not-a-digest"]}), 400, "SHA-256"
+        )
+        incident = m.submit("incident", report, ["monitor", "alpha"])
+        related = incident["related"]
+        assert [o["operation"] for o in related["operations"]] == [near["id"]]
+        assert related["operations_you_cannot_see"] == 1  # bravo's, outside monitor's view
+        assert far["id"] not in str(related) and secret["id"] not in str(related)
+        (told,) = [x for x in alerts(a) if x["kind"] == "incident-correlation"]
+        assert told["record"] == incident["id"]
+        assert [x for x in alerts(b) if x["kind"] == "incident-correlation"] == []
+
+        request = m.submit(
+            "review",
+            {
+                "incident": incident["id"],
+                "step": "request",
+                "to": "alpha",
+                "text": "Were you flying here?",
+            },
+            ["monitor", "alpha"],
+        )
+        refused(
+            lambda: b.submit(
+                "review",
+                {
+                    "incident": incident["id"],
+                    "step": "answer",
+                    "request": request["id"],
+                    "text": "no",
+                },
+            ),
+            404,
+            "no incident",
+        )  # bravo is outside the incident's audience
+        refused(
+            lambda: a.submit(
+                "review",
+                {"incident": incident["id"], "step": "assessment", "finding": "inconclusive"},
+            ),
+            403,
+            "only observers",
+        )
+        a.submit(
+            "review",
+            {
+                "incident": incident["id"],
+                "step": "answer",
+                "request": request["id"],
+                "text": "Yes, a patrol at 3 km.",
+            },
+            ["monitor", "alpha"],
+        )
+        refused(
+            lambda: m.submit(
+                "review", {"incident": incident["id"], "step": "assessment", "finding": "maybe"}
+            ),
+            400,
+            "finding must be",
+        )
+        m.submit(
+            "review",
+            {"incident": incident["id"], "step": "assessment", "finding": "inconclusive"},
+            ["monitor", "alpha"],
+        )
+
+
+def test_resolution_of_a_conflict_is_a_signed_submission_by_its_party(
+    server: Server, parties: dict[str, PartyHandle]
+) -> None:
+    alpha, bravo, charlie = parties["alpha"], parties["bravo"], parties["charlie"]
+    with server.client(alpha) as a, server.client(bravo) as b, server.client(charlie) as c:
+        a.submit("operation", operation(38.5, 35.5, 3000))
+        conflict = b.submit("operation", operation(38.5, 35.5, 3000))["conflicts"][0]["id"]
+        resolved = a.submit(
+            "resolution",
+            {
+                "conflict": conflict,
+                "outcome": "accepted-after-coordination",
+                "comment": "separated by altitude by phone",
+            },
+        )
+        assert resolved["kind"] == "resolution"
+        refused(
+            lambda: c.submit("resolution", {"conflict": conflict, "outcome": "amended"}),
+            404,
+            "no conflict",
+        )
+        refused(
+            lambda: b.submit("resolution", {"conflict": conflict, "outcome": "ignored"}),
+            400,
+            "outcome must be",
+        )
