@@ -16,13 +16,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from parley import clock, operations
+from parley import areamaps, clock, operations
 from parley.geo import screening, shapes
 from parley.geo.index import Meta, ScreeningIndex
 from parley.parties import jws
 from parley.store.db import Store, StoredConflict
 
-KINDS = ("site", "operation", "area", "movement", "operation-status", "withdrawal")
+KINDS = (
+    "site",
+    "operation",
+    "area",
+    "movement",
+    "operation-status",
+    "withdrawal",
+    "area-map",
+    "area-vote",
+)
 
 Parsed = list[shapes.Volume] | shapes.Site | shapes.Area | shapes.Movement
 
@@ -68,12 +77,13 @@ class Screening:
         self._seen = -1
         # Records this process is committing: whichever catch-up meets one first screens it,
         # so a read that catches up in between can never put one in force unscreened.
-        self._pending: dict[str, Parsed] = {}
+        self._pending: dict[str, Parsed | None] = {}
+        self.maps: dict[str, areamaps.AreaMap] = {}
         self._results: dict[str, list[StoredConflict]] = {}
         with self._lock:
             self._catch_up()
 
-    def expect(self, arrivals: dict[str, Parsed]) -> None:
+    def expect(self, arrivals: dict[str, Parsed | None]) -> None:
         """Called before these records are committed."""
         with self._lock:
             self._pending.update(arrivals)
@@ -135,6 +145,11 @@ class Screening:
             if sub.kind == "withdrawal":
                 self._set_status(str(body.get("record")), "withdrawn")
                 continue
+            if sub.kind in ("area-map", "area-vote"):
+                is_mine = sub.id in self._pending
+                self._pending.pop(sub.id, None)
+                found += self._map_record(sub.id, sub.party_id, sub.kind, body, is_mine)
+                continue
             if sub.kind == "site":
                 self.categories[sub.id] = str(body.get("category"))
             if sub.kind == "operation":
@@ -153,6 +168,61 @@ class Screening:
                 found += raised
             self._add(sub.id, sub.party_id, parsed)
         self.store.add_conflicts(found)
+
+    def _map_record(
+        self, record: str, party: str, kind: str, body: dict[str, Any], mine: bool
+    ) -> list[StoredConflict]:
+        """Follow a map's versions and votes; put a version in force once all accept it."""
+        name = str(body["map"])
+        current = self.maps.setdefault(name, areamaps.AreaMap(name))
+        # Log order decides races between processes: a second proposal of the same number,
+        # or a vote on a version that is no longer the latest, is void.
+        if kind == "area-map":
+            if int(body["version"]) != current.latest + 1:
+                return []
+            parsed = areamaps.parse_proposal(body)
+            areas = {a["id"]: a for a in body["areas"]}
+            version = areamaps.Version(int(body["version"]), record, party, areas, parsed)
+            current.versions[version.number] = version
+        else:
+            if (
+                int(body["version"]) != current.latest
+                or party in current.versions[current.latest].votes
+            ):
+                return []
+            version = current.versions[current.latest]
+            version.votes[party] = (str(body["vote"]), str(body.get("comment", "")))
+        members = {p.id for p in self.store.parties() if p.role == "member"}
+        newer = current.in_force is None or version.number > current.in_force
+        if newer and areamaps.accepted_by_all(version, members):
+            return self._put_in_force(current, version, mine)
+        return []
+
+    def _put_in_force(
+        self, current: areamaps.AreaMap, version: areamaps.Version, mine: bool
+    ) -> list[StoredConflict]:
+        if current.in_force is not None:
+            self.index.remove_record(current.versions[current.in_force].record)
+        current.in_force = version.number
+        raised: list[StoredConflict] = []
+        for area_id, area in version.parsed.items():
+            key = f"{version.record}#{area_id}"
+            meta: Meta = {"party": version.proposer, "record": version.record}
+            if mine:
+                raised += self._conflicts(key, version.proposer, area, record=version.record)
+            self.index.add(key, area, meta)
+        if mine:
+            self._results[version.record] = raised
+        return raised
+
+    def map_view(self, name: str) -> dict[str, Any] | None:
+        with self._lock:
+            self._catch_up()
+            current = self.maps.get(name)
+            if current is None:
+                return None
+            members = {p.id for p in self.store.parties() if p.role == "member"}
+            return areamaps.view(current, members)
 
     def _set_status(self, record: str, status: str) -> None:
         self.status[record] = status
@@ -208,15 +278,21 @@ class Screening:
             meta: Meta = {"party": party, "record": key}
             self.index.add(key, parsed, meta)
 
-    def _conflicts(self, key: str, party: str, parsed: Parsed) -> list[StoredConflict]:
+    def _conflicts(
+        self, key: str, party: str, parsed: Parsed, record: str | None = None
+    ) -> list[StoredConflict]:
+        """Screen one item; ``record`` names the submission when ``key`` is one of its parts
+        (an area of a map version)."""
         if isinstance(parsed, list):
             raised = screening.screen_operation(self.index, key, party, parsed)
         else:
-            raised = screening.screen_reverse(self.index, key, parsed, {"party": party})
+            meta: Meta = {"party": party, "record": record or key}
+            raised = screening.screen_reverse(self.index, key, parsed, meta)
         now = clock.iso(clock.now())
         stored = []
         for c in raised:
-            parties = tuple(p for p in c.parties_to_alert if self._may_alert(p, c))
+            a_key = record or c.a_key
+            parties = tuple(p for p in c.parties_to_alert if self._may_alert(p, a_key, c.b_key))
             if not parties:
                 continue
             stored.append(
@@ -224,7 +300,7 @@ class Screening:
                     str(uuid.uuid4()),
                     c.kind,
                     c.severity,
-                    c.a_key,
+                    a_key,
                     c.b_key,
                     c.distance_m,
                     c.detail,
@@ -235,8 +311,8 @@ class Screening:
             )
         return stored
 
-    def _may_alert(self, party: str, c: screening.Conflict) -> bool:
-        for key in (c.a_key, c.b_key):
+    def _may_alert(self, party: str, a_key: str, b_key: str) -> bool:
+        for key in (a_key, b_key):
             holder = self.holders[key]
             if not holder.visible_to(party) and not holder.warn:
                 return False

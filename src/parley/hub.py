@@ -150,7 +150,13 @@ class Hub:
             except ParleyError as exc:
                 outcomes.append(exc)
         if ready:
-            self.screening.expect(geometry)
+            # Map proposals and votes have no geometry of their own but may put a map in force,
+            # which this process must then screen.
+            pending: dict[str, Parsed | None] = dict(geometry)
+            pending.update(
+                {c.record.id: None for c in ready if c.record.kind in ("area-map", "area-vote")}
+            )
+            self.screening.expect(pending)
             future = self.writer.submit([c.record for c in ready])
             indices = await asyncio.wrap_future(future)
             pairs = iter(zip(ready, indices, strict=True))

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from parley import clock, incidents, notices, operations
+from parley import areamaps, clock, incidents, notices, operations
 from parley.deconfliction import Parsed, parse
 from parley.errors import Conflict, Forbidden, InvalidSubmission, NotFound, Unprocessable
 from parley.geo import shapes
@@ -62,7 +62,27 @@ def prepare(hub: Hub, party: Party, checked: Checked) -> Prepared:
         _review(hub, party, body)
     elif kind == "resolution":
         _resolution(hub, party, body)
+    elif kind in ("area-map", "area-vote"):
+        _area_map(hub, party, kind, body, checked.record.audience)
     return ready
+
+
+def _area_map(
+    hub: Hub, party: Party, kind: str, body: dict[str, Any], audience: tuple[str, ...] | None
+) -> None:
+    if audience is not None:
+        raise InvalidSubmission(
+            'an area map is agreed among all parties: audience must be "all"', field="audience"
+        )
+    if not isinstance(body.get("map"), str):
+        raise InvalidSubmission("map must name the map", field="body.map")
+    hub.screening.refresh()
+    current = hub.screening.maps.get(body["map"])
+    if kind == "area-map":
+        areamaps.parse_proposal(body)
+        areamaps.check_proposal(current, body)
+    else:
+        areamaps.check_vote(current, party.id, body)
 
 
 def _operation(hub: Hub, party: Party, volumes: list[shapes.Volume], body: dict[str, Any]) -> None:

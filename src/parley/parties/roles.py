@@ -24,6 +24,8 @@ KINDS: frozenset[str] = frozenset(
         "movement",
         "review",
         "withdrawal",
+        "area-map",
+        "area-vote",
     }
 )
 
@@ -34,6 +36,8 @@ ALLOWED: dict[Role, frozenset[str]] = {
             "operation-status",
             "resolution",
             "area",
+            "area-map",
+            "area-vote",
             "acknowledgement",
             "intelligence",
             "incident",

@@ -1,0 +1,41 @@
+"""/api/v1/maps: area map versions, votes, the version in force, and what changed."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from parley import areamaps
+from parley.api.auth import current_party, hub_of
+from parley.errors import NotFound
+from parley.store.db import Party
+
+router = APIRouter(prefix="/api/v1/maps", tags=["maps"])
+CurrentParty = Annotated[Party, Depends(current_party)]
+
+
+@router.get("/{name}")
+def read(request: Request, _party: CurrentParty, name: str) -> dict[str, Any]:
+    """Every version of a map with its votes, who is still to vote, and the one in force."""
+    found = hub_of(request).screening.map_view(name)
+    if found is None:
+        raise NotFound(f"no map {name!r}")
+    return found
+
+
+@router.get("/{name}/diff")
+def diff(
+    request: Request,
+    _party: CurrentParty,
+    name: str,
+    to: Annotated[int, Query(ge=1)],
+    from_: Annotated[int, Query(ge=0, alias="from")] = 0,
+) -> dict[str, Any]:
+    """Areas added, removed and changed from one version to another, and km² per rule."""
+    hub = hub_of(request)
+    hub.screening.refresh()
+    current = hub.screening.maps.get(name)
+    if current is None or to not in current.versions or (from_ and from_ not in current.versions):
+        raise NotFound(f"no such versions of map {name!r}")
+    return areamaps.diff(current.versions.get(from_), current.versions[to])
