@@ -91,6 +91,10 @@ def test_a_map_is_in_force_once_every_member_accepts_its_latest_version(
             x["kind"] for x in c.submit("operation", operation(39.15, 35.1, 500))["conflicts"]
         ] == ["area-rule"]
 
+        layer = a.get("/api/v1/areas")
+        assert sorted(f["id"] for f in layer["features"]) == ["main/2/buffer", "main/2/north"]
+        assert all(f["properties"]["status"] == "in force" for f in layer["features"])
+
         change = a.get("/api/v1/maps/main/diff", **{"from": 1, "to": 2})
         assert change["added"] == ["buffer"] and change["changed"] == ["north"]
         assert change["km2_change_per_rule"]["no-operations"] == pytest.approx(

@@ -237,58 +237,56 @@ def scenario(rng: random.Random, ids: dict[str, str]) -> Iterator[Step]:
     for start in range(0, len(sites), 100):
         yield "relief", sites[start : start + 100]
     valid = {"start": since, "end": None}
+    areas = [
+        {
+            "id": "idlib",
+            "name": "Idlib governorate: Charlie does not fly",
+            "rule": "no-fly",
+            "party": "charlie",
+            "geometry": _governorate("Idlib"),
+        },
+        {
+            "id": "aleppo",
+            "name": "Aleppo governorate: Charlie does not fly",
+            "rule": "no-fly",
+            "party": "charlie",
+            "geometry": _governorate("Aleppo"),
+        },
+        {
+            "id": "undof",
+            "name": "UNDOF area of separation: no operations",
+            "rule": "no-operations",
+            "geometry": _governorate("UNDOF"),
+        },
+        {
+            "id": "sector-north",
+            "name": "Monitoring sector north (delineation)",
+            "rule": "delineation",
+            "group": "monitoring sector north",
+            "geometry": _governorate("Hamah"),
+        },
+    ]
     yield (
         "alpha",
-        [
-            (
-                "area",
-                {
-                    "rule": "no-fly",
-                    "party": "charlie",
-                    "geometry": _governorate("Idlib"),
-                    "valid": valid,
-                    "name": "Idlib governorate: Charlie does not fly",
-                },
-                "all",
-                None,
-            ),
-            (
-                "area",
-                {
-                    "rule": "no-fly",
-                    "party": "charlie",
-                    "geometry": _governorate("Aleppo"),
-                    "valid": valid,
-                    "name": "Aleppo governorate: Charlie does not fly",
-                },
-                "all",
-                None,
-            ),
-            (
-                "area",
-                {
-                    "rule": "no-operations",
-                    "geometry": _governorate("UNDOF"),
-                    "valid": valid,
-                    "name": "UNDOF area of separation: no operations",
-                },
-                "all",
-                None,
-            ),
-            (
-                "area",
-                {
-                    "rule": "delineation",
-                    "group": "monitoring sector north",
-                    "geometry": _governorate("Hamah"),
-                    "valid": valid,
-                    "name": "Monitoring sector north (delineation)",
-                },
-                "all",
-                None,
-            ),
-        ],
+        [("area-map", {"map": "main", "version": 1, "areas": areas, "valid": valid}, "all", None)],
     )
+    for member in ("bravo", "charlie"):
+        yield (
+            member,
+            [
+                (
+                    "area-vote",
+                    {
+                        "map": "main",
+                        "version": 1,
+                        "vote": "accept",
+                        "comment": "agreed at the joint meeting",
+                    },
+                    "all",
+                    None,
+                )
+            ],
+        )
     soon = now + timedelta(hours=2)
     yield (
         "relief",
@@ -397,6 +395,32 @@ def scenario(rng: random.Random, ids: dict[str, str]) -> Iterator[Step]:
         ],
     )
     yield "alpha", [("acknowledgement", {"record": ids["aleppo-hospital"]}, "all", None)]
+    # a proposal still waiting for the others' answers
+    yield (
+        "bravo",
+        [
+            (
+                "area-map",
+                {
+                    "map": "main",
+                    "version": 2,
+                    "valid": valid,
+                    "areas": [
+                        *areas,
+                        {
+                            "id": "lattakia",
+                            "name": "Lattakia governorate: Charlie does not fly (proposed)",
+                            "rule": "no-fly",
+                            "party": "charlie",
+                            "geometry": _governorate("Lattakia"),
+                        },
+                    ],
+                },
+                "all",
+                None,
+            )
+        ],
+    )
     yield (
         "monitor",
         [

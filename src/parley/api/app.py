@@ -50,6 +50,7 @@ def create_app(settings: Settings, hub: Hub | None = None) -> FastAPI:
     app.include_router(conflicts.router)
     app.include_router(sites.router)
     app.include_router(maps.router)
+    app.include_router(maps.areas_router)
     app.include_router(log.router)
     app.include_router(taxii_router)
     app.include_router(page_router)

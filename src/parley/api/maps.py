@@ -39,3 +39,41 @@ def diff(
     if current is None or to not in current.versions or (from_ and from_ not in current.versions):
         raise NotFound(f"no such versions of map {name!r}")
     return areamaps.diff(current.versions.get(from_), current.versions[to])
+
+
+areas_router = APIRouter(prefix="/api/v1/areas", tags=["maps"])
+
+
+@areas_router.get("")
+def areas(
+    request: Request,
+    _party: CurrentParty,
+    proposed: Annotated[bool, Query(description="also the latest version awaiting votes")] = False,
+) -> dict[str, Any]:
+    """The area maps in force as GeoJSON (RFC 7946), ready for a map layer or a GIS tool."""
+    hub = hub_of(request)
+    hub.screening.refresh()
+    features = []
+    for current in hub.screening.maps.values():
+        wanted = {current.in_force: "in force"} if current.in_force else {}
+        if proposed and current.latest != current.in_force:
+            wanted[current.latest] = "proposed"
+        for number, status in wanted.items():
+            version = current.versions[number]
+            for area_id, area in version.areas.items():
+                properties = {k: v for k, v in area.items() if k != "geometry"}
+                features.append(
+                    {
+                        "type": "Feature",
+                        "id": f"{current.name}/{number}/{area_id}",
+                        "geometry": area["geometry"],
+                        "properties": {
+                            **properties,
+                            "map": current.name,
+                            "version": number,
+                            "status": status,
+                            "record": version.record,
+                        },
+                    }
+                )
+    return {"type": "FeatureCollection", "features": features}
