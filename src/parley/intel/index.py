@@ -17,7 +17,7 @@ from __future__ import annotations
 import base64
 import json
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -32,7 +32,6 @@ from sqlalchemy import (
     insert,
     or_,
     select,
-    tuple_,
     update,
 )
 from sqlalchemy.orm import aliased
@@ -223,21 +222,24 @@ class Index:
         self, viewer: str, collection_id: str, versions: Iterable[tuple[str, str]]
     ) -> set[tuple[str, str]]:
         """Which (id, version) pairs the collection holds already, among rows ``viewer`` sees."""
-        keys = list(versions)
-        if not keys:
+        wanted = set(versions)
+        if not wanted:
             return set()
         o = t.intel_objects.c
-        query = (
-            select(o.stix_id, o.version)
-            .select_from(_joined())
-            .where(
-                o.collection_id == collection_id,
-                tuple_(o.stix_id, o.version).in_(keys),
-                _visible_to(viewer),
-            )
-        )
+        found: set[tuple[str, str]] = set()
         with self.store.engine.connect() as conn:
-            return {(row[0], row[1]) for row in conn.execute(query)}
+            for chunk in _chunks(sorted({stix_id for stix_id, _ in wanted})):
+                query = (
+                    select(o.stix_id, o.version)
+                    .select_from(_joined())
+                    .where(
+                        o.collection_id == collection_id,
+                        o.stix_id.in_(chunk),
+                        _visible_to(viewer),
+                    )
+                )
+                found.update((row[0], row[1]) for row in conn.execute(query))
+        return found & wanted
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -364,18 +366,19 @@ def _version(wanted: str) -> ColumnElement[bool]:
 
 def _first_of_each_version(conn: Connection, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Drop rows whose (collection, id, version) is already indexed or repeated in the batch."""
-    if not rows:
-        return rows
     o = t.intel_objects.c
-    keys = {(r["collection_id"], r["stix_id"], r["version"]) for r in rows}
-    stored = {
-        (row[0], row[1], row[2])
-        for row in conn.execute(
-            select(o.collection_id, o.stix_id, o.version).where(
-                tuple_(o.collection_id, o.stix_id, o.version).in_(list(keys))
+    stored: set[tuple[str, str, str]] = set()
+    by_collection: dict[str, set[str]] = {}
+    for r in rows:
+        by_collection.setdefault(r["collection_id"], set()).add(r["stix_id"])
+    for collection_id, stix_ids in by_collection.items():
+        # Equality on the collection and IN on ids: an index range per id on both backends
+        # (a row-value IN over all three columns makes SQLite scan the whole index).
+        for chunk in _chunks(sorted(stix_ids)):
+            query = select(o.stix_id, o.version).where(
+                o.collection_id == collection_id, o.stix_id.in_(chunk)
             )
-        )
-    }
+            stored.update((collection_id, row[0], row[1]) for row in conn.execute(query))
     kept = []
     for r in rows:
         key = (r["collection_id"], r["stix_id"], r["version"])
@@ -383,3 +386,8 @@ def _first_of_each_version(conn: Connection, rows: list[dict[str, Any]]) -> list
             stored.add(key)
             kept.append(r)
     return kept
+
+
+def _chunks(items: Sequence[str], size: int = 500) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

@@ -1,0 +1,284 @@
+"""TAXII 2.1: parley against medallion 3.0.0 (memory backend), same objects, same run.
+
+For each size (1,000, 10,000 and 100,000 objects; medallion only up to 10,000, its cost grows
+with the square of the collection), both servers start empty and get the same STIX 2.1
+indicators:
+
+* **add**: every object POSTed in envelopes of 100, one request at a time, as a TAXII client
+  such as taxii2-client sends them; objects per second from the first request to the last
+  answer. parley checks each object (stix2 + stix2-validator), records it as a submission,
+  logs it, and indexes it before it answers.
+* **read**: the whole collection paged through with ``limit=100``, following ``next``, one
+  request at a time; objects per second.
+
+Every run is verified: each add answered with every object accepted, each read returned every
+object exactly once. parley runs as ``parley serve`` on SQLite (``--postgres URL`` for
+PostgreSQL) in a fresh data directory; medallion runs from ``bench/.venv-medallion`` (made on first
+use by bench/medallion_harness.py, never in the project's venv), on loopback.
+
+    .venv/bin/python bench/taxii.py [--sizes 1000,10000,100000] [--medallion-max 10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from medallion_harness import (
+    MEDALLION_REQUIREMENT,
+    TAXII_MEDIA_TYPE,
+    BenchFailure,
+    Post,
+    cpu_seconds,
+    ensure_venv,
+    envelopes,
+    fire,
+    free_port,
+    medallion,
+    stix_indicators,
+    stop,
+    wait_until_up,
+)
+from rich.console import Console
+from rich.table import Table
+
+from parley import setup
+from parley.intel import collections
+
+ENVELOPE = 100
+LIMIT = 100
+PARTY = "bench"
+
+
+@dataclass
+class Measured:
+    server: str
+    n: int
+    add_s: float
+    add_cpu_s: float
+    read_s: float
+    read_cpu_s: float
+    pages: int
+
+    @property
+    def add_rate(self) -> float:
+        return self.n / self.add_s
+
+    @property
+    def read_rate(self) -> float:
+        return self.n / self.read_s
+
+
+@dataclass
+class Target:
+    """One TAXII server as the benchmark drives it."""
+
+    name: str
+    objects_url: str
+    headers: dict[str, str]
+    pid: int
+
+
+# -- servers -----------------------------------------------------------------------------------
+
+
+def parley_bin() -> str:
+    candidate = Path(sys.prefix) / "bin" / "parley"
+    return str(candidate) if candidate.exists() else "parley"
+
+
+@contextmanager
+def parley(workdir: Path, postgres: str | None) -> Iterator[Target]:
+    """A fresh hub (``parley init``, one member party) served by ``parley serve``."""
+    data = workdir / "data"
+    command = [parley_bin(), "init", "--data", str(data), "--json"]
+    if postgres:
+        _reset_postgres(postgres)
+        command += ["--database", postgres]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise BenchFailure(f"parley init failed:\n{done.stdout}{done.stderr}")
+    settings = setup.settings_for(data, postgres)
+    key = Ed25519PrivateKey.generate()
+    token = setup.add_party(settings, PARTY, "Benchmark member", "member", key.public_key())
+    port = free_port()
+    serve = [parley_bin(), "serve", "--data", str(data), "--host", "127.0.0.1"]
+    serve += ["--port", str(port), *(["--database", postgres] if postgres else [])]
+    log = workdir / "serve.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(serve, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    headers = {
+        "Accept": TAXII_MEDIA_TYPE,
+        "Content-Type": TAXII_MEDIA_TYPE,
+        "Authorization": f"Bearer {token}",
+    }
+    try:
+        wait_until_up(f"{url}/taxii2/", process, log, headers=headers)
+        everyone = collections.id_of(collections.ALL)
+        yield Target(
+            "parley",
+            f"{url}/taxii2/parley/collections/{everyone}/objects/",
+            headers,
+            process.pid,
+        )
+    finally:
+        stop(process)
+
+
+def _reset_postgres(url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("DROP SCHEMA IF EXISTS public CASCADE")
+        conn.execute("CREATE SCHEMA public")
+
+
+@contextmanager
+def baseline(venv: Path) -> Iterator[Target]:
+    with medallion(venv, max_page_size=LIMIT) as server:
+        yield Target("medallion", server.objects_url, server.headers, server.process.pid)
+
+
+# -- the two measurements ----------------------------------------------------------------------
+
+
+def add_all(target: Target, bodies: Sequence[bytes], n: int) -> tuple[float, float]:
+    posts = [Post(target.objects_url, body, target.headers) for body in bodies]
+    fired = fire(posts, concurrency=1, server_pids=[target.pid], quiet_wait_s=10)
+    failures = fired.failures(202)
+    added = 0
+    for status, body in zip(fired.statuses, fired.bodies, strict=True):
+        if status == 202:
+            answer = json.loads(body)
+            added += int(answer.get("success_count", 0))
+            if answer.get("failure_count"):
+                failures.append(f"refused: {json.dumps(answer['failures'][:2])[:300]}")
+    if failures or added != n:
+        raise BenchFailure(f"{target.name}: {added}/{n} added; " + "; ".join(failures[:3]))
+    return fired.elapsed_s, fired.server_cpu_s
+
+
+def read_all(target: Target, expected: set[str]) -> tuple[float, float, int]:
+    seen: list[str] = []
+    pages = 0
+    params: dict[str, str] = {"limit": str(LIMIT)}
+    headers = {k: v for k, v in target.headers.items() if k != "Content-Type"}
+    with httpx.Client(trust_env=False, timeout=600.0) as client:
+        client.get(target.objects_url, headers=headers, params={"limit": "1"})  # connect
+        cpu_before = cpu_seconds(target.pid)
+        start = time.perf_counter()
+        while True:
+            response = client.get(target.objects_url, headers=headers, params=params)
+            if response.status_code != 200:
+                raise BenchFailure(f"{target.name} read: {response.status_code} {response.text}")
+            body = response.json()
+            pages += 1
+            seen += [o["id"] for o in body.get("objects", [])]
+            if not body.get("more"):
+                break
+            params = {"limit": str(LIMIT), "next": str(body["next"])}
+        elapsed = time.perf_counter() - start
+        cpu = cpu_seconds(target.pid) - cpu_before
+    if len(seen) != len(expected) or set(seen) != expected:
+        raise BenchFailure(
+            f"{target.name} read {len(seen)} objects ({len(set(seen))} distinct), "
+            f"expected {len(expected)}"
+        )
+    return elapsed, cpu, pages
+
+
+def measure(target: Target, objects: list[dict[str, Any]], console: Console) -> Measured:
+    n = len(objects)
+    bodies = envelopes(objects, ENVELOPE)
+    add_s, add_cpu = add_all(target, bodies, n)
+    console.print(f"  {target.name} {n:>7,}: added at {n / add_s:,.0f}/s", highlight=False)
+    read_s, read_cpu, pages = read_all(target, {o["id"] for o in objects})
+    console.print(f"  {target.name} {n:>7,}: read at {n / read_s:,.0f}/s", highlight=False)
+    return Measured(target.name, n, add_s, add_cpu, read_s, read_cpu, pages)
+
+
+# -- report ------------------------------------------------------------------------------------
+
+
+def table(results: list[Measured]) -> Table:
+    by = {(r.server, r.n): r for r in results}
+    sizes = sorted({r.n for r in results})
+    smallest = by.get(("parley", sizes[0]))
+    out = Table(title=f"TAXII 2.1: add in envelopes of {ENVELOPE}, paged read with limit={LIMIT}")
+    for column in (
+        "objects",
+        "parley add/s",
+        "medallion add/s",
+        "add ×",
+        "parley read/s",
+        "medallion read/s",
+        "read ×",
+        "parley µs/object (add, read) vs first size",
+    ):
+        out.add_column(column, justify="right")
+    for n in sizes:
+        mine, theirs = by.get(("parley", n)), by.get(("medallion", n))
+        growth = "–"
+        if mine and smallest:
+            growth = (
+                f"{1e6 / mine.add_rate:,.0f} ({smallest.add_rate / mine.add_rate:.2f}×), "
+                f"{1e6 / mine.read_rate:,.0f} ({smallest.read_rate / mine.read_rate:.2f}×)"
+            )
+        out.add_row(
+            f"{n:,}",
+            f"{mine.add_rate:,.0f}" if mine else "–",
+            f"{theirs.add_rate:,.0f}" if theirs else "not run",
+            f"{mine.add_rate / theirs.add_rate:,.1f}" if mine and theirs else "–",
+            f"{mine.read_rate:,.0f}" if mine else "–",
+            f"{theirs.read_rate:,.1f}" if theirs else "not run",
+            f"{mine.read_rate / theirs.read_rate:,.0f}" if mine and theirs else "–",
+            growth,
+        )
+    return out
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="1000,10000,100000")
+    parser.add_argument("--medallion-max", type=int, default=10_000)
+    parser.add_argument("--postgres", default=None, help="run parley on this PostgreSQL URL")
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    console = Console()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    venv = ensure_venv(".venv-medallion", [MEDALLION_REQUIREMENT])
+    results: list[Measured] = []
+    for n in sizes:
+        objects = stix_indicators(n)
+        with (
+            tempfile.TemporaryDirectory(prefix="taxii-bench-") as tmp,
+            parley(Path(tmp), args.postgres) as target,
+        ):
+            results.append(measure(target, objects, console))
+        if n <= args.medallion_max:
+            with baseline(venv) as target:
+                results.append(measure(target, objects, console))
+    console.print(table(results))
+    if args.json:
+        args.json.write_text(json.dumps([asdict(r) for r in results], indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
