@@ -263,3 +263,20 @@ def test_verify_log_catches_deleted_newest_entries(
     server.hub.log.publish()
     with pytest.raises(LogError, match="shrank from 30 to 25"):
         verify_remote(server.url, key, state, progress=False)
+
+
+def test_submission_answer_can_carry_its_receipt(
+    server: Server, parties: dict[str, PartyHandle]
+) -> None:
+    relief = parties["relief"]
+    with server.client(relief) as client:
+        response = client.http.post(
+            "/api/v1/submissions",
+            content=client.sign("site", SITE),
+            params={"receipt": 5},
+            headers={"Content-Type": "application/jose"},
+        )
+    assert response.status_code == 201
+    answer = response.json()
+    proven = verify_receipt(answer["receipt"], log_key(server), relief.key.public_key())
+    assert proven["index"] == answer["sequence"] == 0

@@ -78,13 +78,42 @@ async def _compact(request: Request) -> str:
 
 
 @router.post("", status_code=201, openapi_extra=_SUBMIT_BODY)
-async def create(request: Request, party: CurrentParty) -> JSONResponse:
-    """Submit one signed document; answers its id and sequence number."""
+async def create(
+    request: Request,
+    party: CurrentParty,
+    receipt_wait: Annotated[
+        float,
+        Query(
+            alias="receipt",
+            ge=0,
+            le=30,
+            description="seconds to wait for a signed checkpoint and include the receipt",
+        ),
+    ] = 0,
+) -> JSONResponse:
+    """Submit one signed document; answers its id and sequence number (and, if asked to wait,
+    its receipt)."""
     compact = await _compact(request)
     (outcome,) = await hub_of(request).submit(party, [compact])
     if isinstance(outcome, ParleyError):
         raise outcome
     answer = outcome.answer()
+    if receipt_wait:
+        r = outcome.record
+        stored = Submission(
+            0,
+            r.id,
+            r.kind,
+            r.party_id,
+            r.nonce,
+            r.client_time,
+            r.received_at,
+            r.audience is None,
+            r.jws,
+            r.salt,
+            outcome.index,
+        )
+        answer["receipt"] = await _await_receipt(request, stored, receipt_wait)
     return JSONResponse(
         answer, status_code=201, headers={"Location": f"{router.prefix}/{answer['id']}"}
     )
@@ -160,6 +189,17 @@ def read(request: Request, party: CurrentParty, submission_id: str) -> dict[str,
     return view(hub_of(request).submission(party, submission_id))
 
 
+async def _await_receipt(request: Request, sub: Submission, wait: float) -> dict[str, Any] | None:
+    hub = hub_of(request)
+    deadline = time.monotonic() + wait
+    # Waiters sleep on an event the checkpoint publisher fires, so a thousand waiting clients
+    # cost neither queries nor polling.
+    published: Signal = request.app.state.checkpoints
+    while hub.log.published_size() <= sub.log_index and time.monotonic() < deadline:
+        await published.wait(deadline - time.monotonic())
+    return await run_in_threadpool(hub.log.receipt, sub)
+
+
 @router.get("/{submission_id}/receipt")
 async def receipt(
     request: Request,
@@ -170,13 +210,7 @@ async def receipt(
     """The receipt: entry, inclusion proof and signed checkpoint; 202 until one is signed."""
     hub = hub_of(request)
     sub = await run_in_threadpool(hub.submission, party, submission_id)
-    deadline = time.monotonic() + wait
-    # Waiters sleep on an event the checkpoint publisher fires, so a thousand waiting clients
-    # cost neither queries nor polling.
-    published: Signal = request.app.state.checkpoints
-    while hub.log.published_size() <= sub.log_index and time.monotonic() < deadline:
-        await published.wait(deadline - time.monotonic())
-    found = await run_in_threadpool(hub.log.receipt, sub)
+    found = await _await_receipt(request, sub, wait)
     if found is None:
         return JSONResponse(
             {"status": "pending", "detail": "no signed checkpoint covers this entry yet"},
