@@ -10,7 +10,17 @@ from typing import Any
 from fastapi import FastAPI
 
 from parley import __version__
-from parley.api import alerts, conflicts, log, maps, parties, problems, sites, submissions
+from parley.api import (
+    alerts,
+    conflicts,
+    incidents,
+    log,
+    maps,
+    parties,
+    problems,
+    sites,
+    submissions,
+)
 from parley.api.events import Signal
 from parley.api.limits import BodyLimit
 from parley.api.page import router as page_router
@@ -50,6 +60,7 @@ def create_app(settings: Settings, hub: Hub | None = None) -> FastAPI:
     app.include_router(conflicts.router)
     app.include_router(sites.router)
     app.include_router(maps.router)
+    app.include_router(incidents.router)
     app.include_router(maps.areas_router)
     app.include_router(log.router)
     app.include_router(taxii_router)
