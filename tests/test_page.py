@@ -22,6 +22,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,7 @@ def _unavailable(reason: str) -> None:
 
 try:
     from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
 except ImportError:  # pragma: no cover - the dev extra installs it
     sync_playwright = None
 
@@ -499,6 +501,147 @@ def test_notifier_notifies_a_site_typed_in_mgrs(
     no_page_errors(page)
 
 
+def test_area_map_contested_then_a_new_version_proposed_and_accepted(
+    browser: Browser, contexts: list[BrowserContext], hub: DemoHub
+) -> None:
+    alpha = open_page(browser, contexts, hub)
+    bravo = open_page(browser, contexts, hub)
+    charlie = open_page(browser, contexts, hub)
+    for party_id, page in (("alpha", alpha), ("bravo", bravo), ("charlie", charlie)):
+        sign_in(page, hub, party_id)
+    before = hub.get("charlie", "/api/v1/maps/main")
+    pending = before["versions"][-1]
+    assert pending["status"] == "proposed" and "charlie" in pending["waiting_for"]
+
+    # Charlie contests the pending proposal, saying why.
+    charlie.locator("#maps").get_by_role(
+        "button", name=f"version {pending['version']} proposed"
+    ).click()
+    panel = charlie.locator("#record")
+    expect(panel).to_contain_text(f"Waiting for{', '.join(pending['waiting_for'])}")
+    panel.get_by_label("Comment").fill("Lattakia was not discussed (browser test)")
+    panel.get_by_role("button", name=f"Contest version {pending['version']}").click()
+    expect(panel).to_contain_text("You answered: contest")
+    votes = hub.get("alpha", "/api/v1/maps/main")["versions"][-1]["votes"]
+    assert votes["charlie"] == {
+        "vote": "contest",
+        "comment": "Lattakia was not discussed (browser test)",
+    }
+
+    # Alpha proposes the next version: the pending one without Lattakia, plus a new area.
+    alpha.get_by_text("Propose an area map version").click()
+    form = alpha.locator("#area-form")
+    kept = form.get_by_role("checkbox")
+    expect(kept).to_have_count(len(pending["areas"]))
+    added = [a for a in pending["areas"] if a not in before["versions"][0]["areas"]]
+    for area_id in added:
+        form.locator(f'input[value="{area_id}"]').uncheck()
+    form.get_by_label("Name", exact=True).fill("Desert range (browser test)")
+    form.get_by_label("Rule").select_option("no-operations")
+    form.get_by_label("Vertices").fill("33.9, 39.0\n33.9, 39.4\n34.2, 39.4\n34.2, 39.0")
+    form.get_by_role("button", name="Sign and propose version").click()
+    expect(form.locator(".status")).to_contain_text("Notified and logged")
+    proposal = hub.get("alpha", "/api/v1/maps/main")["versions"][-1]
+    assert proposal["version"] == pending["version"] + 1 and proposal["proposer"] == "alpha"
+    assert "desert-range-browser-test" in proposal["areas"]
+    assert not set(added) & set(proposal["areas"])
+
+    # Bravo and charlie accept it from their pages: it comes into force, on the map too.
+    areas_before = charlie.locator("path.area-no-operations").count()
+    for page in (bravo, charlie):
+        page.locator("#maps").get_by_role("button", name=f"version {proposal['version']}").click()
+        page.get_by_role("button", name=f"Accept version {proposal['version']}").click()
+        expect(page.locator("#record")).to_contain_text("You answered: accept")
+    assert hub.get("alpha", "/api/v1/maps/main")["in_force"] == proposal["version"]
+    expect(charlie.locator("path.area-no-operations")).to_have_count(areas_before + 1)
+    expect(charlie.locator("#maps")).to_contain_text(f"version {proposal['version']} in force")
+    for page in (alpha, bravo, charlie):
+        no_page_errors(page)
+
+
+def test_keyboard_only_sign_in_report_time_slider_and_layers(
+    browser: Browser, contexts: list[BrowserContext], hub: DemoHub
+) -> None:
+    page = open_page(browser, contexts, hub)
+    keys = page.keyboard
+    party = hub.party("alpha")
+    page.get_by_label("Party token").focus()
+    keys.type(party["token"])
+    keys.press("Tab")
+    expect(page.get_by_label("Key file")).to_be_focused()
+    # A native file input: Space opens the chooser. Headless Chromium now and then drops the
+    # first key press on it, so give it a second chance before calling it a failure.
+    for attempt in range(3):
+        try:
+            with page.expect_file_chooser(timeout=5000) as chooser:
+                keys.press("Space")
+            break
+        except PlaywrightTimeout:
+            if attempt == 2:
+                raise
+    chooser.value.set_files(party["key_file"])
+    keys.press("Tab")
+    keys.press("Tab")
+    expect(page.get_by_role("button", name="Sign in")).to_be_focused()
+    keys.press("Enter")
+    expect(page.locator("#stream-status")).to_have_text("Alerts: live", timeout=10_000)
+
+    # Report an incident with the keyboard alone; the position typed in DMS, Enter submits.
+    page.get_by_text("Report an incident").focus()
+    keys.press("Enter")
+    keys.press("Tab")
+    expect(page.locator("#incident-form").get_by_label("Category")).to_be_focused()
+    keys.press("Tab")
+    keys.type("Smoke seen east of Palmyra (keyboard test).")
+    keys.press("Tab")
+    keys.type("34°33'N 38°20'E")
+    expect(page.locator("#incident-form output.readout")).to_contain_text("34.55000, 38.33333")
+    keys.press("Enter")
+    expect(page.locator("#incident-form .status")).to_contain_text("Notified and logged")
+    (incident,) = [
+        i
+        for i in hub.records("alpha", "incident")
+        if "keyboard test" in i["document"]["body"]["description"]
+    ]
+    assert incident["document"]["body"]["location"]["coordinates"] == [38.333333, 34.55]
+    assert incident["authenticated_by"] == "signature"
+
+    # The time slider shows only the volumes planned at the chosen time.
+    shown = page.locator("path.operation-volume:not(.out-of-time)")
+    every = shown.count()
+    assert every > 0
+    page.get_by_label("Show operations and movements at every time").focus()
+    keys.press("Space")
+    slider = page.get_by_label("Show what is planned at")
+    expect(slider).to_be_enabled()
+    slider.focus()
+    keys.press("End")  # a week ahead: nothing is planned that far out in the demo
+    expect(page.locator("#time-value")).not_to_have_text("Every time")
+    expect(shown).to_have_count(0)
+    volume = next(o for o in hub.records("alpha", "operation") if o["party"] == "alpha")[
+        "document"
+    ]["body"]["volumes"][0]
+    start = datetime.fromisoformat(volume["time"]["start"]).timestamp()
+    end = datetime.fromisoformat(volume["time"]["end"]).timestamp()
+    base = (time.time() - 24 * 3600) // 900 * 900
+    slider.fill(str(round(((start + end) / 2 - base) / 900)))
+    assert 0 < shown.count() < every
+
+    # Every control on the page has a name a screen reader can say.
+    for summary in page.locator("details > summary").all():
+        if summary.is_visible():
+            summary.click()
+    unnamed = page.evaluate(UNNAMED_CONTROLS)
+    assert unnamed == []
+
+    # Layers can be hidden and shown again.
+    page.get_by_label("Protected sites").uncheck()
+    expect(page.locator(".site-marker")).to_have_count(0)
+    page.get_by_label("Protected sites").check()
+    expect(page.locator(".site-marker").first).to_be_visible()
+    no_page_errors(page)
+
+
 def test_page_and_base_layers_are_served_without_a_token(hub: DemoHub) -> None:
     page = httpx.get(hub.url + "/")
     assert page.status_code == 200 and "Content-Security-Policy" in page.headers
@@ -513,6 +656,14 @@ def test_page_and_base_layers_are_served_without_a_token(hub: DemoHub) -> None:
     assert httpx.get(f"{hub.url}/static/../demo.json").status_code == 404
     assert httpx.get(f"{hub.url}/static/%2e%2e/parley.db").status_code == 404
     assert httpx.get(f"{hub.url}/basemap/demo.geojson").status_code == 404
+
+
+UNNAMED_CONTROLS = """() => [...document.querySelectorAll("input, select, textarea, button")]
+  .filter((c) => c.offsetParent !== null)
+  .filter((c) => !(c.labels?.length || c.getAttribute("aria-label")
+                   || c.getAttribute("aria-labelledby")
+                   || (c.tagName === "BUTTON" && c.textContent.trim())))
+  .map((c) => c.outerHTML.slice(0, 120))"""
 
 
 def all_alerts(hub: DemoHub, party_id: str) -> list[dict[str, Any]]:

@@ -4,8 +4,8 @@
 
 import { CoordinateError, formatDms, formatMgrs, parseCoordinate } from "./coords.js";
 import { clear, el, fromLocalInput, toLocalInput } from "./dom.js";
-import { SITE_CATEGORIES } from "./style-constants.js";
-import { humanize, may, state } from "./state.js";
+import { AREA_RULES, SITE_CATEGORIES } from "./style-constants.js";
+import { humanize, mapRecords, may, members, state } from "./state.js";
 
 export const hooks = {
   draw: null, // DrawTool
@@ -289,16 +289,7 @@ function operationForm() {
       hooks.draw.stop();
       const volume = {};
       if (polygon.checked) {
-        const lines = vertices.value.split("\n").filter((l) => l.trim());
-        const points = lines.map((line, i) => {
-          try {
-            return parseCoordinate(line);
-          } catch (err) {
-            throw new FieldError(vertices, `Vertex ${i + 1}: ${err.message}`);
-          }
-        });
-        if (points.length < 3) throw new FieldError(vertices, "A polygon needs at least three vertices: draw it on the map or type them");
-        volume.footprint = { type: "Polygon", coordinates: [ring(points)] };
+        volume.footprint = readPolygon(vertices);
       } else {
         const c = centre.get();
         volume.footprint = { type: "Point", coordinates: [c.lon, c.lat] };
@@ -315,6 +306,20 @@ function operationForm() {
       return hooks.submit("operation", { name: name.value.trim(), volumes: [volume] }, audience.get());
     };
   });
+}
+
+// A polygon typed (or drawn) one vertex a line, as GeoJSON.
+function readPolygon(vertices) {
+  const lines = vertices.value.split("\n").filter((l) => l.trim());
+  const points = lines.map((line, i) => {
+    try {
+      return parseCoordinate(line);
+    } catch (err) {
+      throw new FieldError(vertices, `Vertex ${i + 1}: ${err.message}`);
+    }
+  });
+  if (points.length < 3) throw new FieldError(vertices, "A polygon needs at least three vertices: draw it on the map or type them");
+  return { type: "Polygon", coordinates: [ring(points)] };
 }
 
 // A closed GeoJSON ring, counter-clockwise as RFC 7946 asks.
@@ -368,11 +373,107 @@ function incidentForm() {
   });
 }
 
+// A new version of an area map: the latest version's areas, each kept or dropped, plus one new
+// area drawn or typed. The hub puts it in force once every other member accepts it.
+function areaMapForm() {
+  return formShell("Propose an area map version", "area-form", (form) => {
+    const mapName = el("input", { id: uid("map"), type: "text", value: "main", autocomplete: "off" });
+    const keep = el("fieldset", {}, el("legend", {}, "Areas to keep from the latest version"));
+    const name = el("input", { id: uid("area-name"), type: "text" });
+    const rule = el("select", { id: uid("rule") }, Object.entries(AREA_RULES).map(([k, v]) => el("option", { value: k }, v.label)));
+    const party = el("select", { id: uid("party") }, members().map((m) => el("option", { value: m.id }, m.id)));
+    const group = el("input", { id: uid("group"), type: "text" });
+    const vertices = el("textarea", { id: uid("vertices"), rows: 4, spellcheck: "false" });
+    const start = timeInput("start", new Date());
+    const end = timeInput("end", null);
+    const partyField = field("Party that does not fly there", party);
+    const groupField = field("Group present", group);
+    const syncRule = () => {
+      partyField.hidden = rule.value !== "no-fly";
+      groupField.hidden = rule.value !== "delineation";
+    };
+    rule.addEventListener("change", syncRule);
+    syncRule();
+    const latest = () => mapRecords(mapName.value.trim()).latest;
+    const listKept = () => {
+      const areas = latest()?.document.body.areas ?? [];
+      clear(
+        keep,
+        el("legend", {}, latest() ? `Areas to keep from version ${latest().document.body.version}` : "No version of this map yet: this proposal is version 1"),
+        areas.map((a, i) => {
+          const box = el("input", { type: "checkbox", id: `${keep.id || "keep"}-${i}`, value: a.id, checked: true });
+          return el("div", { class: "inline" }, box, el("label", { for: box.id }, `${a.name ?? a.id} (${AREA_RULES[a.rule]?.label ?? a.rule})`));
+        }),
+      );
+    };
+    keep.id = uid("keep");
+    mapName.addEventListener("input", listKept);
+    // The maps load after the forms are built: list the areas afresh each time the form opens.
+    queueMicrotask(() => form.closest("details")?.addEventListener("toggle", listKept));
+    listKept();
+    const draw = () => {
+      hooks.draw.onChange = (shape) => shape && (vertices.value = shape.points.map((p) => `${p.lat.toFixed(6)}, ${p.lng.toFixed(6)}`).join("\n"));
+      hooks.draw.start("polygon");
+    };
+    vertices.addEventListener("input", () => {
+      const points = vertices.value.split("\n").filter((l) => l.trim()).map((l) => { try { const p = parseCoordinate(l); return [p.lat, p.lon]; } catch { return null; } }).filter(Boolean);
+      hooks.draw.show({ type: "polygon", points });
+    });
+    form.append(
+      field("Map", mapName, "The map's name; the demo's is main."),
+      keep,
+      el(
+        "fieldset",
+        {},
+        el("legend", {}, "A new area (optional)"),
+        field("Name", name),
+        field("Rule", rule),
+        partyField,
+        groupField,
+        el("div", { class: "actions" }, el("button", { type: "button", onclick: draw }, "Draw area on map"), el("button", { type: "button", onclick: () => hooks.draw.finish() }, "Finish area")),
+        field("Vertices (lat, lon, DMS or MGRS, one per line)", vertices),
+      ),
+      el("fieldset", {}, el("legend", {}, "Valid (UTC)"), field("From", start), field("Until (optional)", end)),
+      el("button", { type: "submit", class: "primary" }, "Sign and propose version"),
+    );
+    return () => {
+      const map = mapName.value.trim();
+      if (!map) throw new FieldError(mapName, "Name the map");
+      hooks.draw.stop();
+      const base = latest();
+      const chosen = new Set([...keep.querySelectorAll("input:checked")].map((b) => b.value));
+      const areas = (base?.document.body.areas ?? []).filter((a) => chosen.has(a.id));
+      if (vertices.value.trim() || name.value.trim()) {
+        if (!name.value.trim()) throw new FieldError(name, "Name the new area");
+        const area = { id: areaId(name.value, areas), name: name.value.trim(), rule: rule.value, geometry: readPolygon(vertices) };
+        if (rule.value === "no-fly") area.party = party.value;
+        if (rule.value === "delineation") {
+          if (!group.value.trim()) throw new FieldError(group, "Name the group present");
+          area.group = group.value.trim();
+        }
+        areas.push(area);
+      }
+      if (!areas.length) throw new FieldError(name, "A map version needs at least one area: keep one or add one");
+      const version = (state.maps.get(map)?.latest ?? 0) + 1;
+      const valid = { start: readTime(start, "Valid from"), end: readTime(end, "Valid until", false) };
+      return hooks.submit("area-map", { map, version, areas, valid }, "all");
+    };
+  });
+}
+
+function areaId(name, taken) {
+  const base = name.trim().toLowerCase().normalize("NFKD").replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "") || "area";
+  let id = base;
+  for (let n = 2; taken.some((a) => a.id === id); n++) id = `${base}-${n}`;
+  return id;
+}
+
 export function renderForms() {
   const host = document.getElementById("forms");
   const forms = [];
   if (may("site")) forms.push(siteForm());
   if (may("operation")) forms.push(operationForm());
+  if (may("area-map")) forms.push(areaMapForm());
   if (may("incident")) forms.push(incidentForm());
   clear(host, forms);
   const none = document.getElementById("notify-none");

@@ -14,7 +14,7 @@ import { actions, renderRecord, showCheck } from "./panel.js";
 import { verifyReceipt } from "./receipt.js";
 import { follow } from "./stream.js";
 import { AREA_RULES, INCIDENT_ICON, OKABE_ITO, SITE_CATEGORIES, siteIconHtml } from "./style-constants.js";
-import { KIND_LABEL, acknowledged, acknowledgedBy, humanize, inForce, may, recordName, state, statusOf, track } from "./state.js";
+import { KIND_LABEL, acknowledged, acknowledgedBy, humanize, inForce, mapRecords, may, recordName, state, statusOf, track } from "./state.js";
 
 let view = null;
 let stopStream = () => {};
@@ -104,6 +104,10 @@ async function start() {
     acknowledge,
     setStatus: (id, status) => submit("operation-status", { operation: id, status }, "all"),
     withdraw: (id) => submit("withdrawal", { record: id }, state.records.get(id)?.audience ?? "all"),
+    vote: (record, vote, comment) => {
+      const { map, version } = record.document.body;
+      return submit("area-vote", { map, version, vote, ...(comment ? { comment } : {}) }, "all");
+    },
   });
   window.parley = Object.freeze({ canonical, parseCoordinate, verifyReceipt, map: view.map, state });
 
@@ -138,10 +142,16 @@ async function refresh() {
   refreshing ??= (async () => {
     try {
       const { items } = await state.hub.all("/api/v1/submissions", { cursor: state.cursor }, (i) => i.sequence);
+      const maps = new Set();
       for (const item of items) {
         state.records.set(item.id, item);
         state.cursor = Math.max(state.cursor, item.sequence);
         track(item);
+        if (item.kind === "area-map" || item.kind === "area-vote") maps.add(item.document.body?.map);
+      }
+      // Which version of a map is in force is the hub's to say (every member must accept).
+      for (const name of maps) {
+        if (typeof name === "string") state.maps.set(name, await state.hub.get(`/api/v1/maps/${encodeURIComponent(name)}`));
       }
       const conflicts = await state.hub.all("/api/v1/conflicts", {}, () => undefined);
       let changed = items.length > 0 || first;
@@ -163,7 +173,7 @@ async function refresh() {
 }
 
 function render() {
-  view.render(state.records, { acknowledged, inForce, mine: (r) => r.party === state.me.id });
+  view.render(state.records, { acknowledged, inForce, mine: (r) => r.party === state.me.id, mapStatus: (r) => statusOf(r.id), mapRecords });
   view.renderConflicts(state.conflicts, state.records);
   view.highlight(state.selected);
   renderLegend();
@@ -171,6 +181,7 @@ function render() {
   renderPending();
   renderRecord();
   renderAlerts();
+  renderMaps();
 }
 
 function select(id) {
@@ -190,7 +201,7 @@ async function submit(kind, body, audience) {
   await refresh();
   // A new record is shown in the panel; a statement about one (acknowledgement, status,
   // withdrawal) leaves that record there, updated.
-  if (["site", "operation", "incident", "movement", "area"].includes(kind)) select(answer.id);
+  if (["site", "operation", "incident", "movement", "area-map"].includes(kind)) select(answer.id);
   else renderRecord();
   toast(`${KIND_LABEL[kind] ?? kind} signed and logged (sequence ${answer.sequence}).`);
   return answer;
@@ -343,7 +354,8 @@ const LAYERS = [
   ["sites", "Protected sites"],
   ["operations", "Operations (volumes)"],
   ["movements", "Movements"],
-  ["areas", "Areas"],
+  ["areas", "Areas (the map in force)"],
+  ["proposed", "Proposed area changes (not in force)"],
   ["incidents", "Incidents"],
   ["conflicts", "Conflicts"],
   ["towns", "Towns and governorate names"],
@@ -366,6 +378,8 @@ function swatch(name) {
       return INCIDENT_ICON;
     case "areas":
       return line(AREA_RULES["no-fly"].color, "10 6");
+    case "proposed":
+      return line("#555", "2 5", 2);
     default:
       return line("#5d574c", "5 3", 1.5);
   }
@@ -384,7 +398,7 @@ function renderLegend() {
     sites: kindCount("site"),
     operations: view ? `${view.countShown("operations")} volumes shown` : "",
     movements: kindCount("movement"),
-    areas: kindCount("area"),
+    areas: [...state.maps.keys()].reduce((n, name) => n + (mapRecords(name).inForce?.document.body.areas?.length ?? 0), 0),
     incidents: kindCount("incident"),
     conflicts: state.conflicts.size,
   };
@@ -409,6 +423,37 @@ function renderLegend() {
   items.splice(1, 0, siteKey);
   items.splice(5, 0, areaKey);
   clear($("#legend"), items);
+}
+
+// Each area map: the version in force, and the latest one if it still awaits answers.
+function renderMaps() {
+  const host = $("#maps");
+  const maps = [...state.maps.values()];
+  $("#maps-state").textContent = maps.length ? "" : "No area map has been proposed yet.";
+  clear(
+    host,
+    maps.map((m) => {
+      const latest = m.versions.find((v) => v.version === m.latest);
+      const inForce = m.versions.find((v) => v.version === m.in_force);
+      const open = (v, label) => el("button", { type: "button", class: "link", onclick: () => select(v.record) }, label);
+      return el(
+        "li",
+        {},
+        el("strong", {}, `“${m.map}”`),
+        ": ",
+        inForce ? open(inForce, `version ${inForce.version} in force`) : "no version in force",
+        latest && latest !== inForce
+          ? [
+              "; ",
+              open(latest, `version ${latest.version} ${latest.status}`),
+              ` by ${latest.proposer}`,
+              latest.waiting_for.length ? `, waiting for ${latest.waiting_for.join(", ")}` : "",
+            ]
+          : "",
+        ".",
+      );
+    }),
+  );
 }
 
 function kindCount(kind) {

@@ -62,6 +62,7 @@ export class MapView {
       governorates: L.layerGroup().addTo(this.map),
       towns: L.layerGroup().addTo(this.map),
       areas: L.layerGroup().addTo(this.map),
+      proposed: L.layerGroup().addTo(this.map),
       movements: L.layerGroup().addTo(this.map),
       operations: L.layerGroup().addTo(this.map),
       sites: L.layerGroup().addTo(this.map),
@@ -145,9 +146,13 @@ export class MapView {
 
   // `view` answers, for a record id, what the map needs to know: is it mine, is it acknowledged.
   render(records, view) {
-    for (const group of ["areas", "movements", "operations", "sites", "incidents"]) this.layers[group].clearLayers();
+    for (const group of ["areas", "proposed", "movements", "operations", "sites", "incidents"]) this.layers[group].clearLayers();
     this.byRecord.clear();
     for (const record of records.values()) {
+      if (record.kind === "area-map") {
+        this.drawAreaMap(record, view);
+        continue;
+      }
       if (!view.inForce(record)) continue;
       try {
         this.draw(record, view);
@@ -201,14 +206,6 @@ export class MapView {
         });
         break;
       }
-      case "area": {
-        const rule = AREA_RULES[body.rule] ?? AREA_RULES.delineation;
-        const layer = L.geoJSON(body.geometry, { style: { ...rule, fillColor: rule.color } });
-        layer.bindTooltip(tip(body.name ?? rule.label, rule.label + (body.party ? ` (${body.party})` : "") + (body.group ? ` (${body.group})` : "")), { sticky: true });
-        click(layer);
-        layers.push(layer.addTo(this.layers.areas));
-        break;
-      }
       case "movement": {
         if (body.route?.type !== "LineString") break;
         const line = L.polyline(body.route.coordinates.map(([lon, lat]) => [lat, lon]), STYLE.movement);
@@ -234,6 +231,35 @@ export class MapView {
       }
       default:
         break;
+    }
+    if (layers.length) this.byRecord.set(record.id, layers);
+  }
+
+  // An area map version: drawn in full when in force; when it is the latest version and not
+  // yet in force, only the areas it adds or changes are drawn, outlined, as a proposal.
+  drawAreaMap(record, view) {
+    const body = record.document.body ?? {};
+    const status = view.mapStatus(record);
+    const latest = view.mapRecords(body.map).latest;
+    const proposal = status !== "in force" && latest?.id === record.id;
+    if (status !== "in force" && !proposal) return;
+    const current = new Map((view.mapRecords(body.map).inForce?.document.body.areas ?? []).map((a) => [a.id, JSON.stringify(a)]));
+    const layers = [];
+    for (const area of body.areas ?? []) {
+      if (proposal && current.get(area.id) === JSON.stringify(area)) continue;
+      const rule = AREA_RULES[area.rule] ?? AREA_RULES.delineation;
+      const style = proposal
+        ? { color: rule.color, weight: 2, dashArray: "2 5", fillOpacity: 0.04, fillColor: rule.color, className: "area-proposed" }
+        : { ...rule, fillColor: rule.color, className: `area-rule area-${area.rule}` };
+      const layer = L.geoJSON(area.geometry, { style });
+      const who = (area.party ? ` (${area.party})` : "") + (area.group ? ` (${area.group})` : "");
+      const standing = proposal
+        ? `Proposed in version ${body.version} by ${record.party}: ${status}, not in force`
+        : `Map “${body.map}” version ${body.version}, in force`;
+      layer.bindTooltip(tip(area.name ?? rule.label, rule.label + who, standing), { sticky: true });
+      layer.on("click", (e) => this.clicked(record.id, e));
+      layer.addTo(proposal ? this.layers.proposed : this.layers.areas);
+      layers.push(layer);
     }
     if (layers.length) this.byRecord.set(record.id, layers);
   }
@@ -385,6 +411,13 @@ function polygonsOf(geometry) {
   return [];
 }
 
+// Every polygon of an area map version (or of a single area geometry).
+function areaPolygons(record) {
+  const body = record.document.body ?? {};
+  if (record.kind === "area-map") return (body.areas ?? []).flatMap((a) => polygonsOf(a.geometry));
+  return polygonsOf(body.geometry);
+}
+
 function insideRing(ring, lon, lat) {
   let inside = false;
   for (let i = 0, j = ring.length - 1; i < ring.length; j = i++) {
@@ -422,8 +455,8 @@ function nearestOnLine(coords, p) {
 function nearestPart(record, p) {
   const body = record.document.body ?? {};
   if (record.kind === "movement" && body.route?.type === "LineString") return nearestOnLine(body.route.coordinates, p);
-  if (record.kind !== "area") return null;
-  const polygons = polygonsOf(body.geometry);
+  if (record.kind !== "area" && record.kind !== "area-map") return null;
+  const polygons = areaPolygons(record);
   if (polygons.some((rings) => insideRing(rings[0], p.lng, p.lat) && !rings.slice(1).some((h) => insideRing(h, p.lng, p.lat)))) return p;
   let best = null;
   for (const rings of polygons) {
@@ -448,6 +481,8 @@ function anchor(record, volumeIndex = 0) {
     }
     case "area":
       return pointOf(body.geometry);
+    case "area-map":
+      return pointOf(body.areas?.[0]?.geometry);
     case "movement": {
       const c = body.route?.coordinates;
       if (!c?.length) return null;

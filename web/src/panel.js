@@ -6,7 +6,7 @@ import { clear, el, metres, when } from "./dom.js";
 import { importPublicKey } from "./jws.js";
 import { verifyReceipt } from "./receipt.js";
 import { AREA_RULES, SITE_CATEGORIES, siteCategory } from "./style-constants.js";
-import { KIND_LABEL, NEXT_STATUS, acknowledgedBy, humanize, inForce, may, members, recordName, state, statusOf } from "./state.js";
+import { KIND_LABEL, NEXT_STATUS, acknowledgedBy, humanize, inForce, mapRecords, mapVersion, may, members, recordName, state, statusOf } from "./state.js";
 
 export const actions = {
   select: () => {},
@@ -14,6 +14,7 @@ export const actions = {
   acknowledge: async () => {},
   setStatus: async () => {},
   withdraw: async () => {},
+  vote: async () => {},
 };
 
 export function renderRecord() {
@@ -29,7 +30,7 @@ export function renderRecord() {
     ["Log sequence", String(record.sequence)],
     ["Received by the hub", when(record.received_at)],
     ["Audience", record.audience === "all" ? "All parties" : record.audience.join(", ")],
-    ...(["site", "operation", "movement", "area"].includes(record.kind) ? [["Status", statusOf(record.id) + (inForce(record) ? "" : " (not shown on the map)")]] : []),
+    ...(["site", "operation", "movement", "area-map"].includes(record.kind) ? [["Status", statusOf(record.id) + (inForce(record) ? "" : " (not shown on the map)")]] : []),
     ...details(record, body),
   ];
   clear(
@@ -37,6 +38,7 @@ export function renderRecord() {
     el("h3", { class: "record-name" }, el("span", { class: "kind" }, KIND_LABEL[record.kind] ?? record.kind), " ", recordName(record)),
     el("dl", { class: "facts" }, rows.map(([k, v]) => [el("dt", {}, k), el("dd", {}, v)])),
     acknowledgementBlock(record),
+    voteBlock(record),
     lifecycleBlock(record),
     conflictBlock(record),
     el("div", { class: "actions" }, el("button", { type: "button", onclick: () => actions.focus(record.id) }, "Show on map")),
@@ -103,6 +105,34 @@ function details(record, body) {
         ["Rule", (AREA_RULES[body.rule]?.label ?? body.rule) + (body.party ? ` (${body.party})` : "") + (body.group ? ` (${body.group})` : "")],
         ["Valid", `${when(body.valid?.start)} to ${when(body.valid?.end)}`],
       ];
+    case "area-map": {
+      const version = mapVersion(record);
+      const current = mapRecords(body.map).inForce;
+      const before = new Map((current && current.id !== record.id ? current.document.body.areas ?? [] : []).map((a) => [a.id, JSON.stringify(a)]));
+      const change = (a) => (!current || current.id === record.id ? "" : !before.has(a.id) ? " — added" : before.get(a.id) !== JSON.stringify(a) ? " — changed" : "");
+      const kept = new Set((body.areas ?? []).map((a) => a.id));
+      const removed = [...before.keys()].filter((id) => !kept.has(id));
+      return [
+        ["Map", `“${body.map}”, version ${body.version}`],
+        ["Valid", `${when(body.valid?.start)} to ${when(body.valid?.end)}`],
+        [
+          "Areas",
+          el(
+            "ul",
+            {},
+            (body.areas ?? []).map((a) => el("li", {}, `${a.name ?? a.id}: ${AREA_RULES[a.rule]?.label ?? a.rule}${a.party ? ` (${a.party})` : ""}${a.group ? ` (${a.group})` : ""}${change(a)}`)),
+            removed.map((id) => el("li", {}, `${id} — removed`)),
+          ),
+        ],
+        ["Votes", version && Object.keys(version.votes).length ? el("ul", {}, Object.entries(version.votes).map(([p, v]) => el("li", {}, `${p}: ${v.vote}${v.comment ? ` — “${v.comment}”` : ""}`))) : "none yet"],
+        ["Waiting for", version?.waiting_for?.length ? version.waiting_for.join(", ") : "nobody"],
+      ];
+    }
+    case "area-vote":
+      return [
+        ["Vote", `${body.vote} version ${body.version} of “${body.map}”`],
+        ["Comment", body.comment ?? ""],
+      ];
     case "acknowledgement": {
       const target = state.records.get(body.record);
       return [["Acknowledges receipt of", target ? el("button", { type: "button", class: "link", onclick: () => actions.select(target.id) }, recordName(target)) : body.record]];
@@ -151,6 +181,45 @@ function acknowledgementBlock(record) {
     }
   }
   return el("div", { class: "block" }, parts);
+}
+
+// A member answers the latest version of an area map: accept, or contest (saying why).
+function voteBlock(record) {
+  if (record.kind !== "area-map" || !may("area-vote")) return null;
+  const version = mapVersion(record);
+  if (!version) return null;
+  const mine = version.votes[state.me.id];
+  if (mine) return el("div", { class: "block" }, el("p", { class: "ok" }, `You answered: ${mine.vote}.`));
+  if (version.proposer === state.me.id) return el("div", { class: "block" }, el("p", {}, "You proposed this version: it is in force once every other member accepts it."));
+  const latest = mapRecords(record.document.body.map).latest;
+  if (latest?.id !== record.id || version.status === "in force") return null;
+  const comment = el("input", { id: "vote-comment", type: "text", autocomplete: "off" });
+  const status = el("p", { class: "status", role: "status" });
+  const vote = (choice) => {
+    const button = el("button", { type: "button", class: choice === "accept" ? "primary" : "" }, choice === "accept" ? `Accept version ${version.version}` : `Contest version ${version.version}`);
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      status.textContent = "Signing and sending…";
+      try {
+        await actions.vote(record, choice, comment.value.trim());
+      } catch (err) {
+        status.textContent = `Not sent: ${err.message}`;
+        status.className = "status error";
+        button.disabled = false;
+      }
+    });
+    return button;
+  };
+  return el(
+    "div",
+    { class: "block" },
+    el("h4", {}, "Your answer"),
+    el("p", { class: "help" }, "The map in force changes only when every member accepts. Contesting keeps the current map in force."),
+    el("label", { for: comment.id }, "Comment (optional; say why when contesting)"),
+    comment,
+    el("div", { class: "actions" }, vote("accept"), vote("contest")),
+    status,
+  );
 }
 
 // One's own records: move an operation along its life, or withdraw a notification.
