@@ -37,6 +37,7 @@ from __future__ import annotations
 import argparse
 import csv
 import gc
+import itertools
 import os
 import statistics
 import sys
@@ -66,7 +67,7 @@ MAX_SITE_RADIUS = 2_000.0
 #: The baselines' flat world: azimuthal equidistant centred on the region.
 PROJECTED = "+proj=aeqd +lat_0=34.9 +lon_0=39 +datum=WGS84 +units=m"
 
-console = Console(width=160)
+console = Console(width=180)
 ENGINE = "engine, sites only"
 
 
@@ -185,42 +186,64 @@ def site_items(sites: Sites) -> Iterable[tuple[str, Site, Meta]]:
 
 @dataclass
 class Run:
+    """One method at one size: latencies per round (the same volumes each round)."""
+
     method: str
     size: int
-    latencies: list[float] = field(default_factory=list)
+    rounds: list[list[float]] = field(default_factory=list)
     hits: list[set[int]] = field(default_factory=list)
     note: str = ""
     disagreements: int | None = None
 
+    def over_rounds(self, stat: Callable[[list[float]], float]) -> float:
+        """The median over rounds of a per-round statistic: robust to a noisy machine."""
+        return statistics.median(stat(r) for r in self.rounds)
+
+    @property
+    def volumes(self) -> int:
+        return len(self.rounds[0]) if self.rounds else 0
+
     @property
     def p50_ms(self) -> float:
-        return statistics.median(self.latencies) * 1e3
+        return self.over_rounds(statistics.median) * 1e3
 
     @property
     def p99_ms(self) -> float:
-        return float(np.percentile(self.latencies, 99)) * 1e3
+        return self.over_rounds(lambda r: float(np.percentile(r, 99))) * 1e3
 
     @property
     def per_second(self) -> float:
-        return len(self.latencies) / sum(self.latencies)
+        return self.over_rounds(lambda r: len(r) / sum(r))
+
+    def p50_of_first_ms(self, n: int) -> float:
+        return self.over_rounds(lambda r: statistics.median(r[:n])) * 1e3
 
     @property
     def mean_hits(self) -> float:
         return float(np.mean([len(h) for h in self.hits])) if self.hits else float("nan")
 
 
-def timed(run: Run, volumes: list[Volume], screen: Callable[[Volume], set[int] | None]) -> Run:
-    """Time each call. What was built before is frozen out of the collector's way, as a server
-    should do after loading (gc.freeze); the collector stays on for what the calls allocate."""
+def timed(
+    run: Run,
+    volumes: list[Volume],
+    screen: Callable[[Volume], set[int] | None],
+    rounds: int,
+) -> Run:
+    """Time each call, ``rounds`` times over. What was built before is frozen out of the
+    collector's way, as a server should do after loading (gc.freeze); the collector stays on
+    for what the calls allocate. Hits are kept from the first round."""
     gc.collect()
     gc.freeze()
     try:
-        for v in volumes:
-            t = time.perf_counter()
-            found = screen(v)
-            run.latencies.append(time.perf_counter() - t)
-            if found is not None:
-                run.hits.append(found)
+        for round_ in range(rounds):
+            latencies = []
+            for v in volumes:
+                t = time.perf_counter()
+                found = screen(v)
+                latencies.append(time.perf_counter() - t)
+                if found is not None and round_ == 0:
+                    run.hits.append(found)
+            run.rounds.append(latencies)
     finally:
         gc.unfreeze()
     return run
@@ -333,7 +356,7 @@ def bench_size(
     def engine_sites(v: Volume) -> set[int]:
         return {site_number(h.key) for h in index.screen(v)}
 
-    engine = timed(Run(ENGINE, size), queries, engine_sites)
+    engine = timed(Run(ENGINE, size), queries, engine_sites, args.rounds)
     runs.append(engine)
 
     few = queries[: args.naive_volumes]
@@ -341,10 +364,10 @@ def bench_size(
         few = queries[: max(20, args.naive_volumes // 10)]
     some = queries[: args.baseline_volumes]
     flat = Flat(sites)
-    naive = timed(Run("naive shapely.distance", size, note="fewer"), few, flat.naive)
+    naive = timed(Run("naive shapely.distance", size, note="fewer"), few, flat.naive, args.rounds)
     naive.disagreements = disagreement(naive, engine)
     runs.append(naive)
-    tree = timed(Run("shapely STRtree dwithin", size), some, flat.strtree)
+    tree = timed(Run("shapely STRtree dwithin", size), some, flat.strtree, args.rounds)
     tree.disagreements = disagreement(tree, engine)
     runs.append(tree)
     del flat
@@ -357,19 +380,14 @@ def bench_size(
             f"  PostGIS table of {size:,} sites loaded in {time.perf_counter() - t:.1f} s"
         )
         try:
-            post = timed(Run("PostGIS ST_DWithin geography", size), some, pg.query)
+            post = timed(Run("PostGIS ST_DWithin geography", size), some, pg.query, args.rounds)
             post.disagreements = disagreement(post, engine)
             runs.append(post)
         finally:
             pg.close()
     else:
-        runs.append(
-            Run(
-                "PostGIS ST_DWithin geography",
-                size,
-                note="skipped: PARLEY_BENCH_POSTGRES_URL unset",
-            )
-        )
+        why = "--no-postgres" if args.no_postgres else "PARLEY_BENCH_POSTGRES_URL is unset"
+        runs.append(Run("PostGIS ST_DWithin geography", size, note=f"skipped: {why}"))
 
     # Everything in force: the sites, area rules and the other parties' operations.
     t = time.perf_counter()
@@ -381,38 +399,42 @@ def bench_size(
     took = time.perf_counter() - t
     console.print(f"  + {len(areas):,} areas and {len(active):,} active volumes in {took:.1f} s")
 
-    counter = iter(range(len(queries)))
+    counter = itertools.count()
 
     def engine_all(v: Volume) -> None:
         i = next(counter)
         screen_operation(index, f"new-{i}", PARTIES[i % 3], [v])
         return None
 
-    runs.append(timed(Run("engine, everything (rules)", size), queries, engine_all))
+    runs.append(timed(Run("engine, everything (rules)", size), queries, engine_all, args.rounds))
     return runs
 
 
 def table(runs: list[Run]) -> Table:
     t = Table(title="Screening one volume against N protected sites (one core, per volume)")
     columns = ("sites", "method", "volumes", "volumes/s", "p50 ms", "p99 ms")
-    columns += ("engine p50, same", "p50 ratio", "hits/vol", "differs")
+    columns += ("engine p50, same", "p50 ratio", "mean ratio", "hits/vol", "differs")
     for column in columns:
         t.add_column(column, justify="left" if column == "method" else "right")
     engine = {run.size: run for run in runs if run.method == ENGINE}
     for run in runs:
-        if not run.latencies:
-            t.add_row(f"{run.size:,}", run.method, "-", "-", "-", "-", "-", "-", "-", run.note)
+        if not run.rounds:
+            t.add_row(f"{run.size:,}", run.method, *["-"] * 8, run.note)
             continue
-        same = statistics.median(engine[run.size].latencies[: len(run.latencies)]) * 1e3
+        base = engine[run.size]
+        n = run.volumes
+        same_p50 = base.p50_of_first_ms(n)
+        same_mean = base.over_rounds(lambda r, n=n: statistics.fmean(r[:n]))
         t.add_row(
             f"{run.size:,}",
             run.method,
-            f"{len(run.latencies):,}" + (f" ({run.note})" if run.note else ""),
+            f"{n:,}" + (f" ({run.note})" if run.note else ""),
             f"{run.per_second:,.0f}",
             f"{run.p50_ms:.3f}",
             f"{run.p99_ms:.3f}",
-            f"{same:.3f}",
-            f"{run.p50_ms / same:.1f}x",
+            f"{same_p50:.3f}",
+            f"{run.p50_ms / same_p50:.1f}x",
+            f"{run.over_rounds(statistics.fmean) / same_mean:.1f}x",
             f"{run.mean_hits:.1f}" if run.hits else "-",
             "-" if run.disagreements is None else f"{run.disagreements}",
         )
@@ -435,6 +457,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--naive-volumes", type=int, default=200, help="volumes for the naive scan (1/10 at 1M)"
     )
+    parser.add_argument("--rounds", type=int, default=3, help="timed rounds; medians reported")
     parser.add_argument("--seed", type=int, default=20261126)
     parser.add_argument(
         "--no-postgres", action="store_true", help="skip PostGIS even if configured"
@@ -461,10 +484,13 @@ def main(argv: list[str] | None = None) -> int:
         gc.collect()
     console.print(table(runs))
     console.print(
-        "volumes/s = volumes / summed latency, one core. Baselines run on the first volumes of "
-        "the same list; 'engine p50, same' is the engine's median over exactly those volumes and "
-        "'p50 ratio' the baseline's median over it. differs: sites found by one and not the "
-        "other, summed over those volumes (the engine agrees with the geodesic oracle)."
+        f"Medians over {args.rounds} rounds of: volumes/s = volumes / summed latency (one core), "
+        "and per-volume p50 and p99. Baselines run on the first volumes of "
+        "the same list; 'engine p50, same' is the engine's median over exactly those volumes; "
+        "'p50 ratio' and 'mean ratio' are the method's median and mean latency over the "
+        "engine's on them (above 1: the engine is faster). differs: sites found by one and not "
+        "the other, summed over those volumes (the engine agrees with the geodesic oracle). "
+        "'engine, everything' also holds the areas and active volumes and applies the rules."
     )
     console.print(
         f"python {sys.version.split()[0]}, numpy {np.__version__}, shapely {shapely.__version__} "

@@ -17,6 +17,7 @@ Boxes are conservative (see :meth:`Footprint.box`); the exact answer is :mod:`se
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal, NamedTuple, NotRequired, TypedDict
@@ -75,6 +76,10 @@ class Hit(NamedTuple):
     def clearance_m(self) -> float:
         """Negative: by how much the two overlap."""
         return self.distance_m - self.threshold_m
+
+
+#: Hit's constructor without the per-call Python frame of Hit._make.
+_new_hit = functools.partial(tuple.__new__, Hit)
 
 
 def kind_of(item: Item) -> ItemKind:
@@ -356,10 +361,10 @@ class ScreeningIndex:
         # Closest first (stable, so the same index answers in the same order).
         order = np.argsort(distance - threshold, kind="stable")
         picked = slots[order]
-        # tuple.__new__ through _make, fed by zip: no Python frame per hit.
+        # tuple.__new__ fed by zip: no Python frame per hit.
         return list(
             map(
-                Hit._make,
+                _new_hit,
                 zip(
                     self._col["key"][picked].tolist(),
                     self._col["meta"][picked].tolist(),
