@@ -14,6 +14,7 @@ skipped, unless ``PARLEY_REQUIRE_POSTGRES`` is set (CI), where they fail instead
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import math
 import os
@@ -498,6 +499,28 @@ def test_notifier_notifies_a_site_typed_in_mgrs(
     assert site["authenticated_by"] == "signature"
     expect(page.locator(f'.site-marker[data-record="{site["id"]}"]')).to_be_visible()
     shot(page, "notify-site-mgrs.png")
+
+    # An incident with evidence: the file is hashed in the browser; only its digest is sent.
+    photo = b"not really a photograph (browser test)"
+    page.get_by_text("Report an incident").click()
+    form = page.locator("#incident-form")
+    form.get_by_label("What happened").fill("Clinic access road blocked (browser test).")
+    form.get_by_label("Where").fill(reference)
+    form.get_by_label("Injured").fill("2")
+    form.get_by_label("Evidence files").set_input_files(
+        files=[{"name": "photo.jpg", "mimeType": "image/jpeg", "buffer": photo}]
+    )
+    digest = hashlib.sha256(photo).hexdigest()
+    expect(form.locator("ul.digests")).to_contain_text(digest)
+    form.get_by_role("button", name="Sign and report incident").click()
+    expect(form.locator(".status")).to_contain_text("Notified and logged")
+    (incident,) = [
+        i
+        for i in hub.records("relief", "incident")
+        if i["document"]["body"]["description"] == "Clinic access road blocked (browser test)."
+    ]
+    assert incident["document"]["body"]["evidence"] == [digest]
+    assert incident["document"]["body"]["casualties"] == {"killed": 0, "injured": 2}
     no_page_errors(page)
 
 

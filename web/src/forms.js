@@ -3,6 +3,7 @@
 // has a label, every map gesture has a typed equivalent, and a refusal says which field and why.
 
 import { CoordinateError, formatDms, formatMgrs, parseCoordinate } from "./coords.js";
+import { hex, sha256 } from "./bytes.js";
 import { clear, el, fromLocalInput, toLocalInput } from "./dom.js";
 import { AREA_RULES, SITE_CATEGORIES } from "./style-constants.js";
 import { humanize, mapRecords, may, members, state } from "./state.js";
@@ -349,12 +350,31 @@ function incidentForm() {
       hooks.draw.onChange = (shape) => shape && where.set(shape.center);
     });
     const at = timeInput("time", new Date());
+    const killed = el("input", { id: uid("killed"), type: "number", min: 0, step: 1, value: 0 });
+    const injured = el("input", { id: uid("injured"), type: "number", min: 0, step: 1, value: 0 });
+    // Evidence stays with the reporter: only each file's SHA-256 is signed and logged, so the
+    // file can later be shown to match what was reported, without ever passing through the hub.
+    const files = el("input", { id: uid("evidence"), type: "file", multiple: true });
+    const digests = el("ul", { class: "digests", "aria-live": "polite" });
+    let evidence = [];
+    files.addEventListener("change", async () => {
+      evidence = [];
+      clear(digests);
+      for (const file of files.files) {
+        const digest = hex(await sha256(new Uint8Array(await file.arrayBuffer())));
+        evidence.push(digest);
+        digests.append(el("li", {}, `${file.name}: SHA-256 ${digest}`));
+      }
+    });
     const audience = audienceField();
     form.append(
       field("Category", category),
       field("What happened", description, "Facts only: what was seen or reported, by whom, and how reliable it is."),
       where.node,
       field("When (UTC)", at),
+      el("fieldset", {}, el("legend", {}, "Casualties reported"), field("Killed", killed), field("Injured", injured)),
+      field("Evidence files (optional)", files, "Only their SHA-256 digests are signed and sent; keep the files."),
+      digests,
       audience.node,
       el("button", { type: "submit", class: "primary" }, "Sign and report incident"),
     );
@@ -366,7 +386,8 @@ function incidentForm() {
         description: description.value.trim(),
         location: { type: "Point", coordinates: [p.lon, p.lat] },
         time: readTime(at, "When"),
-        evidence: [],
+        casualties: { killed: inRange(killed, 0, 1_000_000, "Killed"), injured: inRange(injured, 0, 1_000_000, "Injured") },
+        evidence: [...new Set(evidence)],
       };
       return hooks.submit("incident", body, audience.get());
     };

@@ -94,6 +94,8 @@ function details(record, body) {
         ["When", when(body.time)],
         ["Where", position(body.location)],
         ["Description", body.description ?? ""],
+        ...(body.casualties ? [["Casualties reported", `${body.casualties.killed ?? 0} killed, ${body.casualties.injured ?? 0} injured`]] : []),
+        ["Evidence", body.evidence?.length ? el("ul", { class: "digests" }, body.evidence.map((d) => el("li", {}, `SHA-256 ${d}`))) : "none listed"],
       ];
     case "movement":
       return [
