@@ -28,6 +28,7 @@ from parley.parties import keys, tokens
 from parley.rules import Prepared
 from parley.store.db import REPLAYED, NewSubmission, Party, Store, Submission
 from parley.submissions import Checked, check, token_authenticated
+from parley.webhooks import Deliveries
 from parley.writer import Writer
 
 
@@ -72,10 +73,19 @@ class Hub:
         )
         self.screening = Screening(self.store)
         self.alert_listeners: list[Callable[[], None]] = []
+        from parley.api.alerts import render  # the one audience-safe view of an alert
+
+        self.webhooks = Deliveries(
+            self.store,
+            keys.load_private_key(settings.hub_key_path),
+            functools.partial(render, self),
+        )
+        self.alert_listeners.append(self.webhooks.wake)
         self.writer = Writer(self.store, settings.batch_max, on_commit=self._committed)
 
     def close(self) -> None:
         self.writer.close()
+        self.webhooks.close()
         self.log.close()
         self.store.close()
 

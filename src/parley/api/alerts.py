@@ -23,7 +23,7 @@ CurrentParty = Annotated[Party, Depends(current_party)]
 HEARTBEAT_S = 15.0
 
 
-def view(hub: Hub, alert: Alert, viewer: str) -> dict[str, Any]:
+def render(hub: Hub, alert: Alert, viewer: str) -> dict[str, Any]:
     found: dict[str, Any] = {
         "id": alert.id,
         "cursor": alert.seq,
@@ -42,7 +42,7 @@ def view(hub: Hub, alert: Alert, viewer: str) -> dict[str, Any]:
 
 def _page(hub: Hub, party: Party, after: int, limit: int) -> list[dict[str, Any]]:
     hub.screening.refresh()
-    return [view(hub, a, party.id) for a in hub.store.alerts_for(party.id, after, limit)]
+    return [render(hub, a, party.id) for a in hub.store.alerts_for(party.id, after, limit)]
 
 
 @router.get("")
@@ -102,4 +102,34 @@ def acknowledge(request: Request, party: CurrentParty, alert_id: str) -> dict[st
     if not hub.store.acknowledge_alert(party.id, alert_id, clock.iso(clock.now())):
         raise NotFound(f"no alert {alert_id!r}")
     (alert,) = hub.store.alerts_for(party.id, alert_id=alert_id)
-    return view(hub, alert, party.id)
+    return render(hub, alert, party.id)
+
+
+webhook_router = APIRouter(prefix="/api/v1/webhook", tags=["alerts"])
+
+
+@webhook_router.get("")
+def webhook(request: Request, party: CurrentParty) -> dict[str, Any]:
+    """The caller's webhook and how far delivery has got."""
+    for hook in hub_of(request).store.webhooks():
+        if hook["party"] == party.id:
+            return hook
+    raise NotFound("no webhook is set")
+
+
+@webhook_router.put("")
+async def set_webhook(request: Request, party: CurrentParty) -> dict[str, Any]:
+    """Push the caller's alerts from now on to ``{"url": ...}``, signed by the hub."""
+    from parley.api.submissions import _json_body
+    from parley.webhooks import check_url
+
+    body = await _json_body(request)
+    url = check_url(body.get("url") if isinstance(body, dict) else None)
+    hub = hub_of(request)
+    await run_in_threadpool(hub.store.set_webhook, party.id, url)
+    return await run_in_threadpool(webhook, request, party)
+
+
+@webhook_router.delete("", status_code=204)
+def delete_webhook(request: Request, party: CurrentParty) -> None:
+    hub_of(request).store.set_webhook(party.id, None)

@@ -57,6 +57,7 @@ def create_app(settings: Settings, hub: Hub | None = None) -> FastAPI:
     app.include_router(parties.router)
     app.include_router(submissions.router)
     app.include_router(alerts.router)
+    app.include_router(alerts.webhook_router)
     app.include_router(conflicts.router)
     app.include_router(sites.router)
     app.include_router(maps.router)

@@ -461,6 +461,55 @@ class Store:
                 ],
             )
 
+    def set_webhook(self, party: str, url: str | None) -> None:
+        """Point ``party``'s alerts at ``url`` from now on (None removes the webhook)."""
+        w = t.webhooks.c
+        with self._write_lock, self._writer.begin() as conn:
+            conn.execute(t.webhooks.delete().where(w.party_id == party))
+            if url is not None:
+                latest = conn.execute(
+                    select(func.coalesce(func.max(t.alerts.c.seq), 0)).where(
+                        t.alerts.c.party_id == party
+                    )
+                ).scalar_one()
+                conn.execute(
+                    insert(t.webhooks).values(
+                        party_id=party,
+                        url=url,
+                        delivered_seq=latest,
+                        failures=0,
+                        updated_at=clock.iso(clock.now()),
+                    )
+                )
+
+    def webhooks(self) -> list[dict[str, Any]]:
+        w = t.webhooks.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(w.party_id, w.url, w.delivered_seq, w.failures, w.last_error, w.updated_at)
+            ).all()
+        return [
+            {
+                "party": r[0],
+                "url": r[1],
+                "delivered_seq": int(r[2]),
+                "failures": int(r[3]),
+                "last_error": r[4],
+                "updated_at": r[5],
+            }
+            for r in rows
+        ]
+
+    def webhook_progress(self, party: str, delivered_seq: int, error: str | None) -> None:
+        w = t.webhooks.c
+        values: dict[str, Any] = {"updated_at": clock.iso(clock.now()), "last_error": error}
+        if error is None:
+            values.update(delivered_seq=delivered_seq, failures=0)
+        else:
+            values["failures"] = w.failures + 1
+        with self._write_lock, self._writer.begin() as conn:
+            conn.execute(update(t.webhooks).where(w.party_id == party).values(**values))
+
     def acknowledge_alert(self, party: str, alert_id: str, at: str) -> bool:
         """Mark one of ``party``'s alerts acknowledged; False if it has no such alert."""
         a = t.alerts.c

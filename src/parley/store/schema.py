@@ -102,6 +102,18 @@ conflicts = Table(
     Column("created_at", String(32), nullable=False),
 )
 
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("party_id", String(64), ForeignKey("parties.id"), primary_key=True),
+    Column("url", Text, nullable=False),
+    # the last alert seq delivered: delivery resumes from here after a restart
+    Column("delivered_seq", BigInteger, nullable=False),
+    Column("failures", Integer, nullable=False),
+    Column("last_error", Text),
+    Column("updated_at", String(32), nullable=False),
+)
+
 # One row per party told about something; a party's feed is its rows in seq order.
 alerts = Table(
     "alerts",
