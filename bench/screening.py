@@ -46,6 +46,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import shapely
@@ -54,8 +55,8 @@ from rich.console import Console
 from rich.table import Table
 
 from parley.geo.footprint import Footprint
-from parley.geo.index import Meta, ScreeningIndex
-from parley.geo.screening import add_operation, screen_operation
+from parley.geo.index import Hit, Meta, ScreeningIndex
+from parley.geo.screening import Conflict, add_operation, screen_operation
 from parley.geo.shapes import Area, Band, Site, Volume, Window
 
 GEOD = Geod(ellps="WGS84")
@@ -226,12 +227,17 @@ class Run:
 def timed(
     run: Run,
     volumes: list[Volume],
-    screen: Callable[[Volume], set[int] | None],
+    screen: Callable[[Volume], Any],
     rounds: int,
+    found: Callable[[Any], set[int]] | None = None,
 ) -> Run:
     """Time each call, ``rounds`` times over. What was built before is frozen out of the
     collector's way, as a server should do after loading (gc.freeze); the collector stays on
-    for what the calls allocate. Hits are kept from the first round."""
+    for what the calls allocate. ``found`` turns the first round's answers into site numbers,
+    after the clock stops."""
+    answers = []
+    for v in volumes[:200]:  # warm up: caches, lazily built pictures, prepared statements
+        screen(v)
     gc.collect()
     gc.freeze()
     try:
@@ -239,11 +245,14 @@ def timed(
             latencies = []
             for v in volumes:
                 t = time.perf_counter()
-                found = screen(v)
+                answer = screen(v)
                 latencies.append(time.perf_counter() - t)
-                if found is not None and round_ == 0:
-                    run.hits.append(found)
+                if round_ == 0:
+                    answers.append(answer)
             run.rounds.append(latencies)
+            if round_ == 0 and found is not None:
+                run.hits = [found(a) for a in answers]
+            answers = []
     finally:
         gc.unfreeze()
     return run
@@ -353,10 +362,10 @@ def bench_size(
     index.add_many(site_items(sites))
     console.print(f"  engine index of {size:,} sites built in {time.perf_counter() - t:.1f} s")
 
-    def engine_sites(v: Volume) -> set[int]:
-        return {site_number(h.key) for h in index.screen(v)}
+    def sites_of(hits: list[Hit]) -> set[int]:
+        return {site_number(h.key) for h in hits}
 
-    engine = timed(Run(ENGINE, size), queries, engine_sites, args.rounds)
+    engine = timed(Run(ENGINE, size), queries, index.screen, args.rounds, sites_of)
     runs.append(engine)
 
     few = queries[: args.naive_volumes]
@@ -364,10 +373,12 @@ def bench_size(
         few = queries[: max(20, args.naive_volumes // 10)]
     some = queries[: args.baseline_volumes]
     flat = Flat(sites)
-    naive = timed(Run("naive shapely.distance", size, note="fewer"), few, flat.naive, args.rounds)
+    naive = timed(
+        Run("naive shapely.distance", size, note="fewer"), few, flat.naive, args.rounds, set
+    )
     naive.disagreements = disagreement(naive, engine)
     runs.append(naive)
-    tree = timed(Run("shapely STRtree dwithin", size), some, flat.strtree, args.rounds)
+    tree = timed(Run("shapely STRtree dwithin", size), some, flat.strtree, args.rounds, set)
     tree.disagreements = disagreement(tree, engine)
     runs.append(tree)
     del flat
@@ -380,7 +391,9 @@ def bench_size(
             f"  PostGIS table of {size:,} sites loaded in {time.perf_counter() - t:.1f} s"
         )
         try:
-            post = timed(Run("PostGIS ST_DWithin geography", size), some, pg.query, args.rounds)
+            post = timed(
+                Run("PostGIS ST_DWithin geography", size), some, pg.query, args.rounds, set
+            )
             post.disagreements = disagreement(post, engine)
             runs.append(post)
         finally:
@@ -401,10 +414,9 @@ def bench_size(
 
     counter = itertools.count()
 
-    def engine_all(v: Volume) -> None:
+    def engine_all(v: Volume) -> list[Conflict]:
         i = next(counter)
-        screen_operation(index, f"new-{i}", PARTIES[i % 3], [v])
-        return None
+        return screen_operation(index, f"new-{i}", PARTIES[i % 3], [v])
 
     runs.append(timed(Run("engine, everything (rules)", size), queries, engine_all, args.rounds))
     return runs
@@ -465,6 +477,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
 
+    started_load = os.getloadavg()[0]
     places = Places.load()
     console.print(
         f"{len(places.lon):,} places from {PLACES.name} (GeoNames, CC BY 4.0); sites are synthetic"
@@ -494,7 +507,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     console.print(
         f"python {sys.version.split()[0]}, numpy {np.__version__}, shapely {shapely.__version__} "
-        f"(GEOS {shapely.geos_version_string}), {os.cpu_count()} CPUs"
+        f"(GEOS {shapely.geos_version_string}), {os.cpu_count()} CPUs; load average at start "
+        f"{started_load:.1f}, at end {os.getloadavg()[0]:.1f} (other work on the machine)"
     )
     return 0
 

@@ -8,6 +8,7 @@ from ``pyproj.Geod`` directly.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -62,11 +63,12 @@ def _star(
 
 def _shape(
     rng: np.random.Generator, kind: str, lon: float, lat: float
-) -> tuple[oracle.Shape, Footprint]:
+) -> tuple[oracle.Shape, Callable[[], Footprint]]:
+    """The oracle's shape, and how to build the engine's footprint of it (only when needed)."""
     if kind in ("circle", "point-site"):
         r = _loguniform(rng, 1.0, 28_000.0 if kind == "circle" else 5_000.0)
         pt = np.array([[lon, lat]])
-        return oracle.Shape("point", [[pt]], r), Footprint.point(lon, lat, r)
+        return oracle.Shape("point", [[pt]], r), lambda: Footprint.point(lon, lat, r)
     if kind == "line":
         n = int(rng.integers(2, 8))
         az = rng.uniform(0, 360) + np.cumsum(rng.uniform(-70, 70, n - 1))
@@ -77,7 +79,7 @@ def _shape(
             pts.append((x, y))
         line = np.array(pts)
         half = _loguniform(rng, 1.0, 3_000.0)
-        return oracle.Shape("line", [[line]], half), Footprint.line(line, half)
+        return oracle.Shape("line", [[line]], half), lambda: Footprint.line(line, half)
     r = _loguniform(rng, 30.0, 25_000.0)
     buffer = _loguniform(rng, 1.0, 2_000.0) if kind == "poly-site" and rng.random() < 0.7 else 0.0
     n = int(rng.integers(6, 14))
@@ -89,7 +91,7 @@ def _shape(
         parts = [[outer, _star(rng, lon, lat, 0.3 * r, 0.4, n)]]
     else:
         parts = [[_star(rng, lon, lat, r, 0.35, n)]]
-    return oracle.Shape("polygon", parts, buffer), Footprint.polygons(parts, buffer)
+    return oracle.Shape("polygon", parts, buffer), lambda: Footprint.polygons(parts, buffer)
 
 
 def _reach(shape: oracle.Shape, lon: float, lat: float) -> float:
@@ -114,7 +116,7 @@ def random_case(rng: np.random.Generator, elsewhere: bool = False) -> Case:
         dist = reach * (1 + rng.normal(0, 0.02))
     x, y, _ = GEOD.fwd(lon, lat, rng.uniform(0, 360), max(0.0, dist))
     a, a_fp = _shape(rng, ka, float(x), float(y))
-    return Case(f"{ka}->{kb}", a, b, a_fp, b_fp)
+    return Case(f"{ka}->{kb}", a, b, a_fp(), b_fp())
 
 
 def cases(seed: int, n: int, elsewhere_every: int = 20) -> list[Case]:
