@@ -65,6 +65,11 @@ class Holder:
 class Screening:
     def __init__(self, store: Store) -> None:
         self.store = store
+        # On SQLite this process is the only writer, so the store can only have changed if
+        # our own writer committed; on PostgreSQL other processes write too and every
+        # catch-up asks the database.
+        self._only_writer = store.sqlite
+        self._dirty = True
         self.index = ScreeningIndex()
         self.holders: dict[str, Holder] = {}
         self.status: dict[str, str] = {}
@@ -82,6 +87,10 @@ class Screening:
         self._results: dict[str, list[StoredConflict]] = {}
         with self._lock:
             self._catch_up()
+
+    def committed(self) -> None:
+        """Our writer committed something (called from its thread)."""
+        self._dirty = True
 
     def expect(self, arrivals: dict[str, Parsed | None]) -> None:
         """Called before these records are committed."""
@@ -128,6 +137,9 @@ class Screening:
     def _catch_up(self) -> None:
         """Bring every committed record into force in log order, screening the ones this
         process committed (other processes screened theirs). Caller holds the lock."""
+        if self._only_writer and not self._dirty:
+            return
+        self._dirty = False  # before reading: a commit during the read sets it again
         found: list[StoredConflict] = []
         for sub in self.store.iter_submissions(KINDS, after=self._seen):
             self._seen = sub.log_index

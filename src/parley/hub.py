@@ -204,6 +204,7 @@ class Hub:
 
     def _committed(self, records: Sequence[NewSubmission], indices: Sequence[int]) -> None:
         """Called by the writer thread after each commit; the log and screening hook in here."""
+        self.screening.committed()
         self.log.notify()
 
     # -- reads --------------------------------------------------------------------------------
