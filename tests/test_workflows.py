@@ -128,9 +128,13 @@ def test_acknowledgement_is_a_receipt_per_member(
         # acknowledging a record one cannot see is the same as acknowledging nothing
         before = server.hub.store.log_size()
         hidden = refused(
-            lambda: a.submit("acknowledgement", {"record": secret["id"]}), 404, "no record"
+            lambda: a.submit("acknowledgement", {"record": secret["id"]}),
+            404,
+            "no site or movement",
         )
-        missing = refused(lambda: a.submit("acknowledgement", {"record": "nope"}), 404, "no record")
+        missing = refused(
+            lambda: a.submit("acknowledgement", {"record": "nope"}), 404, "no site or movement"
+        )
         assert hidden["title"] == missing["title"]
         assert server.hub.store.log_size() == before
         refused(lambda: r.submit("acknowledgement", {"record": shared["id"]}), 403, "may submit")
