@@ -45,13 +45,21 @@ from parley.store.db import Store
 from parley.submissions import check
 
 console = Console(stderr=True)
-SITE = {
-    "category": "hospital",
-    "name": "Benchmark hospital (generated)",
-    "geometry": {"type": "Point", "coordinates": [37.16, 36.2]},
-    "radius_m": 300,
-    "valid": {"start": "2026-01-01T00:00:00Z", "end": None},
-}
+RNG = random.Random(9162)
+
+
+def site() -> dict[str, Any]:
+    """A generated hospital somewhere in Syria's box; each one elsewhere, as real ones are."""
+    return {
+        "category": "hospital",
+        "name": "Benchmark hospital (generated)",
+        "geometry": {
+            "type": "Point",
+            "coordinates": [RNG.uniform(35.8, 42.0), RNG.uniform(32.4, 37.2)],
+        },
+        "radius_m": 300,
+        "valid": {"start": "2026-01-01T00:00:00Z", "end": None},
+    }
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -77,7 +85,7 @@ def integrate(settings: config.Settings, key: Ed25519PrivateKey, n: int) -> dict
     """Check, store and add to the tree, in batches of 1,000, as the hub's writer does."""
     store = Store(settings.database)
     party = next(p for p in store.parties() if p.id == "relief")
-    signed = [jws.sign(document("site", "relief", SITE), key, "relief") for _ in range(n)]
+    signed = [jws.sign(document("site", "relief", site()), key, "relief") for _ in range(n)]
     tree = merkle.MerkleTree()
     start = time.perf_counter()
     checked = [check(s, party, lambda _p: True, clock.now(), 300).record for s in signed]
@@ -197,7 +205,7 @@ async def receipts(
     more CPU per request than the hub on this 2-core machine, and measured itself."""
     n = int(rate * seconds)
     host, port = url.removeprefix("http://").split(":")
-    signed = [jws.sign(document("site", "relief", SITE), key, "relief") for _ in range(n)]
+    signed = [jws.sign(document("site", "relief", site()), key, "relief") for _ in range(n)]
     requests = [
         (
             f"POST /api/v1/submissions?receipt=10 HTTP/1.1\r\nHost: {host}\r\n"
