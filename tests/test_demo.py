@@ -29,8 +29,7 @@ def test_demo_builds_scenario_and_writes_demo_json(tmp_path: Path) -> None:
         assert p["token"].startswith("pt_") and Path(p["key_file"]).exists()
     assert summary["submissions"]["site"] >= 500
     # the scenario raises every kind of conflict screening knows
-    assert set(summary["conflicts"]) == {"protected-site", "area-rule", "deconfliction",
-                                         "movement"}
+    assert set(summary["conflicts"]) == {"protected-site", "area-rule", "deconfliction", "movement"}
     assert "generated" in summary["attribution"]
     again = subprocess.run(
         [sys.executable, "-m", "parley", "demo", "--data", str(data), "--no-serve", "--json"],
