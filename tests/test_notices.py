@@ -208,3 +208,34 @@ def test_resolution_of_a_conflict_is_a_signed_submission_by_its_party(
             400,
             "outcome must be",
         )
+
+
+def test_reminders_and_expiry_are_raised_once_per_party(
+    server: Server, parties: dict[str, PartyHandle]
+) -> None:
+    from datetime import timedelta as td
+
+    from parley.housekeeping import expire, remind
+
+    relief, alpha, bravo = parties["relief"], parties["alpha"], parties["bravo"]
+    soon = clock.now() + td(seconds=1)
+    with server.client(relief) as r, server.client(alpha) as a, server.client(bravo) as b:
+        lasting = r.submit("site", site(*HOSPITAL))
+        brief = r.submit(
+            "site",
+            {
+                **site(40.0, 35.0),
+                "valid": {"start": clock.iso(clock.now() - td(days=1)), "end": clock.iso(soon)},
+            },
+        )
+        a.submit("acknowledgement", {"record": lasting["id"]})
+        assert remind(server.hub, td(0)) == 5  # alpha owes 1 receipt, bravo and charlie 2
+        assert remind(server.hub, td(0)) == 0  # once only
+        reminded = [x for x in alerts(b) if x["kind"] == "reminder"]
+        assert sorted(x["record"] for x in reminded) == sorted([lasting["id"], brief["id"]])
+        assert "not acknowledged receiving" in reminded[0]["message"]
+        assert expire(server.hub, soon - td(seconds=2)) == 0
+        assert expire(server.hub, soon + td(seconds=1)) == 3  # every member is told
+        assert expire(server.hub, soon + td(seconds=1)) == 0
+        assert [x["record"] for x in alerts(a) if x["kind"] == "expired"] == [brief["id"]]
+        assert [x for x in alerts(r) if x["kind"] in ("expired", "reminder")] == []

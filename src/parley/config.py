@@ -27,6 +27,8 @@ class Settings:
     checkpoint_interval_s: float = 1.0
     batch_max: int = 1000
     planning_horizon_days: int = 30
+    reminder_after_h: float = 24.0
+    housekeeping_interval_s: float = 60.0
 
     @property
     def database(self) -> str:
@@ -49,6 +51,8 @@ HELP: dict[str, str] = {
     "checkpoint_interval_s": "seconds between a new entry and the signed checkpoint covering it",
     "batch_max": "most submissions committed in one database transaction",
     "planning_horizon_days": "how far ahead an operation may be notified, in days",
+    "reminder_after_h": "hours a site may stay unacknowledged before its member is reminded",
+    "housekeeping_interval_s": "seconds between rounds of reminders and expiry notices",
 }
 
 

@@ -12,6 +12,7 @@ import functools
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from parley import clock, rules
@@ -23,6 +24,7 @@ from parley.errors import (
     ParleyError,
     Unauthorized,
 )
+from parley.housekeeping import Housekeeping
 from parley.hublog import HubLog
 from parley.parties import keys, tokens
 from parley.rules import Prepared
@@ -81,9 +83,13 @@ class Hub:
             functools.partial(render, self),
         )
         self.alert_listeners.append(self.webhooks.wake)
+        self.housekeeping = Housekeeping(
+            self, settings.housekeeping_interval_s, timedelta(hours=settings.reminder_after_h)
+        )
         self.writer = Writer(self.store, settings.batch_max, on_commit=self._committed)
 
     def close(self) -> None:
+        self.housekeeping.close()
         self.writer.close()
         self.webhooks.close()
         self.log.close()

@@ -12,45 +12,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 
 from parley import clock
+from parley.acknowledgements import unacknowledged
 from parley.api.auth import current_party, hub_of
-from parley.hub import Hub
 from parley.store.db import Party
 
 router = APIRouter(prefix="/api/v1", tags=["sites"])
 CurrentParty = Annotated[Party, Depends(current_party)]
-
-
-def _visible(hub: Hub, viewer: str, kind: str) -> list[Any]:
-    found, cursor = [], -1
-    while True:
-        page = hub.store.list_submissions(viewer, after=cursor, limit=1000, kind=kind)
-        found += page
-        if len(page) < 1000:
-            return found
-        cursor = page[-1].log_index
-
-
-def unacknowledged(hub: Hub, member: str, viewer: str) -> list[dict[str, Any]]:
-    """Sites visible to both ``member`` and ``viewer`` that ``member`` has not acknowledged."""
-    hub.screening.refresh()
-    done = hub.store.acknowledged(member)
-    now = clock.now()
-    shared = {s.id for s in _visible(hub, viewer, "site")}
-    items = []
-    for site in _visible(hub, member, "site"):
-        status = hub.screening.status.get(site.id)
-        if site.id in done or site.id not in shared or status == "superseded":
-            continue
-        age = (now - datetime.fromisoformat(site.received_at)).total_seconds()
-        items.append(
-            {
-                "id": site.id,
-                "party": site.party_id,
-                "received_at": site.received_at,
-                "age_s": round(age),
-            }
-        )
-    return items
 
 
 @router.get("/sites/unacknowledged")

@@ -440,6 +440,13 @@ class Store:
                 for r in conn.execute(query)
             ]
 
+    def alert_subjects(self, party: str, kind: str) -> set[str]:
+        """Records ``party`` already has an alert of ``kind`` about."""
+        a = t.alerts.c
+        query = select(a.subject_id).where(a.party_id == party, a.kind == kind)
+        with self.engine.connect() as conn:
+            return {row[0] for row in conn.execute(query) if row[0] is not None}
+
     def add_alerts(self, kind: str, subject_id: str, message: str, parties: Sequence[str]) -> None:
         """Alerts about a record rather than a conflict."""
         if not parties:

@@ -1,0 +1,51 @@
+"""Receipts owed: the sites a member can see and has not acknowledged receiving."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from parley import clock
+from parley.store.db import Submission
+
+if TYPE_CHECKING:
+    from parley.hub import Hub
+
+
+def visible(hub: Hub, viewer: str, kind: str) -> list[Submission]:
+    found: list[Submission] = []
+    cursor = -1
+    while True:
+        page = hub.store.list_submissions(viewer, after=cursor, limit=1000, kind=kind)
+        found += page
+        if len(page) < 1000:
+            return found
+        cursor = page[-1].log_index
+
+
+def unacknowledged(hub: Hub, member: str, viewer: str) -> list[dict[str, Any]]:
+    """Sites visible to both ``member`` and ``viewer`` that ``member`` has not acknowledged,
+    still in force, oldest first."""
+    hub.screening.refresh()
+    done = hub.store.acknowledged(member)
+    now = clock.now()
+    shared = {s.id for s in visible(hub, viewer, "site")} if viewer != member else None
+    items = []
+    for site in visible(hub, member, "site"):
+        status = hub.screening.status.get(site.id)
+        if (
+            site.id in done
+            or (shared is not None and site.id not in shared)
+            or status in ("superseded", "withdrawn", "expired")
+        ):
+            continue
+        age = (now - datetime.fromisoformat(site.received_at)).total_seconds()
+        items.append(
+            {
+                "id": site.id,
+                "party": site.party_id,
+                "received_at": site.received_at,
+                "age_s": round(age),
+            }
+        )
+    return items
