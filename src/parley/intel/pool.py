@@ -1,0 +1,92 @@
+"""Checking large envelopes on every core.
+
+Checking an object costs about a millisecond of pure Python (stix2, then stix2-validator's
+schemas and MUST checks, which parse an indicator's pattern twice more), so an envelope of a
+thousand objects is a second of one core. Envelopes at least :data:`SPLIT_AT` objects long are cut
+into one slice per worker process; smaller ones, and everything when the pool cannot start or
+breaks, are checked in the calling thread with the same :class:`Validator`. The verdicts are the
+same either way: the workers run the same code.
+
+One pool per process (``spawn``ed, so no lock held by one of the server's threads is copied into
+a worker), started on first use; the workers exit with the process.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from multiprocessing import get_context
+
+from parley.intel.stix import Checked, Refused, Validator
+
+SPLIT_AT = 64
+MAX_WORKERS = 8
+
+Verdict = Checked | Refused
+
+_lock = threading.Lock()
+_pool: ProcessPoolExecutor | None = None
+_local = Validator()  # in each worker too: the module is imported afresh there
+
+
+def check_all(items: Sequence[object]) -> list[Verdict]:
+    """Each item's verdict, in order."""
+    workers = min(MAX_WORKERS, os.cpu_count() or 1)
+    if len(items) < SPLIT_AT or workers < 2:
+        return _check_slice(items)
+    pool = _get_pool(workers)
+    if pool is None:
+        return _check_slice(items)
+    size = -(-len(items) // workers)
+    slices = [list(items[i : i + size]) for i in range(0, len(items), size)]
+    try:
+        return [verdict for part in pool.map(_check_slice, slices) for verdict in part]
+    except (BrokenProcessPool, OSError, RuntimeError):
+        _discard(pool)
+        return _check_slice(items)
+
+
+def warm() -> None:
+    """Start the workers and load their schemas now, so the first envelope does not wait."""
+    workers = min(MAX_WORKERS, os.cpu_count() or 1)
+    pool = _get_pool(workers) if workers >= 2 else None
+    if pool is not None:
+        for _ in range(workers):
+            pool.submit(_warm)
+
+
+def _warm() -> None:
+    _local.errors({"type": "identity", "id": "identity--00000000-0000-4000-8000-000000000000"})
+
+
+def _check_slice(items: Sequence[object]) -> list[Verdict]:
+    """Runs in a worker (or in the caller): verdicts for a slice."""
+    found: list[Verdict] = []
+    for item in items:
+        try:
+            found.append(_local.check(item))
+        except Refused as exc:
+            found.append(exc)
+    return found
+
+
+def _get_pool(workers: int) -> ProcessPoolExecutor | None:
+    global _pool
+    with _lock:
+        if _pool is None:
+            try:
+                _pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"))
+            except (OSError, ValueError):
+                return None
+        return _pool
+
+
+def _discard(pool: ProcessPoolExecutor) -> None:
+    global _pool
+    with _lock:
+        if _pool is pool:
+            _pool = None
+    pool.shutdown(wait=False, cancel_futures=True)
