@@ -113,6 +113,8 @@ def parley(workdir: Path, postgres: str | None) -> Iterator[Target]:
     settings = setup.settings_for(data, postgres)
     key = Ed25519PrivateKey.generate()
     token = setup.add_party(settings, PARTY, "Benchmark member", "member", key.public_key())
+    # A second member, so that a pair collection can take the warm-up objects.
+    setup.add_party(settings, "other", "Other member", "member", key.public_key())
     port = free_port()
     serve = [parley_bin(), "serve", "--data", str(data), "--host", "127.0.0.1"]
     serve += ["--port", str(port), *(["--database", postgres] if postgres else [])]
@@ -127,6 +129,7 @@ def parley(workdir: Path, postgres: str | None) -> Iterator[Target]:
     }
     try:
         wait_until_up(f"{url}/taxii2/", process, log, headers=headers)
+        warm_up(url, headers)
         everyone = collections.id_of(collections.ALL)
         yield Target(
             "parley",
@@ -136,6 +139,21 @@ def parley(workdir: Path, postgres: str | None) -> Iterator[Target]:
         )
     finally:
         stop(process)
+
+
+def warm_up(url: str, headers: dict[str, str]) -> None:
+    """What a hub that has been running a while has done already: start the checking workers
+    and load their schemas. The objects go to another collection than the measured one."""
+    pair = collections.id_of(collections.key_of([PARTY, "other"]))
+    body = json.dumps({"objects": stix_indicators(200)}).encode()
+    with httpx.Client(trust_env=False, timeout=120.0) as client:
+        for _ in range(3):
+            response = client.post(
+                f"{url}/taxii2/parley/collections/{pair}/objects/", content=body, headers=headers
+            )
+            if response.status_code != 202:
+                raise BenchFailure(f"warm-up: {response.status_code} {response.text[:300]}")
+            body = json.dumps({"objects": stix_indicators(200)}).encode()
 
 
 def _reset_postgres(url: str) -> None:

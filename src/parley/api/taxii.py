@@ -222,7 +222,8 @@ def status(request: Request, party: Caller, status_id: str) -> Response:
 @router.get(ROOT + "/collections/")
 def collections(request: Request, party: Caller) -> Response:
     found = intel_of(request).collections_for(party)
-    return taxii({"collections": [c.resource(party) for c in found]})
+    # TAXII lists are never empty: no collection is an empty resource.
+    return taxii({"collections": [c.resource(party) for c in found]} if found else {})
 
 
 @router.get(ROOT + "/collections/{collection_id}/")

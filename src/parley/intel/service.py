@@ -286,15 +286,18 @@ class _Outcome:
         )
 
     def status(self, status_id: str, requested: str) -> dict[str, Any]:
-        return {
+        found: dict[str, Any] = {
             "id": status_id,
             "status": "complete",
             "request_timestamp": requested,
             "total_count": self.total,
             "success_count": len(self.successes),
-            "successes": [self.successes[i] for i in sorted(self.successes)],
             "failure_count": len(self.failures),
-            "failures": [self.failures[i] for i in sorted(self.failures)],
             "pending_count": 0,
-            "pendings": [],
         }
+        # TAXII lists are never empty: an empty one is left out.
+        if self.successes:
+            found["successes"] = [self.successes[i] for i in sorted(self.successes)]
+        if self.failures:
+            found["failures"] = [self.failures[i] for i in sorted(self.failures)]
+        return found
