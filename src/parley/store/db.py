@@ -26,7 +26,6 @@ from sqlalchemy import (
     insert,
     or_,
     select,
-    tuple_,
     update,
 )
 from sqlalchemy import (
@@ -262,12 +261,19 @@ class Store:
 
     @staticmethod
     def _used_nonces(conn: Connection, batch: Sequence[NewSubmission]) -> set[tuple[str, str]]:
-        keys = [(s.party_id, s.nonce) for s in batch]
+        # One `party_id = ? AND nonce IN (...)` per party: a row-value IN makes SQLite scan the
+        # whole unique index on every commit, so writes slowed as the log grew.
+        by_party: dict[str, list[str]] = {}
+        for s in batch:
+            by_party.setdefault(s.party_id, []).append(s.nonce)
         c = t.submissions.c
-        rows = conn.execute(
-            select(c.party_id, c.nonce).where(tuple_(c.party_id, c.nonce).in_(keys))
-        ).all()
-        return {(row[0], row[1]) for row in rows}
+        found: set[tuple[str, str]] = set()
+        for party, nonces in by_party.items():
+            rows = conn.execute(
+                select(c.nonce).where(c.party_id == party, c.nonce.in_(nonces))
+            ).all()
+            found.update((party, row[0]) for row in rows)
+        return found
 
     def get_submission(self, submission_id: str, viewer: str) -> Submission | None:
         query = select(*_submission_columns()).where(
