@@ -284,3 +284,23 @@ def test_the_native_api_and_the_log_agree(
     assert record["audience"] == ["alpha", "bravo"]
     entry = server.hub.store.entries(record["sequence"], record["sequence"] + 1)[0]
     assert b"intelligence" not in entry and b"alpha" not in entry  # a bare commitment
+
+
+def test_a_body_over_the_limit_is_refused_in_taxii_format(
+    server: Hub, parties: dict[str, PartyHandle]
+) -> None:
+    import httpx as _httpx
+
+    alpha = parties["alpha"]
+    media = "application/taxii+json;version=2.1"
+    auth = {"Authorization": f"Bearer {alpha.token}", "Accept": media}
+    listed = _httpx.get(f"{server.url}/taxii2/parley/collections/", headers=auth).json()
+    writable = next(c for c in listed["collections"] if c["can_write"])
+    response = _httpx.post(
+        f"{server.url}/taxii2/parley/collections/{writable['id']}/objects/",
+        content=b"{" + b" " * (server.settings.max_body_bytes + 10) + b"}",
+        headers={**auth, "Content-Type": media},
+    )
+    assert response.status_code == 413
+    assert response.headers["content-type"].startswith("application/taxii+json")
+    assert response.json()["http_status"] == "413"

@@ -19,7 +19,11 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+        # Under /taxii2/ errors must be TAXII error messages: let the body stream in and the
+        # count below raise inside the TAXII routes, which answer in their own format.
+        taxii = str(scope.get("path", "")).startswith("/taxii2/")
+        too_big = declared is not None and declared.isdigit() and int(declared) > self.max_bytes
+        if too_big and not taxii:
             await self._refuse(send)
             return
         seen = 0
