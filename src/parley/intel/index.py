@@ -8,7 +8,7 @@ twice (its submission stays in the log). Indexing happens under the ``intel_stat
 ``date_added`` never decreases along ``seq`` and a page read never misses a row committed later.
 
 **Reading.** Every query joins each row to its submission and applies the store's audience check
-(:func:`parley.store.db._visible_to`, the one place audiences are checked), on top of the
+(:func:`parley.store.db.visible_to`, the one place audiences are checked), on top of the
 collection check the caller made.
 """
 
@@ -42,7 +42,7 @@ from parley.intel.collections import Collection, Collections
 from parley.intel.filters import Filter
 from parley.intel.stix import Checked, Refused, Validator, normal, parse_timestamp
 from parley.store import schema as core
-from parley.store.db import Store, _visible_to
+from parley.store.db import Store, visible_to
 
 KIND = "intelligence"
 SYNC_BATCH = 1000
@@ -235,7 +235,7 @@ class Index:
                     .where(
                         o.collection_id == collection_id,
                         o.stix_id.in_(chunk),
-                        _visible_to(viewer),
+                        visible_to(viewer),
                     )
                 )
                 found.update((row[0], row[1]) for row in conn.execute(query))
@@ -267,7 +267,7 @@ class Index:
         ]
         if with_objects:
             columns.append(core.submissions.c.jws)
-        conditions = [o.collection_id == collection.id, o.seq > after, _visible_to(viewer)]
+        conditions = [o.collection_id == collection.id, o.seq > after, visible_to(viewer)]
         if stix_id is not None:
             conditions.append(o.stix_id == stix_id)
         conditions += _filters(where, collection.id)
@@ -288,7 +288,7 @@ class Index:
         query = (
             select(o.seq)
             .select_from(_joined())
-            .where(o.collection_id == collection.id, o.stix_id == stix_id, _visible_to(viewer))
+            .where(o.collection_id == collection.id, o.stix_id == stix_id, visible_to(viewer))
             .limit(1)
         )
         with self.store.engine.connect() as conn:

@@ -277,7 +277,7 @@ class Store:
 
     def get_submission(self, submission_id: str, viewer: str) -> Submission | None:
         query = select(*_submission_columns()).where(
-            t.submissions.c.id == submission_id, _visible_to(viewer)
+            t.submissions.c.id == submission_id, visible_to(viewer)
         )
         with self.engine.connect() as conn:
             row = conn.execute(query).first()
@@ -295,7 +295,7 @@ class Store:
         until: str | None = None,
     ) -> list[Submission]:
         c = t.submissions.c
-        conditions = [c.log_index > after, _visible_to(viewer)]
+        conditions = [c.log_index > after, visible_to(viewer)]
         if kind is not None:
             conditions.append(c.kind == kind)
         if party is not None:
@@ -338,7 +338,7 @@ class Store:
 
     def visible_ids(self, viewer: str, ids: Sequence[str]) -> set[str]:
         query = select(t.submissions.c.id).where(
-            t.submissions.c.id.in_(list(ids)), _visible_to(viewer)
+            t.submissions.c.id.in_(list(ids)), visible_to(viewer)
         )
         with self.engine.connect() as conn:
             return {row[0] for row in conn.execute(query)}
@@ -598,7 +598,7 @@ def _submission_columns() -> list[Any]:
     ]
 
 
-def _visible_to(viewer: str) -> Any:
+def visible_to(viewer: str) -> Any:
     """The one audience check every read goes through."""
     members = exists().where(
         t.audiences.c.submission_seq == t.submissions.c.seq, t.audiences.c.party_id == viewer
