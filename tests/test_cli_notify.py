@@ -100,3 +100,22 @@ def test_site_operation_ack_and_alerts_from_the_cli(
         "10",
     )
     assert bad.returncode == 1 and "out of range" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_stix_export_holds_only_what_the_party_may_see(
+    server: Server, parties: dict[str, PartyHandle], tmp_path: Path
+) -> None:
+    import stix2validator
+
+    from .test_screening_hub import site
+
+    relief, charlie = parties["relief"], parties["charlie"]
+    with server.client(relief) as r:
+        shared = r.submit("site", site(37.16, 36.2))
+        secret = r.submit("site", site(38.0, 35.0), ["relief", "bravo"])
+    done = _run(server, charlie, tmp_path, "export", "--format", "stix")
+    assert done.returncode == 0, done.stderr
+    bundle = json.loads(done.stdout)
+    assert bundle["type"] == "bundle"
+    assert shared["id"] in done.stdout and secret["id"] not in done.stdout
+    assert stix2validator.validate_instance(bundle).is_valid

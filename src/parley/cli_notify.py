@@ -221,3 +221,21 @@ def alerts(client: Client, follow: bool, as_json: bool) -> None:
         for line in response.iter_lines():
             if line.startswith("data: "):
                 show(json.loads(line.removeprefix("data: ")))
+
+
+@cli.command()
+@party_options
+@click.option("--format", "fmt", type=click.Choice(["stix"]), default="stix", show_default=True)
+@click.option(
+    "--out",
+    "out_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write here (default: standard output).",
+)
+def export(client: Client, fmt: str, out_path: Path | None) -> None:
+    """Export what you may see: sites, areas, incidents and conflicts as a STIX 2.1 bundle."""
+    text = json.dumps(client.get(f"/api/v1/export/{fmt}"), indent=2) + "\n"
+    if out_path:
+        out_path.write_text(text)
+    else:
+        click.echo(text, nl=False)

@@ -13,6 +13,7 @@ from parley import __version__
 from parley.api import (
     alerts,
     conflicts,
+    exports,
     incidents,
     log,
     maps,
@@ -61,6 +62,7 @@ def create_app(settings: Settings, hub: Hub | None = None) -> FastAPI:
     app.include_router(conflicts.router)
     app.include_router(sites.router)
     app.include_router(maps.router)
+    app.include_router(exports.router)
     app.include_router(incidents.router)
     app.include_router(maps.areas_router)
     app.include_router(log.router)
