@@ -15,20 +15,7 @@ from parley import clock
 from parley.cli import JSON, cli, emit, out
 from parley.client import Client, _answer
 from parley.formats.coordinates import parse_position
-
-CATEGORIES = [
-    "hospital",
-    "health-post",
-    "school",
-    "shelter",
-    "camp",
-    "water",
-    "power",
-    "humanitarian-office",
-    "warehouse",
-    "cultural",
-    "other",
-]
+from parley.notices import CATEGORIES
 
 
 def party_options(command: Callable[..., Any]) -> Callable[..., Any]:
