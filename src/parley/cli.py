@@ -174,54 +174,6 @@ def party_list(data_dir: Path, database_url: str | None, as_json: bool) -> None:
 
 
 @cli.command()
-@click.option("--hub", "hub_url", required=True, envvar="PARLEY_HUB", help="Hub base URL.")
-@click.option("--party", "party_id", required=True, envvar="PARLEY_PARTY")
-@click.option(
-    "--key",
-    "key_path",
-    required=True,
-    envvar="PARLEY_KEY",
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
-)
-@click.option("--token", required=True, envvar="PARLEY_TOKEN")
-@click.option(
-    "--audience",
-    default="all",
-    show_default=True,
-    help='"all" or a comma-separated list of party ids.',
-)
-@click.argument("kind")
-@click.argument("body_file", type=click.File("r"))
-@JSON
-def submit(
-    hub_url: str,
-    party_id: str,
-    key_path: Path,
-    token: str,
-    audience: str,
-    kind: str,
-    body_file: Any,
-    as_json: bool,
-) -> None:
-    """Sign the JSON body in BODY_FILE as KIND and submit it (use - for standard input)."""
-    from parley.client import Client
-
-    try:
-        body = json.load(body_file)
-    except ValueError as exc:
-        raise click.ClickException(f"{body_file.name} is not JSON: {exc}") from None
-    names: str | list[str] = "all" if audience == "all" else audience.split(",")
-    with Client(hub_url, party_id, token, key_path) as client:
-        answer = client.submit(kind, body, names)
-    emit(
-        answer,
-        as_json,
-        f"accepted: id {answer['id']}, sequence {answer['sequence']}, "
-        f"received {answer['received_at']}",
-    )
-
-
-@cli.command()
 @DATA
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)

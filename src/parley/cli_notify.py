@@ -61,6 +61,21 @@ def _report(answer: dict[str, Any], as_json: bool) -> None:
     emit(answer, as_json, "\n".join(lines))
 
 
+@cli.command()
+@party_options
+@AUDIENCE
+@click.argument("kind")
+@click.argument("body_file", type=click.File("r"))
+@JSON
+def submit(client: Client, audience: str, kind: str, body_file: Any, as_json: bool) -> None:
+    """Sign the JSON body in BODY_FILE as KIND and submit it (use - for standard input)."""
+    try:
+        body = json.load(body_file)
+    except ValueError as exc:
+        raise click.ClickException(f"{body_file.name} is not JSON: {exc}") from None
+    _report(client.submit(kind, body, _audience(audience)), as_json)
+
+
 @cli.group()
 def site() -> None:
     """Protected sites (notifiers)."""
