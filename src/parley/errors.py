@@ -8,6 +8,8 @@
     ├── Unauthorized             401: missing or wrong token
     ├── Forbidden                403: the party's role may not do this
     ├── NotFound                 404: also what a record outside one's audience looks like
+    ├── MethodNotAllowed         405
+    ├── NotAcceptable            406: no media type the client accepts (TAXII)
     ├── Conflict                 409: replayed nonce, stale picture, invalid state transition
     ├── PayloadTooLarge          413
     ├── UnsupportedMediaType     415
@@ -85,6 +87,18 @@ class NotFound(ParleyError):
     status = 404
     title = "Not found"
     slug = "not-found"
+
+
+class MethodNotAllowed(ParleyError):
+    status = 405
+    title = "Method not allowed"
+    slug = "method-not-allowed"
+
+
+class NotAcceptable(ParleyError):
+    status = 406
+    title = "Not acceptable"
+    slug = "not-acceptable"
 
 
 class Conflict(ParleyError):

@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from parley import clock
-from parley.errors import BadRequest, Forbidden, InvalidSubmission, Unprocessable
+from parley.errors import Forbidden, InvalidSubmission, Unprocessable
 from parley.parties import jws, roles
 from parley.parties.keys import b64url_decode, public_key_from_raw
 from parley.store.db import NewSubmission, Party
@@ -179,9 +179,3 @@ def token_authenticated(
         "body": body,
     }
     return admit(doc, jws.unsecured(doc, party.id), party, is_party, received, 0)
-
-
-def require_compact(value: object) -> str:
-    if not isinstance(value, str):
-        raise BadRequest("each submission is a compact JWS string")
-    return value

@@ -27,6 +27,8 @@ from parley.api.auth import hub_of
 from parley.errors import (
     Forbidden,
     InvalidJSON,
+    MethodNotAllowed,
+    NotAcceptable,
     NotFound,
     ParleyError,
     Unauthorized,
@@ -40,18 +42,6 @@ API_ROOT = "parley"
 ROOT = f"/taxii2/{API_ROOT}"
 CHALLENGE = 'Basic realm="parley TAXII", Bearer realm="parley TAXII"'
 log = logging.getLogger("parley.api.taxii")
-
-
-class NotAcceptable(ParleyError):
-    status = 406
-    title = "Not acceptable"
-    slug = "not-acceptable"
-
-
-class MethodNotAllowed(ParleyError):
-    status = 405
-    title = "Method not allowed"
-    slug = "method-not-allowed"
 
 
 # -- responses and errors -------------------------------------------------------------------

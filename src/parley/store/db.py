@@ -336,15 +336,6 @@ class Store:
         found = {s for s in subjects if isinstance(s, str)}
         return found if records is None else found & set(records)
 
-    def visible_ids(self, viewer: str, ids: Sequence[str]) -> set[str]:
-        query = select(t.submissions.c.id).where(
-            t.submissions.c.id.in_(list(ids)), visible_to(viewer)
-        )
-        with self.engine.connect() as conn:
-            return {row[0] for row in conn.execute(query)}
-
-    # -- conflicts ----------------------------------------------------------------------------
-
     def add_conflicts(self, found: Sequence[StoredConflict]) -> None:
         if not found:
             return
