@@ -221,7 +221,11 @@ def test_stale_picture_is_refused_listing_what_the_planner_has_not_seen(
         assert hidden["id"] not in str(stale.value.body)
         fresh = a.submit("operation", {**planned, "key": [hospital["id"]]})
         assert [c["other"] for c in fresh["conflicts"]] == [hospital["id"]]
-        # bravo can see both sites, so must name both
+        # bravo can see both sites, so an operation for the hidden site's audience must name
+        # both; one for every party cannot name the hidden site (docs/entries.md)
         with pytest.raises(HubError) as bravo_stale:
-            b.submit("operation", {**planned, "key": [hospital["id"]]})
+            b.submit("operation", {**planned, "key": [hospital["id"]]}, ["bravo", "relief"])
         assert hidden["id"] in bravo_stale.value.body["unseen"]
+        with pytest.raises(HubError) as wider:
+            b.submit("operation", {**planned, "key": [hidden["id"]]})
+        assert wider.value.status == 422 and wider.value.body["field"] == "audience"

@@ -24,8 +24,8 @@ def refused(call: Any, status: int, words: str) -> dict[str, Any]:
     return body
 
 
-def status(client: Client, op: str, new: str) -> dict[str, Any]:
-    return client.submit("operation-status", {"operation": op, "status": new})
+def status(client: Client, op: str, new: str, audience: str | list[str] = "all") -> dict[str, Any]:
+    return client.submit("operation-status", {"operation": op, "status": new}, audience)
 
 
 def test_operation_lifecycle_and_invalid_transitions(
@@ -33,17 +33,20 @@ def test_operation_lifecycle_and_invalid_transitions(
 ) -> None:
     alpha, bravo, charlie = parties["alpha"], parties["bravo"], parties["charlie"]
     with server.client(alpha) as a, server.client(bravo) as b, server.client(charlie) as c:
-        op = a.submit("operation", operation(38.0, 35.0, 1000), ["alpha", "bravo"])["id"]
+        ab = ["alpha", "bravo"]  # a status is told to exactly the operation's audience
+        op = a.submit("operation", operation(38.0, 35.0, 1000), ab)["id"]
         before = server.hub.store.log_size()
-        refused(lambda: status(a, op, "completed"), 409, "is planned; it cannot become completed")
-        refused(lambda: status(a, op, "approved"), 422, "status must be one of")
+        refused(
+            lambda: status(a, op, "completed", ab), 409, "is planned; it cannot become completed"
+        )
+        refused(lambda: status(a, op, "approved", ab), 422, "status must be one of")
         refused(lambda: status(b, op, "cancelled"), 403, "belongs to alpha")
         refused(lambda: status(c, op, "cancelled"), 404, "no operation")  # outside audience
         assert server.hub.store.log_size() == before  # nothing stored by any refusal
-        status(a, op, "active")
-        status(a, op, "completed")
-        refused(lambda: status(a, op, "active"), 409, "is completed")
-        refused(lambda: status(a, op, "cancelled"), 409, "is completed")
+        status(a, op, "active", ab)
+        status(a, op, "completed", ab)
+        refused(lambda: status(a, op, "active", ab), 409, "is completed")
+        refused(lambda: status(a, op, "cancelled", ab), 409, "is completed")
 
 
 def test_amendment_is_screened_again_and_the_old_version_leaves_force(

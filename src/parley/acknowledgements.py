@@ -27,7 +27,8 @@ def unacknowledged(hub: Hub, member: str, viewer: str) -> list[dict[str, Any]]:
     """Sites visible to both ``member`` and ``viewer`` that ``member`` has not acknowledged,
     still in force, oldest first."""
     hub.screening.refresh()
-    done = hub.store.acknowledged(member)
+    # Only the acknowledgements the viewer may see count, or a restricted one would show.
+    done = hub.store.acknowledged(member, viewer=viewer)
     now = clock.now()
     shared = {s.id for s in visible(hub, viewer, "site")} if viewer != member else None
     items = []

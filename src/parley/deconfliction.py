@@ -12,11 +12,11 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from parley import areamaps, clock, operations
+from parley import areamaps, audiences, clock, operations
 from parley.geo import screening, shapes
 from parley.geo.index import Meta, ScreeningIndex
 from parley.parties import jws
@@ -117,16 +117,26 @@ class Screening:
             ]
         return answers
 
-    def unseen(self, party: str, volumes: Sequence[shapes.Volume], key: Sequence[str]) -> list[str]:
+    def unseen(
+        self,
+        party: str,
+        volumes: Sequence[shapes.Volume],
+        key: Sequence[str],
+        audience: Iterable[str] | None,
+    ) -> list[str]:
         """Records in force that meet ``volumes``, that ``party`` may see, and that its key
-        (the records it says it has seen there, after ASTM F3548's OVN key) does not name."""
+        (the records it says it has seen there, after ASTM F3548's OVN key) does not name.
+
+        Only records the key may name are asked of it: those whose audience admits the new
+        operation's ``audience`` (parley.audiences), since a key is read by that audience."""
         with self._lock:
             self._catch_up()
             met: set[str] = set()
             for volume in volumes:
                 for hit in self.index.screen(volume, {"party": party, "record": ""}):
                     record = hit.meta.get("record", hit.key)
-                    if self.holders[record].visible_to(party):
+                    holder = self.holders[record]
+                    if holder.visible_to(party) and audiences.within(audience, holder.audience):
                         met.add(record)
         return sorted(met - set(key))
 

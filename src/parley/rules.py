@@ -1,7 +1,9 @@
 """What each kind of record must satisfy before it is stored, and what follows once it is.
 
 ``prepare`` runs before the commit: it parses geometry, checks references and transitions, and
-collects flags (late, possible duplicate). Every refusal here stores nothing. ``follow_up``
+collects flags (late, possible duplicate). Every refusal here stores nothing. Every reference to
+another record goes through ``_refer``, which applies the one audience rule
+(parley.audiences): a record about a record may not be wider than it. ``follow_up``
 runs after the commit for the kinds that tell other parties something (withdrawals, incidents).
 """
 
@@ -12,12 +14,12 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from parley import areamaps, clock, incidents, notices, operations
+from parley import areamaps, audiences, clock, incidents, notices, operations
 from parley.deconfliction import Parsed, parse
 from parley.errors import Conflict, Forbidden, InvalidSubmission, NotFound, Unprocessable
 from parley.geo import shapes
 from parley.parties import jws
-from parley.store.db import Party
+from parley.store.db import Party, Submission
 from parley.submissions import Checked
 
 if TYPE_CHECKING:
@@ -36,9 +38,10 @@ class Prepared:
 def prepare(hub: Hub, party: Party, checked: Checked) -> Prepared:
     kind = checked.record.kind
     body: dict[str, Any] = checked.document["body"]
+    audience = checked.record.audience
     ready = Prepared(parsed=parse(kind, body))
     if isinstance(ready.parsed, list):
-        _operation(hub, party, ready.parsed, body)
+        _operation(hub, party, ready.parsed, body, audience)
     elif kind == "site" and isinstance(ready.parsed, shapes.Site):
         notices.check_site(body)
         ready.flags += _duplicates(hub, party, body)
@@ -48,23 +51,40 @@ def prepare(hub: Hub, party: Party, checked: Checked) -> Prepared:
         )
     elif kind == "operation-status":
         current = _own_operation(hub, party, body.get("operation"), "body.operation")
+        _refer(hub, "operation status", audience, str(body["operation"]), "body.operation", True)
         operations.check_transition(str(body["operation"]), current, str(body.get("status")))
     elif kind == "acknowledgement":
-        _acknowledgement(hub, party, body.get("record"))
+        _acknowledgement(hub, party, body.get("record"), audience)
     elif kind == "withdrawal":
-        _withdrawal(hub, party, notices.check_withdrawal(body))
+        _withdrawal(hub, party, notices.check_withdrawal(body), audience)
         ready.follow_up = True
     elif kind == "incident":
         incidents.check_report(body)
         incidents.probe(body)  # the location and time must make a valid probe
         ready.follow_up = True
     elif kind == "review":
-        _review(hub, party, body)
+        _review(hub, party, body, audience)
     elif kind == "resolution":
-        _resolution(hub, party, body)
+        _resolution(hub, party, body, audience)
     elif kind in ("area-map", "area-vote"):
-        _area_map(hub, party, kind, body, checked.record.audience)
+        _area_map(hub, party, kind, body, audience)
     return ready
+
+
+def _refer(
+    hub: Hub,
+    what: str,
+    audience: tuple[str, ...] | None,
+    subject: str,
+    refers: str,
+    exact: bool = False,
+    subject_name: str = "record",
+) -> None:
+    """The one audience rule, for a reference to a record the author has already been found
+    to see (so reading its audience here reveals nothing new)."""
+    subject_audience = hub.store.audience_of(subject)
+    check = audiences.require_same if exact else audiences.require_within
+    check(audience, subject_audience, what=what, subject_name=subject_name, refers=refers)
 
 
 def _area_map(
@@ -83,9 +103,18 @@ def _area_map(
         areamaps.check_proposal(current, body)
     else:
         areamaps.check_vote(current, party.id, body)
+        assert current is not None  # check_vote refuses a vote on no map
+        version = current.versions[body["version"]]
+        _refer(hub, "vote", audience, version.record, "body.version", subject_name="map version")
 
 
-def _operation(hub: Hub, party: Party, volumes: list[shapes.Volume], body: dict[str, Any]) -> None:
+def _operation(
+    hub: Hub,
+    party: Party,
+    volumes: list[shapes.Volume],
+    body: dict[str, Any],
+    audience: tuple[str, ...] | None,
+) -> None:
     operations.check_horizon(
         volumes,
         clock.now(),
@@ -94,16 +123,30 @@ def _operation(hub: Hub, party: Party, volumes: list[shapes.Volume], body: dict[
     )
     if "supersedes" in body:
         current = _own_operation(hub, party, body["supersedes"], "body.supersedes")
+        _refer(hub, "amendment", audience, str(body["supersedes"]), "body.supersedes", True)
         operations.check_amendable(str(body["supersedes"]), current)
     if "key" in body:
-        _picture(hub, party, volumes, body["key"])
+        _picture(hub, party, volumes, body["key"], audience)
 
 
-def _picture(hub: Hub, party: Party, volumes: list[shapes.Volume], key: object) -> None:
-    """Stale-picture protection: refuse an operation planned without seeing what is there."""
+def _picture(
+    hub: Hub,
+    party: Party,
+    volumes: list[shapes.Volume],
+    key: object,
+    audience: tuple[str, ...] | None,
+) -> None:
+    """Stale-picture protection: refuse an operation planned without seeing what is there.
+
+    The key names records, so each one it names must admit the operation's audience; and
+    only such records are asked of it (a record the operation's audience may not all see
+    cannot be named there; screening still reports any conflict with it to the planner)."""
     if not isinstance(key, list) or not all(isinstance(k, str) for k in key):
         raise InvalidSubmission("key must be a list of record ids", field="body.key")
-    unseen = hub.screening.unseen(party.id, volumes, key)
+    for i, named in enumerate(key):
+        if hub.store.get_submission(named, party.id) is not None:
+            _refer(hub, "operation", audience, named, f"body.key[{i}]")
+    unseen = hub.screening.unseen(party.id, volumes, key, audience)
     if unseen:
         raise Conflict(
             f"{len(unseen)} record(s) in this space and time are newer than your picture; "
@@ -124,11 +167,14 @@ def _own_operation(hub: Hub, party: Party, operation: object, field: str) -> str
     return status
 
 
-def _acknowledgement(hub: Hub, party: Party, record: object) -> None:
+def _acknowledgement(
+    hub: Hub, party: Party, record: object, audience: tuple[str, ...] | None
+) -> None:
     """A member acknowledges receipt of a site or movement it can see, once."""
     found = hub.store.get_submission(record, party.id) if isinstance(record, str) else None
     if found is None or found.kind not in ("site", "movement"):
         raise NotFound(f"no site or movement {record!r}", field="body.record")
+    _refer(hub, "acknowledgement", audience, found.id, "body.record")
     if hub.store.acknowledged(party.id, [found.id]):
         raise Conflict(f"you already acknowledged {found.id}", field="body.record")
 
@@ -143,7 +189,7 @@ def _duplicates(hub: Hub, party: Party, body: dict[str, Any]) -> list[str]:
     ]
 
 
-def _withdrawal(hub: Hub, party: Party, record: str) -> None:
+def _withdrawal(hub: Hub, party: Party, record: str, audience: tuple[str, ...] | None) -> None:
     found = hub.store.get_submission(record, party.id)
     if found is None:
         raise NotFound(f"no record {record!r}", field="body.record")
@@ -151,14 +197,16 @@ def _withdrawal(hub: Hub, party: Party, record: str) -> None:
         raise Forbidden("only the notifier of a record withdraws it", field="body.record")
     if found.kind not in ("site", "movement"):
         raise Unprocessable("only sites and movements are withdrawn", field="body.record")
+    _refer(hub, "withdrawal", audience, found.id, "body.record", True)
     hub.screening.refresh()
     if hub.screening.status.get(record) == "withdrawn":
         raise Conflict(f"{record} is already withdrawn", field="body.record")
 
 
-def _review(hub: Hub, party: Party, body: dict[str, Any]) -> None:
+def _review(hub: Hub, party: Party, body: dict[str, Any], audience: tuple[str, ...] | None) -> None:
     incident = body.get("incident")
     visible = isinstance(incident, str) and _is(hub, party, incident, "incident")
+    request: Submission | None = None
     request_to = None
     if body.get("step") == "answer" and isinstance(body.get("request"), str):
         request = hub.store.get_submission(body["request"], party.id)
@@ -167,14 +215,28 @@ def _review(hub: Hub, party: Party, body: dict[str, Any]) -> None:
             if asked.get("step") == "request" and asked.get("incident") == incident:
                 request_to = str(asked.get("to"))
     incidents.check_review(party.role, party.id, body, request_to, visible)
+    # check_review refused an incident the author cannot see, and an answer without its request
+    _refer(hub, "review", audience, str(incident), "body.incident", subject_name="incident")
+    if request is not None:
+        _refer(hub, "answer", audience, request.id, "body.request", subject_name="request")
 
 
-def _resolution(hub: Hub, party: Party, body: dict[str, Any]) -> None:
+def _resolution(
+    hub: Hub, party: Party, body: dict[str, Any], audience: tuple[str, ...] | None
+) -> None:
     if body.get("outcome") not in RESOLUTIONS:
         raise InvalidSubmission(f"outcome must be one of {list(RESOLUTIONS)}", field="body.outcome")
     mine = {c.id for _, c in hub.store.conflicts_for(party.id, 0, 100_000)}
     if body.get("conflict") not in mine:
         raise NotFound(f"no conflict {body.get('conflict')!r}", field="body.conflict")
+    # A conflict is known only to the parties it alerted: that is its audience.
+    audiences.require_within(
+        audience,
+        hub.store.conflict_audience(str(body["conflict"])),
+        what="resolution",
+        subject_name="conflict",
+        refers="body.conflict",
+    )
 
 
 def _is(hub: Hub, party: Party, record: str, kind: str) -> bool:
@@ -209,18 +271,19 @@ def _tell_withdrawal(hub: Hub, author: str, record: str) -> None:
 def _correlate(
     hub: Hub, author: str, incident: str, audience: tuple[str, ...] | None, body: dict[str, Any]
 ) -> dict[str, Any]:
-    """Operations near the incident in space and time: named to the reporter where it may see
-    them, counted where it may not; each operation's party is alerted if it may see the
-    incident."""
+    """Operations near the incident in space and time that the reporter may see; each
+    operation's party is alerted if it may see the incident.
+
+    Operations the reporter may not see are neither named nor counted: a count would let a
+    reporter map hidden operations by placing incidents (restricted to itself) and watching
+    it. Their parties are still alerted; nothing of that alert reaches the reporter."""
     near = hub.screening.operations_near(incidents.probe(body))
     seen_by = set(audience) if audience is not None else {p.id for p in hub.store.parties()}
-    named, hidden = [], 0
+    named = []
     for operation, distance in near:
         holder = hub.screening.holders[operation]
         if holder.visible_to(author):
             named.append({"operation": operation, "distance_m": round(distance, 1)})
-        else:
-            hidden += 1
         if holder.party in seen_by and holder.party != author:
             hub.store.add_alerts(
                 "incident-correlation",
@@ -228,4 +291,4 @@ def _correlate(
                 f"an incident was reported {distance:,.0f} m from your operation {operation}",
                 [holder.party],
             )
-    return {"operations": named, "operations_you_cannot_see": hidden}
+    return {"operations": named}

@@ -29,9 +29,10 @@ def my_unacknowledged(request: Request, party: CurrentParty) -> dict[str, Any]:
 @router.get("/participation")
 def participation(request: Request, party: CurrentParty) -> dict[str, Any]:
     """Per party: sites it has not acknowledged (among those the caller sees too) and the time
-    since it last submitted anything."""
+    since it last submitted anything the caller may see. Every figure is computed over the
+    records the caller may see, so a restricted record tells an outsider nothing of its author."""
     hub = hub_of(request)
-    last = hub.store.last_submitted()
+    last = hub.store.last_submitted(party.id)
     now = clock.now()
     rows = []
     for other in hub.store.parties():

@@ -321,16 +321,50 @@ class Store:
             for row in conn.execute(query):
                 yield Submission(*row)
 
-    def last_submitted(self) -> dict[str, str]:
+    def last_submitted(self, viewer: str) -> dict[str, str]:
+        """Per party, when it last submitted something ``viewer`` may see: a restricted record
+        must not tell outsiders who was active when its entry appeared in the log."""
         c = t.submissions.c
+        query = (
+            select(c.party_id, func.max(c.received_at))
+            .where(visible_to(viewer))
+            .group_by(c.party_id)
+        )
         with self.engine.connect() as conn:
-            rows = conn.execute(select(c.party_id, func.max(c.received_at)).group_by(c.party_id))
-            return {row[0]: row[1] for row in rows}
+            return {row[0]: row[1] for row in conn.execute(query)}
 
-    def acknowledged(self, party: str, records: Sequence[str] | None = None) -> set[str]:
-        """The records ``party`` has acknowledged (of ``records``, if given)."""
+    def audience_of(self, submission_id: str) -> frozenset[str] | None:
+        """Who may see a record: None for every party. Unfiltered: callers must already have
+        found the record through an audience-checked read."""
+        c = t.submissions.c
+        a = t.audiences.c
+        with self.engine.connect() as conn:
+            row = conn.execute(select(c.seq, c.audience_all).where(c.id == submission_id)).first()
+            if row is None or row[1]:
+                return None
+            members = conn.execute(select(a.party_id).where(a.submission_seq == row[0]))
+            return frozenset(r[0] for r in members)
+
+    def conflict_audience(self, conflict_id: str) -> frozenset[str]:
+        """The parties a conflict alerted: the only ones that know it exists."""
+        a = t.alerts.c
+        query = (
+            select(a.party_id)
+            .select_from(t.alerts.join(t.conflicts, a.conflict_seq == t.conflicts.c.seq))
+            .where(t.conflicts.c.id == conflict_id)
+        )
+        with self.engine.connect() as conn:
+            return frozenset(r[0] for r in conn.execute(query))
+
+    def acknowledged(
+        self, party: str, records: Sequence[str] | None = None, viewer: str | None = None
+    ) -> set[str]:
+        """The records ``party`` has acknowledged (of ``records``, if given), counting only
+        acknowledgements ``viewer`` may see, if given."""
         c = t.submissions.c
         query = select(c.jws).where(c.kind == "acknowledgement", c.party_id == party)
+        if viewer is not None:
+            query = query.where(visible_to(viewer))
         with self.engine.connect() as conn:
             subjects = {_body(row[0]).get("record") for row in conn.execute(query)}
         found = {s for s in subjects if isinstance(s, str)}
