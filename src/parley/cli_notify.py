@@ -10,11 +10,12 @@ from typing import Any
 
 import click
 import httpx
+from rich.markup import escape
 
 from parley import clock
 from parley.cli import JSON, cli, emit, out
 from parley.client import Client, _answer
-from parley.formats.coordinates import parse_position
+from parley.formats.coordinates import echo, echo_line, parse_position
 from parley.notices import CATEGORIES
 
 
@@ -51,13 +52,22 @@ def _audience(text: str) -> str | list[str]:
     return "all" if text == "all" else [p for p in text.split(",") if p]
 
 
-def _report(answer: dict[str, Any], as_json: bool) -> None:
+def _report(
+    answer: dict[str, Any], as_json: bool, position: tuple[float, float] | None = None
+) -> None:
     lines = [
         f"accepted: {answer['kind']} {answer['id']} (sequence {answer['sequence']}, "
         f"received {answer['received_at']})"
     ]
+    if position is not None:
+        # Echo where it landed, so a misread position is seen by the person who typed it.
+        answer = {**answer, "position": echo(*position)}
+        lines.append(f"  at {escape(echo_line(*position))}")
+    for flag in answer.get("flags", []):
+        # Flags are the hub's warnings (possible duplicate, late notice): never hidden.
+        lines.append(f"  [yellow]flag[/]: {escape(str(flag))}")
     for c in answer.get("conflicts", []):
-        lines.append(f"  [red]{c['severity']} {c['kind']}[/]: {c['detail']}")
+        lines.append(f"  [red]{c['severity']} {c['kind']}[/]: {escape(str(c['detail']))}")
     emit(answer, as_json, "\n".join(lines))
 
 
@@ -118,7 +128,7 @@ def site_add(
     }
     if warn_on_conflict:
         body["warn_on_conflict"] = True
-    _report(client.submit("site", body, _audience(audience)), as_json)
+    _report(client.submit("site", body, _audience(audience)), as_json, (lat, lon))
 
 
 @cli.group()

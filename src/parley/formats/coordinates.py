@@ -26,6 +26,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import mgrs
 
 from parley.errors import BadRequest
+from parley.geo.places import near
 
 FORMS = (
     'decimal degrees "36.2012, 37.1612" or "36.2012N 37.1612E", '
@@ -338,3 +339,51 @@ def _in_range(lat: float, lon: float, original: str) -> tuple[float, float]:
     if abs(lon) > 180:
         raise _refuse(f"{original!r}: longitude {lon:g} is beyond ±180°")
     return lat, lon
+
+
+# -- echoing what was understood ------------------------------------------------------------------
+
+
+def decimal_text(lat: float, lon: float) -> str:
+    return f"{lat:.5f}, {lon:.5f}"
+
+
+def dms_text(lat: float, lon: float) -> str:
+    def part(value: float, positive: str, negative: str) -> str:
+        # Whole tenths of a second, so rounding can never print 60 seconds.
+        tenths = round(abs(value) * 36000)
+        d, rest = divmod(tenths, 36000)
+        m, s = divmod(rest, 600)
+        return f"{d}°{m:02d}′{s / 10:04.1f}″{positive if value >= 0 else negative}"
+
+    return f"{part(lat, 'N', 'S')} {part(lon, 'E', 'W')}"
+
+
+def mgrs_text(lat: float, lon: float) -> str:
+    """10-digit MGRS, grouped as people write it (37S CA 34576 07700)."""
+    if not -80 <= lat <= 84:
+        return ""  # the polar regions are UPS, not MGRS
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        raw = mgrs.MGRS().toMGRS(lat, lon, MGRSPrecision=5)
+    found = re.match(r"^0*(\d{1,2}[A-Z])([A-Z]{2})(\d{5})(\d{5})$", raw)
+    return " ".join(found.groups()) if found else ""
+
+
+def echo(lat: float, lon: float) -> dict[str, object]:
+    """A position in every form the field uses, and where it is in words."""
+    nearby = near(lat, lon)
+    return {
+        "latitude": round(lat, 7),
+        "longitude": round(lon, 7),
+        "decimal": decimal_text(lat, lon),
+        "dms": dms_text(lat, lon),
+        "mgrs": mgrs_text(lat, lon),
+        "near": nearby.words() if nearby else None,
+    }
+
+
+def echo_line(lat: float, lon: float) -> str:
+    found = echo(lat, lon)
+    parts = [str(found["decimal"]), str(found["dms"]), str(found["mgrs"]), str(found["near"] or "")]
+    return " · ".join(p for p in parts if p)

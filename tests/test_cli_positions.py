@@ -1,0 +1,78 @@
+"""`parley site add` reads positions strictly, says where a site landed and never hides a flag."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from pyproj import Geod
+
+from .conftest import PartyHandle, Server
+from .test_cli_notify import _run
+
+ISSUE_CASES = {
+    "37S CA 3457 077001": "the same number",
+    "37T CA 34576 07700": "latitude band T",
+    "37SCA": "100 km square",
+}
+
+
+def _add(
+    server: Server, party: PartyHandle, tmp: Path, at: str, *extra: str
+) -> tuple[int, str, str]:
+    done = _run(
+        server,
+        party,
+        tmp,
+        "site",
+        "add",
+        "--name",
+        "Clinic",
+        "--category",
+        "health-post",
+        "--at",
+        at,
+        "--radius",
+        "100",
+        *extra,
+    )
+    return done.returncode, done.stdout, done.stderr
+
+
+@pytest.mark.parametrize(("typed", "says"), sorted(ISSUE_CASES.items()))
+def test_the_typos_of_the_issue_are_refused_and_nothing_is_stored(
+    server: Server, parties: dict[str, PartyHandle], tmp_path: Path, typed: str, says: str
+) -> None:
+    size = server.hub.store.log_size()
+    code, _, stderr = _add(server, parties["relief"], tmp_path, typed)
+    assert code == 1
+    assert says in stderr and typed in stderr
+    for internal in ("Traceback", "RuntimeWarning", "MGRSError", "Convert_"):
+        assert internal not in stderr
+    assert server.hub.store.log_size() == size
+
+
+def test_site_add_echoes_where_it_landed_and_shows_flags(
+    server: Server, parties: dict[str, PartyHandle], tmp_path: Path
+) -> None:
+    relief = parties["relief"]
+    code, stdout, stderr = _add(server, relief, tmp_path, "37S CA 34576 07700")
+    assert code == 0, stderr
+    assert "36.20000, 37.16000" in stdout
+    assert "36°12′00.0″N 37°09′36.0″E" in stdout
+    assert "37S CA 34576 07700" in stdout
+    assert "SW of Aleppo, Aleppo governorate" in stdout
+    # A second clinic 30 m away is flagged as a possible duplicate, without --json.
+    code, stdout, stderr = _add(server, relief, tmp_path, "36.2003, 37.16")
+    assert code == 0, stderr
+    assert "flag" in stdout and "duplicate" in stdout
+    code, stdout, _ = _add(server, relief, tmp_path, "36.2006, 37.16", "--json")
+    answer = json.loads(stdout)
+    assert answer["position"]["mgrs"].startswith("37S CA")
+    assert "Aleppo" in answer["position"]["near"]
+    assert any("duplicate" in f for f in answer["flags"])
+    _, _, metres = Geod(ellps="WGS84").inv(
+        37.16, 36.2006, answer["position"]["longitude"], answer["position"]["latitude"]
+    )
+    assert metres < 0.01
