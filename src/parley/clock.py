@@ -6,6 +6,11 @@ from datetime import UTC, datetime
 
 from parley.errors import BadRequest
 
+# Every time a client may give, however it is written. Beyond this the conversion to UTC can
+# overflow (year 1 or 9999 with an offset), and nothing parley records is that far off anyway.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+
 
 def now() -> datetime:
     return datetime.now(UTC)
@@ -17,12 +22,25 @@ def iso(moment: datetime) -> str:
 
 
 def parse(text: object, field: str = "time") -> datetime:
+    """The one reader of times from clients: ISO 8601 with a zone, between EARLIEST and LATEST,
+    refused otherwise as a 400 naming ``field``."""
     if not isinstance(text, str):
         raise BadRequest(f"{field} must be an ISO 8601 time string", field=field)
+    shown = text if len(text) <= 64 else f"{text[:64]}…"
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise BadRequest(f"{field} is not an ISO 8601 time: {text!r}", field=field) from None
+        raise BadRequest(f"{field} is not an ISO 8601 time: {shown!r}", field=field) from None
     if moment.tzinfo is None:
-        raise BadRequest(f"{field} has no time zone; give UTC with a Z: {text!r}", field=field)
-    return moment.astimezone(UTC)
+        raise BadRequest(f"{field} has no time zone; give UTC with a Z: {shown!r}", field=field)
+    try:
+        utc = moment.astimezone(UTC)
+    except OverflowError:
+        utc = None
+    if utc is None or not EARLIEST <= utc < LATEST:
+        raise BadRequest(
+            f"{field} is out of range: {shown!r}; give a time from {iso(EARLIEST)} "
+            f"to before {iso(LATEST)}",
+            field=field,
+        )
+    return utc

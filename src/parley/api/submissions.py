@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import logging
 import time
 from typing import Annotated, Any
 
@@ -13,12 +13,15 @@ from fastapi.responses import JSONResponse
 from parley import clock
 from parley.api.auth import current_party, hub_of
 from parley.api.events import Signal
-from parley.errors import BadRequest, InvalidJSON, ParleyError, UnsupportedMediaType
-from parley.hub import Accepted
+from parley.errors import BadRequest, ParleyError, UnsupportedMediaType
+from parley.formats import strict_json
+from parley.hub import Accepted, Hub
 from parley.parties import jws
 from parley.store.db import Party, Submission
 
 router = APIRouter(prefix="/api/v1/submissions", tags=["submissions"])
+log = logging.getLogger("parley.api")
+UNREADABLE = "the stored JWS does not parse"
 
 
 CurrentParty = Annotated[Party, Depends(current_party)]
@@ -58,10 +61,7 @@ async def _json_body(request: Request) -> Any:
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media != "application/json":
         raise UnsupportedMediaType(f"send application/json, not {media or 'no content type'!r}")
-    try:
-        return json.loads(await request.body())
-    except ValueError as exc:
-        raise InvalidJSON(f"the request body is not valid JSON: {exc}") from None
+    return strict_json.loads(await request.body(), what="the request body")
 
 
 async def _compact(request: Request) -> str:
@@ -138,12 +138,16 @@ async def create_batch(request: Request, party: CurrentParty) -> dict[str, Any]:
     }
 
 
-def view(sub: Submission) -> dict[str, Any]:
-    parsed = jws.Parsed(sub.jws, stored=True)
+def view(sub: Submission, hub: Hub) -> dict[str, Any]:
+    try:
+        parsed = jws.Parsed(sub.jws, stored=True)
+    except ParleyError as exc:
+        return _unreadable(sub, hub, exc)
     document = parsed.payload
-    named = document["audience"]
+    named = document.get("audience")
+    members = {p for p in named if isinstance(p, str)} if isinstance(named, list) else set()
     # The author is always in the audience, named or not.
-    audience = "all" if sub.audience_all else sorted(set(named) | {sub.party_id})
+    audience = "all" if sub.audience_all else sorted(members | {sub.party_id})
     return {
         "id": sub.id,
         "sequence": sub.log_index,
@@ -159,11 +163,41 @@ def view(sub: Submission) -> dict[str, Any]:
     }
 
 
+def _unreadable(sub: Submission, hub: Hub, exc: ParleyError) -> dict[str, Any]:
+    """A stored record that no longer parses was damaged in the database, not sent so by its
+    reader: list it as it is, say so, and tell the operator, rather than refuse the reader."""
+    log.warning(
+        "submission %s (sequence %d) is damaged in the database: %s: %s",
+        sub.id,
+        sub.log_index,
+        UNREADABLE,
+        exc.detail,
+    )
+    named = hub.store.audience_of(sub.id)
+    return {
+        "id": sub.id,
+        "sequence": sub.log_index,
+        "kind": sub.kind,
+        "party": sub.party_id,
+        "client_time": sub.client_time,
+        "received_at": sub.received_at,
+        "audience": "all" if named is None else sorted(named | {sub.party_id}),
+        "document": None,
+        "jws": sub.jws,
+        "authenticated_by": None,
+        "salt": sub.salt,
+        "integrity": UNREADABLE,
+    }
+
+
 @router.get("")
 def list_(
     request: Request,
     party: CurrentParty,
-    cursor: Annotated[int, Query(ge=-1, description="the last sequence number seen")] = -1,
+    cursor: Annotated[
+        int,
+        Query(ge=-1, le=strict_json.MAX_SAFE_INTEGER, description="the last sequence number seen"),
+    ] = -1,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     kind: str | None = None,
     author: Annotated[str | None, Query(alias="party")] = None,
@@ -171,7 +205,8 @@ def list_(
     until: str | None = None,
 ) -> dict[str, Any]:
     """Submissions visible to the caller, in log order; follow ``next`` for more."""
-    items = hub_of(request).store.list_submissions(
+    hub = hub_of(request)
+    items = hub.store.list_submissions(
         party.id,
         after=cursor,
         limit=limit,
@@ -181,12 +216,13 @@ def list_(
         until=clock.iso(clock.parse(until, "until")) if until else None,
     )
     next_cursor = items[-1].log_index if len(items) == limit else None
-    return {"items": [view(s) for s in items], "next": next_cursor}
+    return {"items": [view(s, hub) for s in items], "next": next_cursor}
 
 
 @router.get("/{submission_id}")
 def read(request: Request, party: CurrentParty, submission_id: str) -> dict[str, Any]:
-    return view(hub_of(request).submission(party, submission_id))
+    hub = hub_of(request)
+    return view(hub.submission(party, submission_id), hub)
 
 
 async def _await_receipt(request: Request, sub: Submission, wait: float) -> dict[str, Any] | None:

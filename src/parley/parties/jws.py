@@ -7,17 +7,21 @@ verifiers can never disagree about what was signed.
 
 from __future__ import annotations
 
-import json
+import re
 from typing import Any
 
 import rfc8785
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from parley.errors import BadRequest, InvalidJSON, Unprocessable
+from parley.errors import BadRequest, ParleyError, Unprocessable
+from parley.formats import strict_json
 from parley.parties.keys import b64url, b64url_decode
 
 MAX_COMPACT_LENGTH = 4 * 1024 * 1024
+# base64url without padding (RFC 7515 section 2); Python's decoder would silently skip other
+# characters, so a JWS with junk in it could otherwise parse.
+_B64URL = re.compile(r"[A-Za-z0-9_-]*")
 
 
 def canonical(document: Any) -> bytes:
@@ -36,6 +40,15 @@ def unsecured(document: dict[str, Any], kid: str) -> str:
     return f"{b64url(header)}.{b64url(canonical(document))}."
 
 
+def _decode(part: str, name: str) -> bytes:
+    if not _B64URL.fullmatch(part) or len(part) % 4 == 1:
+        raise BadRequest(f"the JWS {name} is not unpadded base64url (RFC 7515)")
+    try:
+        return b64url_decode(part)
+    except ParleyError:
+        raise BadRequest(f"the JWS {name} is not unpadded base64url (RFC 7515)") from None
+
+
 class Parsed:
     """A compact JWS split into its parts, not yet verified."""
 
@@ -49,10 +62,9 @@ class Parsed:
         parts = compact.split(".")
         if len(parts) != 3:
             raise BadRequest("a compact JWS has three dot-separated parts")
-        try:
-            self.header = json.loads(b64url_decode(parts[0]))
-        except ValueError:
-            raise InvalidJSON("the JWS protected header is not JSON") from None
+        self.header = strict_json.loads(
+            _decode(parts[0], "protected header"), what="the JWS protected header"
+        )
         if not isinstance(self.header, dict):
             raise BadRequest("the JWS protected header must be a JSON object")
         self.unsecured = stored and self.header.get("alg") == "none"
@@ -60,16 +72,21 @@ class Parsed:
             raise Unprocessable("the JWS alg must be EdDSA (RFC 8037)")
         if "crit" in self.header:
             raise Unprocessable("no critical JWS header parameters are understood")
-        self.payload_bytes = b64url_decode(parts[1])
-        self.signature = b64url_decode(parts[2])
+        self.payload_bytes = _decode(parts[1], "payload")
+        self.signature = _decode(parts[2], "signature")
         self.signing_input = f"{parts[0]}.{parts[1]}".encode("ascii")
-        try:
-            self.payload = json.loads(self.payload_bytes)
-        except ValueError:
-            raise InvalidJSON("the JWS payload is not JSON") from None
+        self.payload = strict_json.loads(self.payload_bytes, what="the JWS payload")
         if not isinstance(self.payload, dict):
             raise BadRequest("the JWS payload must be a JSON object")
-        if canonical(self.payload) != self.payload_bytes:
+        try:
+            again = canonical(self.payload)
+        except (rfc8785.CanonicalizationError, ValueError, TypeError):
+            # strict_json admits only what JCS can write; this is a second line, so a gap
+            # between the two can never surface as a 500 quoting the library.
+            raise BadRequest(
+                "the JWS payload cannot be written as canonical JSON (RFC 8785)"
+            ) from None
+        if again != self.payload_bytes:
             raise BadRequest("the JWS payload must be canonical JSON (RFC 8785, JCS)")
 
     def verify(self, key: Ed25519PublicKey, party: str) -> None:
