@@ -726,3 +726,38 @@ def dms(lat: float, lon: float) -> str:
         return f"{d}°{m:02d}'{s:05.2f}\"{pos if x >= 0 else neg}"
 
     return f"{part(lat, 'N', 'S')} {part(lon, 'E', 'W')}"
+
+
+def test_the_page_reads_the_shared_table_of_positions_like_the_hub(
+    browser: Browser, contexts: list[BrowserContext], hub: DemoHub
+) -> None:
+    """The page's own reader, in Chromium, against the same table as the hub's (positions.json)."""
+    from tests.formats.test_positions import CASES, expected, metres
+
+    page = open_page(browser, contexts, hub)
+    sign_in(page, hub, "relief")
+    read = page.evaluate(
+        """(inputs) => inputs.map((text) => {
+            try {
+              const p = window.parley.parseCoordinate(text);
+              return { lat: p.lat, lon: p.lon };
+            } catch (err) { return { error: err.message, kind: err.name }; }
+        })""",
+        [c["input"] for c in CASES],
+    )
+    for case, got in zip(CASES, read, strict=True):
+        if "refused" in case:
+            assert got.get("kind") == "CoordinateError", (case["input"], got)
+            assert case["refused"] in got["error"], (case["input"], got)
+        else:
+            assert "error" not in got, (case["input"], got)
+            # The page rounds to six decimals (10 cm).
+            assert metres((got["lat"], got["lon"]), expected(case)) <= case["tolerance_m"] + 0.2
+
+    page.get_by_text("Notify a protected site").click()
+    form = page.locator("#site-form")
+    form.get_by_label("Position").fill("37T CA 34576 07700")
+    expect(form.locator("output.readout")).to_contain_text("latitude band T")
+    form.get_by_label("Position").fill("37S CA 34576 07700")
+    expect(form.locator("output.readout")).to_contain_text("Reads as 36.20000, 37.16000")
+    no_page_errors(page)

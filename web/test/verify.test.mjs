@@ -83,3 +83,17 @@ test("coordinates: decimal, DMS, packed DMS and MGRS", () => {
     assert.throws(() => parseCoordinate(bad), CoordinateError, bad);
   }
 });
+
+// The same table the hub's reader is tested against; positions given as UTM are checked in the
+// browser test (tests/test_page.py), where pyproj is at hand.
+test("coordinates: the shared table of typed positions", () => {
+  const table = JSON.parse(readFileSync(join(import.meta.dirname, "../../tests/data/positions.json"), "utf8"));
+  for (const c of table.cases) {
+    if ("refused" in c) {
+      assert.throws(() => parseCoordinate(c.input), (err) => err instanceof CoordinateError && err.message.includes(c.refused), c.input);
+    } else {
+      const got = parseCoordinate(c.input);
+      if ("lat" in c) assert.ok(Math.abs(got.lat - c.lat) < 2e-6 && Math.abs(got.lon - c.lon) < 2e-6, `${c.input}: ${JSON.stringify(got)}`);
+    }
+  }
+});
