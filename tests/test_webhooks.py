@@ -1,18 +1,21 @@
-"""Webhooks against a real HTTP receiver: signed by the hub, retried, in order, exactly the
-caller's alerts."""
+"""Webhooks against a real HTTP receiver: signed with the hub's webhook key, retried, in order,
+exactly the caller's alerts. The receiver is on loopback over plain http, which the operator
+must allow (``webhooks_allow_private``); tests/test_webhook_safety.py covers the default."""
 
 from __future__ import annotations
 
 import json
 import threading
 import time
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 from cryptography.exceptions import InvalidSignature
 
-from parley.parties.keys import load_private_key
+from parley.config import Settings
+from parley.parties.keys import b64url_decode, public_key_from_raw
 from parley.webhooks import verify
 
 from .conftest import PartyHandle, Server
@@ -53,6 +56,11 @@ class Receiver:
 
 
 @pytest.fixture
+def settings(settings: Settings) -> Settings:
+    return replace(settings, webhooks_allow_private=True)
+
+
+@pytest.fixture
 def receiver() -> Any:
     made = Receiver()
     yield made
@@ -75,7 +83,8 @@ def test_alerts_are_pushed_signed_and_retried(
         assert receiver.attempts == 3  # the first delivery failed and was retried
         kinds = [json.loads(body)["conflict"]["kind"] for _, body in receiver.received]
         assert sorted(kinds) == ["deconfliction", "protected-site"]
-        public = load_private_key(server.settings.hub_key_path).public_key()
+        jwk = a.get("/api/v1/webhook/key")
+        public = public_key_from_raw(b64url_decode(jwk["x"]))
         for headers, body in receiver.received:
             verify(public, headers["Parley-Timestamp"], headers["Parley-Signature"], body)
             with pytest.raises(InvalidSignature):

@@ -1,7 +1,8 @@
 """Settings: each declared once, with its default and its help.
 
-A data directory holds ``parley.toml`` (these settings), ``parley.db`` (SQLite, the default) and
-``hub.key`` (the hub's log-signing key, mode 0600). ``PARLEY_DATABASE_URL`` overrides the database.
+A data directory holds ``parley.toml`` (these settings), ``parley.db`` (SQLite, the default),
+``hub.key`` (the hub's log-signing key, mode 0600) and ``webhook.key`` (the key webhook deliveries
+are signed with, mode 0600). ``PARLEY_DATABASE_URL`` overrides the database.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class Settings:
     planning_horizon_days: int = 30
     reminder_after_h: float = 24.0
     housekeeping_interval_s: float = 60.0
+    webhooks_allow_private: bool = False
 
     @property
     def database(self) -> str:
@@ -37,6 +39,10 @@ class Settings:
     @property
     def hub_key_path(self) -> Path:
         return self.data_dir / "hub.key"
+
+    @property
+    def webhook_key_path(self) -> Path:
+        return self.data_dir / "webhook.key"
 
     @property
     def config_path(self) -> Path:
@@ -53,6 +59,10 @@ HELP: dict[str, str] = {
     "planning_horizon_days": "how far ahead an operation may be notified, in days",
     "reminder_after_h": "hours a site may stay unacknowledged before its member is reminded",
     "housekeeping_interval_s": "seconds between rounds of reminders and expiry notices",
+    "webhooks_allow_private": (
+        "let webhooks reach private, loopback and link-local addresses, and plain http on "
+        "loopback; off, a party's webhook can only reach public https targets"
+    ),
 }
 
 
@@ -81,5 +91,8 @@ def dump(settings: Settings) -> str:
             continue
         lines.append(f"# {HELP[f.name]}")
         value = getattr(settings, f.name)
+        if isinstance(value, bool):  # TOML spells them in lower case
+            lines.append(f"{f.name} = {str(value).lower()}")
+            continue
         lines.append(f'{f.name} = "{value}"' if isinstance(value, str) else f"{f.name} = {value}")
     return "\n".join(lines) + "\n"

@@ -31,6 +31,7 @@ from parley.rules import Prepared
 from parley.store.db import REPLAYED, NewSubmission, Party, Store, Submission
 from parley.submissions import Checked, check, token_authenticated
 from parley.webhooks import Deliveries
+from parley.webhooks import load_or_create_key as load_webhook_key
 from parley.writer import Writer
 
 
@@ -79,8 +80,9 @@ class Hub:
 
         self.webhooks = Deliveries(
             self.store,
-            keys.load_private_key(settings.hub_key_path),
+            load_webhook_key(settings.webhook_key_path),
             functools.partial(render, self),
+            allow_private=settings.webhooks_allow_private,
         )
         self.alert_listeners.append(self.webhooks.wake)
         self.housekeeping = Housekeeping(

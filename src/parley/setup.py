@@ -36,6 +36,9 @@ def init(data_dir: Path, database_url: str | None, origin: str | None) -> dict[s
         settings.config_path.write_text(config.dump(replace(settings, database_url="")))
     if not settings.hub_key_path.exists():
         keys.write_private_key(settings.hub_key_path, Ed25519PrivateKey.generate())
+    from parley.webhooks import load_or_create_key
+
+    load_or_create_key(settings.webhook_key_path)  # signs webhooks; never the log key
     store = open_store(settings)
     try:
         store.migrate()

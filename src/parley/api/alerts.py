@@ -1,4 +1,8 @@
-"""/api/v1/alerts: each party's feed, a live Server-Sent Events stream, acknowledgement."""
+"""/api/v1/alerts: each party's feed, a live Server-Sent Events stream, acknowledgement.
+
+A cursor is the party's own: its alerts are numbered 1, 2, 3... whatever was raised for other
+parties in between, so the numbers say nothing about anyone else's alerts.
+"""
 
 from __future__ import annotations
 
@@ -14,13 +18,20 @@ from fastapi.responses import StreamingResponse
 from parley import clock
 from parley.api.auth import bearer, current_party, hub_of
 from parley.api.events import Signal
-from parley.errors import NotFound
+from parley.errors import BadRequest, NotFound, UnsupportedMediaType
+from parley.formats import strict_json
 from parley.hub import Hub
+from parley.parties import keys
 from parley.store.db import Alert, Party
+from parley.webhooks import FAILED, check_url
 
 router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
 CurrentParty = Annotated[Party, Depends(current_party)]
 HEARTBEAT_S = 15.0
+# Cursors stay within what every client holds exactly (a JavaScript number) and every backend
+# stores (SQLite's INTEGER): beyond it, the answer is a 400, not an overflow deep in the store.
+MAX_CURSOR = 2**53 - 1
+Cursor = Annotated[int, Query(ge=0, le=MAX_CURSOR, description="the last cursor seen")]
 
 
 def render(hub: Hub, alert: Alert, viewer: str) -> dict[str, Any]:
@@ -49,7 +60,7 @@ def _page(hub: Hub, party: Party, after: int, limit: int) -> list[dict[str, Any]
 def list_(
     request: Request,
     party: CurrentParty,
-    cursor: Annotated[int, Query(ge=0, description="the last cursor seen")] = 0,
+    cursor: Cursor = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
     """The caller's alerts, oldest first; follow ``next``."""
@@ -60,16 +71,19 @@ def list_(
 @router.get("/stream")
 async def stream(
     request: Request,
-    cursor: Annotated[int, Query(ge=0)] = 0,
+    cursor: Cursor = 0,
     token: Annotated[
         str | None, Query(description="for EventSource, which sends no headers")
     ] = None,
 ) -> StreamingResponse:
-    """Server-Sent Events: each new alert as an ``alert`` event, its cursor as the event id."""
+    """Server-Sent Events: each new alert as an ``alert`` event, its cursor as the event id.
+
+    A ``Last-Event-ID`` header (an EventSource sends the last id it saw when it reconnects)
+    takes precedence over ``cursor``; one that is not a cursor this hub could have sent is a
+    400."""
     hub = hub_of(request)
     party = hub.authenticate(bearer(request) or token)
-    resume = request.headers.get("last-event-id", "")
-    after = int(resume) if resume.isdigit() else cursor
+    after = resume_from(request.headers.get("last-event-id"), cursor)
     woken: Signal = request.app.state.alerts
 
     async def events() -> AsyncIterator[str]:
@@ -95,6 +109,19 @@ async def stream(
     )
 
 
+def resume_from(last_event_id: str | None, cursor: int) -> int:
+    if not last_event_id:
+        return cursor
+    # Judged by length before int(): a long digit string is refused, not converted.
+    digits = last_event_id.isascii() and last_event_id.isdigit()
+    if not digits or len(last_event_id) > len(str(MAX_CURSOR)) or int(last_event_id) > MAX_CURSOR:
+        raise BadRequest(
+            f"Last-Event-ID must be an alert cursor from this stream, 0 to {MAX_CURSOR}",
+            field="Last-Event-ID",
+        )
+    return int(last_event_id)
+
+
 @router.post("/{alert_id}/ack")
 def acknowledge(request: Request, party: CurrentParty, alert_id: str) -> dict[str, Any]:
     """Mark an alert as seen. Idempotent."""
@@ -108,24 +135,51 @@ def acknowledge(request: Request, party: CurrentParty, alert_id: str) -> dict[st
 webhook_router = APIRouter(prefix="/api/v1/webhook", tags=["alerts"])
 
 
+def _view(hook: dict[str, Any]) -> dict[str, Any]:
+    # How the target answered stays in the operator's log: a party learns that delivery
+    # failed, never whether a port was closed, filtered or asked for a password.
+    return {
+        "party": hook["party"],
+        "url": hook["url"],
+        "delivered_cursor": hook["delivered_seq"],
+        "failures": hook["failures"],
+        "last_error": FAILED if hook["failures"] else None,
+        "updated_at": hook["updated_at"],
+    }
+
+
 @webhook_router.get("")
 def webhook(request: Request, party: CurrentParty) -> dict[str, Any]:
-    """The caller's webhook and how far delivery has got."""
+    """The caller's webhook and how far delivery has got (``delivered_cursor``, an alert
+    cursor), with the number of failed deliveries since the last success."""
     for hook in hub_of(request).store.webhooks():
         if hook["party"] == party.id:
-            return hook
+            return _view(hook)
     raise NotFound("no webhook is set")
+
+
+@webhook_router.get("/key")
+def webhook_key(request: Request) -> dict[str, str]:
+    """The public key webhook deliveries are signed with (an Ed25519 JWK). It is not the
+    log's key: check ``Parley-Signature`` with this one."""
+    return {**keys.public_jwk(hub_of(request).webhooks.public_key()), "use": "sig"}
 
 
 @webhook_router.put("")
 async def set_webhook(request: Request, party: CurrentParty) -> dict[str, Any]:
-    """Push the caller's alerts from now on to ``{"url": ...}``, signed by the hub."""
-    from parley.api.submissions import _json_body
-    from parley.webhooks import check_url
-
-    body = await _json_body(request)
-    url = check_url(body.get("url") if isinstance(body, dict) else None)
+    """Push the caller's alerts from now on to ``{"url": "https://..."}``, signed with the
+    webhook key. The host must resolve to public addresses only, unless the operator allows
+    private targets."""
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media != "application/json":
+        raise UnsupportedMediaType(f"send application/json, not {media or 'no content type'!r}")
+    body = strict_json.loads(await request.body(), what="the request body")
     hub = hub_of(request)
+    url = await run_in_threadpool(
+        check_url,
+        body.get("url") if isinstance(body, dict) else None,
+        hub.settings.webhooks_allow_private,
+    )
     await run_in_threadpool(hub.store.set_webhook, party.id, url)
     return await run_in_threadpool(webhook, request, party)
 

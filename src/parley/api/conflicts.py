@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
+from parley.api.alerts import Cursor
 from parley.api.auth import current_party, hub_of
 from parley.store.db import Party
 
@@ -17,10 +18,11 @@ CurrentParty = Annotated[Party, Depends(current_party)]
 def list_(
     request: Request,
     party: CurrentParty,
-    cursor: Annotated[int, Query(ge=0, description="the last cursor seen")] = 0,
+    cursor: Cursor = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
-    """Conflicts that alert the caller, oldest first; a record it cannot see is not named."""
+    """Conflicts that alert the caller, oldest first; a record it cannot see is not named.
+    Cursors are the caller's alert cursors."""
     hub = hub_of(request)
     hub.screening.refresh()
     found = hub.store.conflicts_for(party.id, after=cursor, limit=limit)

@@ -396,25 +396,55 @@ class Store:
                 .scalars()
                 .all()
             )
-            conn.execute(
-                insert(t.alerts),
-                [
-                    {
-                        "id": str(uuid.uuid4()),
-                        "party_id": party,
-                        "kind": "conflict",
-                        "conflict_seq": seq,
-                        "created_at": f.created_at,
-                    }
-                    for seq, f in zip(seqs, found, strict=True)
-                    for party in f.parties
-                ],
+            rows = [
+                {
+                    "id": str(uuid.uuid4()),
+                    "party_id": party,
+                    "kind": "conflict",
+                    "conflict_seq": seq,
+                    "created_at": f.created_at,
+                }
+                for seq, f in zip(seqs, found, strict=True)
+                for party in f.parties
+            ]
+            if rows:
+                conn.execute(insert(t.alerts), self._number_alerts(conn, rows))
+
+    @staticmethod
+    def _number_alerts(conn: Connection, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Give each new alert its party's next cursor, inside the inserting transaction.
+
+        On PostgreSQL another ``parley serve`` may be numbering alerts for the same party:
+        locking the parties' rows (in id order, so two writers cannot deadlock) queues it until
+        this transaction commits. FOR NO KEY UPDATE does not hold up inserts that merely
+        reference a party. SQLite's writer already holds the database's write lock. The unique
+        (party_id, party_seq) index is the backstop on both.
+        """
+        wanted = sorted({r["party_id"] for r in rows})
+        p = t.parties.c
+        conn.execute(
+            select(p.id).where(p.id.in_(wanted)).order_by(p.id).with_for_update(key_share=True)
+        ).all()
+        a = t.alerts.c
+        latest: dict[str, int] = {
+            row[0]: int(row[1])
+            for row in conn.execute(
+                select(a.party_id, func.max(a.party_seq))
+                .where(a.party_id.in_(wanted))
+                .group_by(a.party_id)
             )
+        }
+        numbered = []
+        for row in rows:
+            n = latest.get(row["party_id"], 0) + 1
+            latest[row["party_id"]] = n
+            numbered.append({**row, "party_seq": n})
+        return numbered
 
     def conflicts_for(
         self, party: str, after: int = 0, limit: int = 100
     ) -> list[tuple[int, StoredConflict]]:
-        """Conflicts that alert ``party``, oldest first, after cursor ``after``."""
+        """Conflicts that alert ``party``, oldest first, after ``party``'s alert cursor."""
         found = self.alerts_for(party, after, limit, conflicts_only=True)
         return [(a.seq, a.conflict) for a in found if a.conflict is not None]
 
@@ -426,12 +456,15 @@ class Store:
         alert_id: str | None = None,
         conflicts_only: bool = False,
     ) -> list[Alert]:
-        """``party``'s alerts (or the one with ``alert_id``), oldest first, after ``after``."""
+        """``party``'s alerts (or the one with ``alert_id``), oldest first, after ``after``.
+
+        ``Alert.seq`` and ``after`` are the party's own cursor (``party_seq``), never the
+        global sequence."""
         c = t.conflicts.c
         a = t.alerts.c
         query = (
             select(
-                a.seq,
+                a.party_seq,
                 a.id,
                 a.kind,
                 a.created_at,
@@ -450,10 +483,10 @@ class Store:
             )
             .select_from(t.alerts)
             .outerjoin(t.conflicts, a.conflict_seq == c.seq)
-            .where(a.party_id == party, a.seq > after)
+            .where(a.party_id == party, a.party_seq > after)
             .where(a.id == alert_id if alert_id is not None else sa_true())
             .where(a.conflict_seq.is_not(None) if conflicts_only else sa_true())
-            .order_by(a.seq)
+            .order_by(a.party_seq)
             .limit(limit)
         )
         with self.engine.connect() as conn:
@@ -483,36 +516,38 @@ class Store:
         if not parties:
             return
         now = clock.iso(clock.now())
+        rows = [
+            {
+                "id": str(uuid.uuid4()),
+                "party_id": p,
+                "kind": kind,
+                "subject_id": subject_id,
+                "message": message,
+                "created_at": now,
+            }
+            for p in parties
+        ]
         with self._write_lock, self._writer.begin() as conn:
-            conn.execute(
-                insert(t.alerts),
-                [
-                    {
-                        "id": str(uuid.uuid4()),
-                        "party_id": p,
-                        "kind": kind,
-                        "subject_id": subject_id,
-                        "message": message,
-                        "created_at": now,
-                    }
-                    for p in parties
-                ],
-            )
+            conn.execute(insert(t.alerts), self._number_alerts(conn, rows))
 
     def set_webhook(self, party: str, url: str | None) -> None:
-        """Point ``party``'s alerts at ``url`` from now on (None removes the webhook)."""
+        """Point ``party``'s alerts at ``url`` from now on (None removes the webhook).
+
+        Each call gives the webhook a new ``hook_id``: progress is recorded only against the
+        hook a delivery was for, so a late answer from the previous URL changes nothing."""
         w = t.webhooks.c
         with self._write_lock, self._writer.begin() as conn:
             conn.execute(t.webhooks.delete().where(w.party_id == party))
             if url is not None:
                 latest = conn.execute(
-                    select(func.coalesce(func.max(t.alerts.c.seq), 0)).where(
+                    select(func.coalesce(func.max(t.alerts.c.party_seq), 0)).where(
                         t.alerts.c.party_id == party
                     )
                 ).scalar_one()
                 conn.execute(
                     insert(t.webhooks).values(
                         party_id=party,
+                        hook_id=str(uuid.uuid4()),
                         url=url,
                         delivered_seq=latest,
                         failures=0,
@@ -521,32 +556,38 @@ class Store:
                 )
 
     def webhooks(self) -> list[dict[str, Any]]:
+        """Every webhook, for the delivery thread; ``delivered_seq`` is a party cursor."""
         w = t.webhooks.c
         with self.engine.connect() as conn:
             rows = conn.execute(
-                select(w.party_id, w.url, w.delivered_seq, w.failures, w.last_error, w.updated_at)
+                select(w.party_id, w.hook_id, w.url, w.delivered_seq, w.failures, w.updated_at)
             ).all()
         return [
             {
                 "party": r[0],
-                "url": r[1],
-                "delivered_seq": int(r[2]),
-                "failures": int(r[3]),
-                "last_error": r[4],
+                "hook_id": r[1],
+                "url": r[2],
+                "delivered_seq": int(r[3]),
+                "failures": int(r[4]),
                 "updated_at": r[5],
             }
             for r in rows
         ]
 
-    def webhook_progress(self, party: str, delivered_seq: int, error: str | None) -> None:
+    def webhook_progress(
+        self, party: str, hook_id: str, delivered_seq: int, *, failed: bool
+    ) -> None:
+        """Record a delivery to the hook ``hook_id``; nothing if the party has set another."""
         w = t.webhooks.c
-        values: dict[str, Any] = {"updated_at": clock.iso(clock.now()), "last_error": error}
-        if error is None:
-            values.update(delivered_seq=delivered_seq, failures=0)
-        else:
+        values: dict[str, Any] = {"updated_at": clock.iso(clock.now())}
+        if failed:
             values["failures"] = w.failures + 1
+        else:
+            values.update(delivered_seq=delivered_seq, failures=0)
         with self._write_lock, self._writer.begin() as conn:
-            conn.execute(update(t.webhooks).where(w.party_id == party).values(**values))
+            conn.execute(
+                update(t.webhooks).where(w.party_id == party, w.hook_id == hook_id).values(**values)
+            )
 
     def acknowledge_alert(self, party: str, alert_id: str, at: str) -> bool:
         """Mark one of ``party``'s alerts acknowledged; False if it has no such alert."""

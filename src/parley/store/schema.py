@@ -106,21 +106,26 @@ webhooks = Table(
     "webhooks",
     metadata,
     Column("party_id", String(64), ForeignKey("parties.id"), primary_key=True),
+    # new on every PUT, so a delivery to the previous URL that ends late updates nothing
+    Column("hook_id", String(36), nullable=False),
     Column("url", Text, nullable=False),
-    # the last alert seq delivered: delivery resumes from here after a restart
+    # the party's last alert cursor (alerts.party_seq) delivered: resumes here after a restart
     Column("delivered_seq", BigInteger, nullable=False),
+    # how the target answered is kept out of the database, so no API can echo it back
     Column("failures", Integer, nullable=False),
-    Column("last_error", Text),
     Column("updated_at", String(32), nullable=False),
 )
 
-# One row per party told about something; a party's feed is its rows in seq order.
+# One row per party told about something; a party's feed is its rows in party_seq order.
 alerts = Table(
     "alerts",
     metadata,
     Column("seq", Seq, primary_key=True, autoincrement=True),
     Column("id", String(40), nullable=False, unique=True),
     Column("party_id", String(64), ForeignKey("parties.id"), nullable=False),
+    # The party's own cursor, 1, 2, 3...: the global seq would let a party count, from the
+    # gaps between its cursors, the alerts raised for others.
+    Column("party_seq", BigInteger, nullable=False),
     Column("kind", String(32), nullable=False),
     Column("conflict_seq", Seq, ForeignKey("conflicts.seq")),
     # for alerts about a record rather than a conflict (a withdrawal, a correlation)
@@ -129,5 +134,6 @@ alerts = Table(
     Column("created_at", String(32), nullable=False),
     Column("acknowledged_at", String(32)),
     Index("ix_alerts_party", "party_id", "seq"),
+    Index("uq_alerts_party_seq", "party_id", "party_seq", unique=True),
 )
 import parley.intel.schema  # noqa: F401, E402  (the TAXII index tables, same metadata)
