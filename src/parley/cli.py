@@ -10,13 +10,15 @@ from typing import Any
 import click
 import httpx
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from parley import __version__, config
 from parley.errors import ParleyError
 
-out = Console()
-err = Console(stderr=True)
+# soft_wrap: long lines (URLs, keys, messages) stay whole, so piped output copies and pastes.
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 DATA = click.option(
     "--data",
@@ -43,6 +45,23 @@ def emit(data: Any, as_json: bool, human: str | Table | None = None) -> None:
         out.print(human)
 
 
+REGION_FILE = click.option(
+    "--region",
+    "region_file",
+    default=None,
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="GeoJSON of the area this hub serves; records wholly outside it are refused.",
+)
+REGION_MARGIN = click.option(
+    "--margin",
+    "margin_km",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(0, 1000),
+    help="Kilometres added around the area.",
+)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="parley")
 def cli() -> None:
@@ -53,19 +72,76 @@ def cli() -> None:
 @DATA
 @DATABASE
 @click.option("--origin", default=None, help="The log's origin line (default from settings).")
+@REGION_FILE
+@REGION_MARGIN
 @JSON
-def init(data_dir: Path, database_url: str | None, origin: str | None, as_json: bool) -> None:
+def init(
+    data_dir: Path,
+    database_url: str | None,
+    origin: str | None,
+    region_file: Path | None,
+    margin_km: float,
+    as_json: bool,
+) -> None:
     """Create a data directory: database, hub signing key and settings."""
     from parley import setup
 
     result = setup.init(data_dir, database_url, origin)
+    region_note = "no area of service: positions anywhere on Earth are accepted (see --region)"
+    if region_file is not None:
+        settings = setup.settings_for(data_dir, database_url)
+        result["region"] = setup.set_region(settings, region_file, margin_km)
+        region_note = f"area of service: {region_file} with a {margin_km:g} km margin"
     emit(
         result,
         as_json,
         f"[green]Initialised[/] {result['data_dir']}\n"
         f"database: {result['database']}\n"
+        + ("" if region_file else "[yellow]warning:[/] ")
+        + f"{region_note}\n"
         f"log verifier key (give this to every party):\n  [bold]{result['verifier_key']}[/]",
     )
+
+
+@cli.group()
+def region() -> None:
+    """The area this hub serves: records wholly outside it are refused."""
+
+
+@region.command("set")
+@click.argument("region_file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@REGION_MARGIN
+@DATA
+@DATABASE
+@JSON
+def region_set(
+    region_file: Path, margin_km: float, data_dir: Path, database_url: str | None, as_json: bool
+) -> None:
+    """Serve the area in a GeoJSON file (Polygon, MultiPolygon, Feature or FeatureCollection).
+
+    The change is a hub entry in the log: every party sees when and how the area changed.
+    """
+    from parley import setup
+
+    done = setup.set_region(setup.settings_for(data_dir, database_url), region_file, margin_km)
+    emit(
+        done,
+        as_json,
+        f"area of service is now {region_file} with a {margin_km:g} km margin "
+        f"(log entry {done['log_index']}, record {done['record']})",
+    )
+
+
+@region.command("clear")
+@DATA
+@DATABASE
+@JSON
+def region_clear(data_dir: Path, database_url: str | None, as_json: bool) -> None:
+    """Serve no particular area: positions anywhere are accepted. Logged like a change."""
+    from parley import setup
+
+    done = setup.set_region(setup.settings_for(data_dir, database_url), None, 0)
+    emit(done, as_json, f"no area of service any more (log entry {done['log_index']})")
 
 
 @cli.command()
@@ -303,7 +379,7 @@ def main() -> None:
         exc.show()
         sys.exit(exc.exit_code)
     except ParleyError as exc:
-        err.print(f"[red]error:[/] {exc.detail}")
+        err.print(f"[red]error:[/] {escape(exc.detail)}")
         sys.exit(1)
     except OSError as exc:
         err.print(f"[red]error:[/] {exc}")

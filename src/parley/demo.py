@@ -25,6 +25,7 @@ from rich.progress import Progress
 from parley import clock, config, setup
 from parley.client import document
 from parley.errors import ParleyError
+from parley.geo.region import Region
 from parley.hub import Accepted, Hub
 from parley.parties import jws, keys
 
@@ -84,6 +85,8 @@ def build(data_dir: Path, url: str, quiet: bool = False) -> dict[str, Any]:
         return summary
     setup.init(data_dir, None, None)
     settings = config.load(data_dir)
+    syria = resources.files("parley.data").joinpath("syria-governorates.geojson").read_text()
+    setup.record_region(settings, Region.from_geojson(syria, 50_000, "Syria"))
     key_dir = data_dir / "keys"
     key_dir.mkdir(exist_ok=True)
     registered: dict[str, dict[str, str]] = {}

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from parley import clock, rules
+from parley import clock, hubrecords, rules
 from parley.config import Settings
 from parley.deconfliction import Parsed, Screening
 from parley.errors import (
@@ -24,6 +24,7 @@ from parley.errors import (
     ParleyError,
     Unauthorized,
 )
+from parley.geo.region import Region
 from parley.housekeeping import Housekeeping
 from parley.hublog import HubLog
 from parley.parties import keys, tokens
@@ -75,6 +76,8 @@ class Hub:
             settings.checkpoint_interval_s,
         )
         self.screening = Screening(self.store)
+        self.region: Region | None = None
+        self._region_seq: int | None = None
         self.alert_listeners: list[Callable[[], None]] = []
         from parley.api.alerts import render  # the one audience-safe view of an alert
 
@@ -153,6 +156,7 @@ class Hub:
     async def _submit(
         self, checkers: Sequence[Callable[[], tuple[Checked, Prepared]]]
     ) -> list[Outcome]:
+        self.refresh_region()
         outcomes: list[Outcome | None] = []
         ready: list[Checked] = []
         geometry: dict[str, Parsed] = {}
@@ -214,6 +218,16 @@ class Hub:
         """Called by the writer thread after each commit; the log and screening hook in here."""
         self.screening.committed()
         self.log.notify()
+
+    # -- the area of service ------------------------------------------------------------------
+
+    def refresh_region(self) -> None:
+        """Follow ``parley region set`` (a hub entry another process may have written)."""
+        latest = self.store.latest_of_kind(hubrecords.REGION)
+        seq = None if latest is None else latest.seq
+        if seq != self._region_seq:
+            self.region = hubrecords.region_of(latest)
+            self._region_seq = seq
 
     # -- reads --------------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from parley import areamaps, audiences, clock, incidents, notices, operations
 from parley.deconfliction import Parsed, parse
 from parley.errors import Conflict, Forbidden, InvalidSubmission, NotFound, Unprocessable
 from parley.geo import shapes
+from parley.geo.region import footprint_shape
 from parley.parties import jws
 from parley.store.db import Party, Submission
 from parley.submissions import Checked
@@ -40,6 +41,7 @@ def prepare(hub: Hub, party: Party, checked: Checked) -> Prepared:
     body: dict[str, Any] = checked.document["body"]
     audience = checked.record.audience
     ready = Prepared(parsed=parse(kind, body))
+    _in_region(hub, kind, ready.parsed, body)
     if isinstance(ready.parsed, list):
         _operation(hub, party, ready.parsed, body, audience)
     elif kind == "site" and isinstance(ready.parsed, shapes.Site):
@@ -69,6 +71,20 @@ def prepare(hub: Hub, party: Party, checked: Checked) -> Prepared:
     elif kind in ("area-map", "area-vote"):
         _area_map(hub, party, kind, body, audience)
     return ready
+
+
+def _in_region(hub: Hub, kind: str, parsed: Parsed | None, body: dict[str, Any]) -> None:
+    """Refuse what lies wholly outside the area the hub serves (a typo, most often)."""
+    if hub.region is None:
+        return
+    if isinstance(parsed, list):
+        for i, volume in enumerate(parsed):
+            hub.region.check(footprint_shape(volume.footprint), f"body.volumes[{i}].footprint")
+    elif parsed is not None:
+        where = "body.route" if kind == "movement" else "body.geometry"
+        hub.region.check(footprint_shape(parsed.footprint), where)
+    elif kind == "incident":
+        hub.region.check(footprint_shape(incidents.probe(body).footprint), "body.location")
 
 
 def _refer(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
@@ -13,6 +13,9 @@ from parley.config import Settings
 from parley.errors import BadRequest
 from parley.parties import keys, tokens
 from parley.store.db import Party, Store
+
+if TYPE_CHECKING:
+    from parley.geo.region import Region
 
 
 def settings_for(data_dir: Path, database_url: str | None) -> Settings:
@@ -103,3 +106,37 @@ def _redacted(url: str) -> str:
         creds, host = rest.rsplit("@", 1)
         return f"{scheme}://{creds.split(':')[0]}:***@{host}" if ":" in creds else url
     return url
+
+
+def set_region(settings: Settings, region_file: Path | None, margin_km: float) -> dict[str, Any]:
+    """Record the area in a GeoJSON file (None: no area) as the area the hub serves."""
+    from parley.geo.region import Region
+
+    region = None
+    if region_file is not None:
+        try:
+            text = region_file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise BadRequest(f"cannot read {region_file}: {exc}") from None
+        region = Region.from_geojson(text, margin_km * 1000, region_file.stem)
+    return record_region(settings, region)
+
+
+def record_region(settings: Settings, region: Region | None) -> dict[str, Any]:
+    """Record the area the hub serves as a hub entry in the log, for every party to see."""
+    from parley import hubrecords
+
+    key = hub_key(settings)
+    store = open_store(settings)
+    try:
+        hubrecords.ensure_hub_party(store, key)
+        made = hubrecords.region_record(key, region)
+        (index,) = store.append([made])
+    finally:
+        store.close()
+    return {
+        "region": None if region is None else region.name,
+        "margin_km": None if region is None else region.margin_m / 1000,
+        "record": made.id,
+        "log_index": index,
+    }

@@ -21,6 +21,7 @@ from shapely.ops import nearest_points
 
 from parley.errors import Unprocessable
 from parley.geo import geodesy
+from parley.geo.footprint import Footprint
 
 
 class RegionError(Unprocessable):
@@ -34,7 +35,7 @@ class Region:
 
     area: shapely.Geometry
     margin_m: float = 0.0
-    name: str = "the area this hub serves"
+    name: str = "unnamed"
 
     @classmethod
     def from_geojson(cls, text: str, margin_m: float = 0.0, name: str | None = None) -> Region:
@@ -53,7 +54,7 @@ class Region:
             ) from None
         if area.is_empty or not area.is_valid:
             area = shapely.make_valid(area)
-        return cls(area, margin_m, name or "the area this hub serves")
+        return cls(area, margin_m, name or "unnamed")
 
     @cached_property
     def _projection(self) -> tuple[Transformer, Transformer]:
@@ -94,10 +95,14 @@ class Region:
             else ""
         )
         raise RegionError(
-            f"this lies wholly outside {self.name}: its nearest point is {lat:.5f}, {lon:.5f}, "
-            f"{km:,.1f} km away.{hint}",
+            f"this lies wholly outside {self.described()}: the nearest point of that area is "
+            f"{lat:.5f}, {lon:.5f}, {km:,.1f} km away.{hint}",
             field=field,
         )
+
+    def described(self) -> str:
+        margin = f", with a {self.margin_m / 1000:g} km margin" if self.margin_m else ""
+        return f"the area this hub serves ({self.name}{margin})"
 
     def to_geojson(self) -> dict[str, Any]:
         return {
@@ -120,3 +125,12 @@ def _geometries(doc: Any) -> list[dict[str, Any]]:
     if kind == "GeometryCollection" and isinstance(doc.get("geometries"), list):
         return [g for sub in doc["geometries"] for g in _geometries(sub)]
     return []
+
+
+def footprint_shape(footprint: Footprint) -> shapely.Geometry:
+    """A footprint's own geometry (without its buffer), in lon/lat, for the area test."""
+    if footprint.kind == "point":
+        return shapely.Point(footprint.parts[0][0][0])
+    if footprint.kind == "line":
+        return shapely.LineString(footprint.parts[0][0])
+    return shapely.MultiPolygon([(rings[0], rings[1:]) for rings in footprint.parts])

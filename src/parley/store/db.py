@@ -321,6 +321,19 @@ class Store:
             for row in conn.execute(query):
                 yield Submission(*row)
 
+    def latest_of_kind(self, kind: str) -> Submission | None:
+        """The newest submission of ``kind``, for records every party sees (the hub's own)."""
+        c = t.submissions.c
+        query = (
+            select(*_submission_columns())
+            .where(c.kind == kind, c.audience_all)
+            .order_by(c.seq.desc())
+            .limit(1)
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return Submission(*row) if row else None
+
     def last_submitted(self, viewer: str) -> dict[str, str]:
         """Per party, when it last submitted something ``viewer`` may see: a restricted record
         must not tell outsiders who was active when its entry appeared in the log."""

@@ -1,0 +1,87 @@
+"""Records the hub makes itself, logged like every party's so every party sees them.
+
+The hub appears in the parties table as ``hub``, with its log key as public key and no token, so
+no request can ever authenticate as it. Its records are ordinary submissions signed with that key:
+they get a log entry, a receipt and the start-up integrity check like any other. The JWS signing
+input is one line of base64url and dots, and a signed note always has several lines, so a
+signature over one can never be taken for the other.
+
+Kinds: ``hub-region`` (the area the hub serves; docs/workflows.md).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import uuid
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from parley import clock
+from parley.geo.region import Region
+from parley.parties import jws
+from parley.parties.keys import b64url, public_raw
+from parley.store.db import NewSubmission, Party, Store, Submission
+from parley.submissions import log_entry
+
+HUB = "hub"
+ROLE = "hub"
+REGION = "hub-region"
+KINDS = frozenset({REGION})
+
+
+def ensure_hub_party(store: Store, key: Ed25519PrivateKey) -> None:
+    public = b64url(public_raw(key.public_key()))
+    if any(p.id == HUB for p in store.parties()):
+        return
+    # A digest no token can have (tokens hash to 64 hex digits): nobody can sign in as the hub.
+    unusable = "hub-" + secrets.token_hex(16)
+    store.add_party(Party(HUB, "the hub itself", ROLE, public, clock.iso(clock.now())), unusable)
+
+
+def record(key: Ed25519PrivateKey, kind: str, body: dict[str, Any]) -> NewSubmission:
+    """A hub record for every party, signed and ready for the store."""
+    now = clock.now()
+    nonce = secrets.token_hex(16)
+    document: dict[str, Any] = {
+        "kind": kind,
+        "party": HUB,
+        "client_time": clock.iso(now),
+        "nonce": nonce,
+        "audience": "all",
+        "body": body,
+    }
+    compact = jws.sign(document, key, HUB)
+    record_id = str(uuid.uuid4())
+    received_at = clock.iso(now)
+    return NewSubmission(
+        id=record_id,
+        kind=kind,
+        party_id=HUB,
+        nonce=nonce,
+        client_time=received_at,
+        received_at=received_at,
+        audience=None,
+        jws=compact,
+        salt=None,
+        entry=log_entry(record_id, kind, HUB, received_at, compact, None),
+    )
+
+
+def region_record(key: Ed25519PrivateKey, region: Region | None) -> NewSubmission:
+    body: dict[str, Any] = {"region": None if region is None else region.to_geojson()}
+    return record(key, REGION, body)
+
+
+def region_of(submission: Submission | None) -> Region | None:
+    if submission is None:
+        return None
+    feature = jws.Parsed(submission.jws, stored=True).payload["body"].get("region")
+    if not feature:
+        return None
+    return Region.from_geojson(
+        json.dumps(feature["geometry"]),
+        float(feature["properties"].get("margin_m", 0)),
+        str(feature["properties"].get("name") or "unnamed"),
+    )
