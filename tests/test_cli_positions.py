@@ -63,11 +63,16 @@ def test_site_add_echoes_where_it_landed_and_shows_flags(
     assert "36°12′00.0″N 37°09′36.0″E" in stdout
     assert "37S CA 34576 07700" in stdout
     assert "SW of Aleppo, Aleppo governorate" in stdout
-    # A second clinic 30 m away is flagged as a possible duplicate, without --json.
+    # A second clinic 30 m away asks first; with no terminal to ask on, nothing is notified.
+    size = server.hub.store.log_size()
     code, stdout, stderr = _add(server, relief, tmp_path, "36.2003, 37.16")
+    assert code == 1 and "possible duplicate" in stderr and "--yes" in stderr
+    assert server.hub.store.log_size() == size
+    # With --yes it is notified, and the hub's flag is printed without --json.
+    code, stdout, stderr = _add(server, relief, tmp_path, "36.2003, 37.16", "--yes")
     assert code == 0, stderr
     assert "flag" in stdout and "duplicate" in stdout
-    code, stdout, _ = _add(server, relief, tmp_path, "36.2006, 37.16", "--json")
+    code, stdout, _ = _add(server, relief, tmp_path, "36.2006, 37.16", "--json", "--yes")
     answer = json.loads(stdout)
     assert answer["position"]["mgrs"].startswith("37S CA")
     assert "Aleppo" in answer["position"]["near"]
@@ -76,3 +81,16 @@ def test_site_add_echoes_where_it_landed_and_shows_flags(
         37.16, 36.2006, answer["position"]["longitude"], answer["position"]["latitude"]
     )
     assert metres < 0.01
+
+
+def test_the_position_endpoint_reads_back_what_was_typed(
+    server: Server, parties: dict[str, PartyHandle]
+) -> None:
+    with server.client(parties["alpha"]) as a:
+        found = a.get("/api/v1/position", q="37S CA 34576 07700")
+        assert found["mgrs"] == "37S CA 34576 07700" and found["form"] == "mgrs"
+        assert found["precision_m"] == 1.0 and "Aleppo governorate" in found["near"]
+        response = a.http.get("/api/v1/position", params={"q": "37T CA 34576 07700"})
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "latitude band T" in response.json()["detail"]

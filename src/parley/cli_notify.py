@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ import httpx
 from rich.markup import escape
 
 from parley import clock
-from parley.cli import JSON, cli, emit, out
+from parley.cli import JSON, cli, emit, err, out
 from parley.client import Client, _answer
 from parley.formats.coordinates import echo, echo_line, parse_position
 from parley.notices import CATEGORIES
@@ -104,6 +105,7 @@ def site() -> None:
     help="For a restricted site: tell parties outside the audience that a protected "
     "site they cannot see lies in their volume.",
 )
+@click.option("--yes", is_flag=True, help="Notify even if a site of the same category is near.")
 @AUDIENCE
 @JSON
 def site_add(
@@ -114,10 +116,15 @@ def site_add(
     radius_m: float,
     valid_until: str | None,
     warn_on_conflict: bool,
+    yes: bool,
     audience: str,
     as_json: bool,
 ) -> None:
-    """Notify a protected site (a point with a radius)."""
+    """Notify a protected site (a point with a radius).
+
+    Prints where the site landed (decimal, DMS, MGRS, nearest place) and every flag the hub
+    raises. A site of the same category within 100 m asks for confirmation (--yes skips it).
+    """
     lat, lon = parse_position(position)
     body: dict[str, Any] = {
         "category": category,
@@ -128,7 +135,23 @@ def site_add(
     }
     if warn_on_conflict:
         body["warn_on_conflict"] = True
+    if not yes:
+        _confirm_flags(client, body, (lat, lon))
     _report(client.submit("site", body, _audience(audience)), as_json, (lat, lon))
+
+
+def _confirm_flags(client: Client, body: dict[str, Any], at: tuple[float, float]) -> None:
+    """Ask before notifying a site the hub would flag as a possible duplicate."""
+    flags: list[str] = _answer(client.http.post("/api/v1/sites/check", json=body))["flags"]
+    if not flags:
+        return
+    err.print(f"at {escape(echo_line(*at))}")
+    for flag in flags:
+        err.print(f"[yellow]flag[/]: {escape(flag)}")
+    if not sys.stdin.isatty():
+        raise click.ClickException("not notified: check the flags above; --yes notifies anyway")
+    if not click.confirm("Notify this site anyway?", default=False, err=True):
+        raise click.ClickException("not notified")
 
 
 @cli.group()

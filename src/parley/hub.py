@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+import shapely
+
 from parley import clock, hubrecords, rules
 from parley.config import Settings
 from parley.deconfliction import Parsed, Screening
@@ -218,6 +220,17 @@ class Hub:
         """Called by the writer thread after each commit; the log and screening hook in here."""
         self.screening.committed()
         self.log.notify()
+
+    def draft_site(self, party: Party, body: dict[str, Any]) -> list[str]:
+        """The flags a site would get (possible duplicates), checked but not stored."""
+        self.refresh_region()
+        return rules.draft_site(self, party, body)
+
+    def check_position(self, lat: float, lon: float) -> None:
+        """Refuse a position wholly outside the area this hub serves."""
+        self.refresh_region()
+        if self.region is not None:
+            self.region.check(shapely.Point(lon, lat), "q")
 
     # -- the area of service ------------------------------------------------------------------
 

@@ -73,6 +73,14 @@ def prepare(hub: Hub, party: Party, checked: Checked) -> Prepared:
     return ready
 
 
+def draft_site(hub: Hub, party: Party, body: dict[str, Any]) -> list[str]:
+    """What notifying this site would be told, without signing or storing anything."""
+    parsed = parse("site", body)
+    _in_region(hub, "site", parsed, body)
+    notices.check_site(body)
+    return _duplicates(hub, party, body)
+
+
 def _in_region(hub: Hub, kind: str, parsed: Parsed | None, body: dict[str, Any]) -> None:
     """Refuse what lies wholly outside the area the hub serves (a typo, most often)."""
     if hub.region is None:

@@ -18,6 +18,7 @@ from parley.api import (
     log,
     maps,
     parties,
+    positions,
     problems,
     sites,
     submissions,
@@ -61,6 +62,7 @@ def create_app(settings: Settings, hub: Hub | None = None) -> FastAPI:
     app.include_router(alerts.webhook_router)
     app.include_router(conflicts.router)
     app.include_router(sites.router)
+    app.include_router(positions.router)
     app.include_router(maps.router)
     app.include_router(exports.router)
     app.include_router(incidents.router)
