@@ -756,8 +756,22 @@ def test_the_page_reads_the_shared_table_of_positions_like_the_hub(
 
     page.get_by_text("Notify a protected site").click()
     form = page.locator("#site-form")
+    readout = form.locator("output.readout")
     form.get_by_label("Position").fill("37T CA 34576 07700")
-    expect(form.locator("output.readout")).to_contain_text("latitude band T")
+    expect(readout).to_contain_text("latitude band T")
+    form.get_by_label("Position").fill("37.16, 36.2")  # axes swapped: in Turkey
+    expect(readout).to_contain_text("The hub would refuse it")
+    expect(readout).to_contain_text("swap latitude and longitude")
     form.get_by_label("Position").fill("37S CA 34576 07700")
-    expect(form.locator("output.readout")).to_contain_text("Reads as 36.20000, 37.16000")
+    expect(readout).to_contain_text("Reads as 36.20000, 37.16000")
+    expect(readout).to_contain_text("SW of Aleppo, Aleppo governorate")
+
+    # The same clinic notified twice: the hub's duplicate flag is shown after submitting.
+    form.get_by_label("Name").fill("Twice-notified clinic (test)")
+    form.get_by_label("Category").select_option("health-post")
+    form.get_by_label("Protected radius (metres)").fill("100")
+    for _ in range(2):
+        form.get_by_role("button", name="Sign and notify site").click()
+        expect(form.locator(".status")).to_contain_text("Notified and logged at sequence")
+    expect(form.locator(".status .flag-note")).to_contain_text("possible duplicate")
     no_page_errors(page)

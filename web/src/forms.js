@@ -58,6 +58,7 @@ function positionField(label, onPick) {
       readout.textContent = `Reads as ${at.lat.toFixed(5)}, ${at.lon.toFixed(5)} · ${formatDms(at)} · MGRS ${formatMgrs(at)}`;
       readout.className = "readout";
       input.removeAttribute("aria-invalid");
+      whereIs(input.value, readout);
       return at;
     } catch (err) {
       readout.textContent = err.message;
@@ -83,6 +84,25 @@ function positionField(label, onPick) {
       }
     },
   };
+}
+
+// The hub's reading of the same text: the nearest place and governorate, or why it would refuse
+// it (outside the area it serves, axes swapped). Asked once the typing pauses.
+let whereTimer = 0;
+function whereIs(text, readout) {
+  clearTimeout(whereTimer);
+  whereTimer = setTimeout(async () => {
+    if (!state.hub) return;
+    const reads = readout.textContent;
+    try {
+      const found = await state.hub.get("/api/v1/position", { q: text });
+      if (readout.textContent === reads && found.near) readout.textContent = `${reads} · ${found.near}`;
+    } catch (err) {
+      if (readout.textContent !== reads) return;
+      readout.textContent = `${reads} · The hub would refuse it: ${err.message}`;
+      readout.className = "readout error";
+    }
+  }, 250);
 }
 
 // "All parties", or a list. The author is always in the audience; the hub adds it.
@@ -146,9 +166,12 @@ function formShell(title, id, build) {
       const answer = await submit();
       hooks.draw.clear(); // the record itself is on the map now
       const conflicts = answer.conflicts ?? [];
+      const flags = answer.flags ?? [];
       clear(
         status,
         el("p", { class: "ok" }, `Notified and logged at sequence ${answer.sequence}.`),
+        // The hub's warnings (possible duplicate, late notice) are never hidden.
+        flags.length ? el("div", { class: "flag-note", role: "alert" }, el("strong", {}, "The hub flagged it:"), el("ul", {}, flags.map((f) => el("li", {}, humanize(f))))) : "",
         conflicts.length
           ? el("div", { class: "conflict-note", role: "alert" }, el("strong", {}, `The hub raised ${conflicts.length} conflict${conflicts.length === 1 ? "" : "s"}:`), el("ul", {}, conflicts.map((c) => el("li", {}, `${c.severity} ${c.kind}: ${humanize(c.detail)}`))))
           : el("p", {}, "No conflict was raised for you."),
