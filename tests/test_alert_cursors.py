@@ -5,6 +5,7 @@ list, the SSE stream's event ids and Last-Event-ID, and the bounds on every curs
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 
+from parley.config import Settings
 from parley.store import db as store_db
 from parley.store.db import Store
 
@@ -73,7 +75,7 @@ def _stream(server: Server, party: PartyHandle, n: int, **headers: str) -> list[
         timeout=20,
     ) as response:
         assert response.status_code == 200
-        event_id = None
+        event_id = -1
         for line in response.iter_lines():
             if line.startswith("id: "):
                 event_id = int(line.removeprefix("id: "))
@@ -185,9 +187,8 @@ def test_migration_numbers_existing_alerts_per_party(tmp_path: Path, backend: st
         numbered = conn.execute(
             sa.text("SELECT id, party_id, party_seq FROM alerts ORDER BY seq")
         ).all()
-        hooks = dict(
-            conn.execute(sa.text("SELECT party_id, delivered_seq FROM webhooks")).all()  # type: ignore[arg-type]
-        )
+        rows = conn.execute(sa.text("SELECT party_id, delivered_seq FROM webhooks")).all()
+    hooks = {str(r[0]): int(r[1]) for r in rows}
     assert [tuple(r) for r in numbered] == [
         ("a1", "alpha", 1),
         ("a2", "bravo", 1),
@@ -199,3 +200,40 @@ def test_migration_numbers_existing_alerts_per_party(tmp_path: Path, backend: st
     assert hooks == {"alpha": 3, "bravo": 1}
     assert [a.seq for a in store.alerts_for("alpha", after=2)] == [3, 4]
     store.close()
+
+
+def test_two_writers_on_one_database_number_each_partys_alerts_without_gaps(
+    settings: Settings, parties: dict[str, PartyHandle]
+) -> None:
+    """Two stores are two ``parley serve`` processes: each has its own write lock, so only the
+    database keeps two writers from giving one party the same cursor twice."""
+    from .test_store import new
+
+    stores = [Store(settings.database), Store(settings.database)]
+    (index,) = stores[0].append([new("relief", "subject-000000")])
+    (subject,) = [s.id for s in stores[0].list_submissions("relief") if s.log_index == index]
+    errors: list[BaseException] = []
+    start = threading.Barrier(len(stores))
+
+    def raise_alerts(store: Store) -> None:
+        try:
+            start.wait(10)
+            for _ in range(25):
+                store.add_alerts("withdrawal", subject, "m", ["alpha", "bravo"])
+                store.add_alerts("withdrawal", subject, "m", ["alpha"])
+        except BaseException as exc:  # reported below, with the numbering
+            errors.append(exc)
+
+    threads = [threading.Thread(target=raise_alerts, args=(s,)) for s in stores]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    try:
+        assert errors == []
+        alpha = [a.seq for a in stores[1].alerts_for("alpha", limit=1000)]
+        bravo = [a.seq for a in stores[1].alerts_for("bravo", limit=1000)]
+        assert alpha == list(range(1, 101)) and bravo == list(range(1, 51))
+    finally:
+        for store in stores:
+            store.close()

@@ -304,3 +304,19 @@ def test_a_data_directory_without_a_webhook_key_gets_one_on_start(settings: Sett
     finally:
         hub.close()
     assert [p.name for p in settings.data_dir.iterdir() if p.name.startswith(".")] == []
+
+
+def test_the_switch_is_off_by_default_and_must_be_a_boolean(tmp_path: Any) -> None:
+    from parley import config
+
+    data = tmp_path / "data"
+    data.mkdir()
+    assert config.Settings().webhooks_allow_private is False
+    assert "webhooks_allow_private = false" in config.dump(config.Settings())
+    (data / "parley.toml").write_text(config.dump(config.Settings()))
+    assert config.load(data).webhooks_allow_private is False
+    (data / "parley.toml").write_text("webhooks_allow_private = true\n")
+    assert config.load(data).webhooks_allow_private is True
+    (data / "parley.toml").write_text('webhooks_allow_private = "false"\n')
+    with pytest.raises(BadRequest, match="true or false"):
+        config.load(data)

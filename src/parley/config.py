@@ -79,7 +79,12 @@ def load(data_dir: Path, database_url: str | None = None) -> Settings:
     unknown = set(values) - known
     if unknown:
         raise BadRequest(f"{path}: unknown settings {sorted(unknown)}")
-    settings = replace(Settings(data_dir=data_dir), **values)
+    defaults = Settings(data_dir=data_dir)
+    for name, value in values.items():
+        # A switch written "false" (a string) would otherwise read as on.
+        if isinstance(getattr(defaults, name), bool) and not isinstance(value, bool):
+            raise BadRequest(f"{path}: {name} must be true or false, not {value!r}")
+    settings = replace(defaults, **values)
     url = database_url or os.environ.get("PARLEY_DATABASE_URL")
     return replace(settings, database_url=url) if url else settings
 
