@@ -148,3 +148,32 @@ def test_the_shared_table_through_parley_site_add(
             answer = json.loads(captured.out)
             got = (answer["position"]["latitude"], answer["position"]["longitude"])
             assert metres(got, expected(case)) <= case["tolerance_m"], case["input"]
+
+
+def test_operation_notify_echoes_its_volumes_and_a_repeat_is_flagged(
+    server: Server, parties: dict[str, PartyHandle], tmp_path: Path
+) -> None:
+    from .test_notices import movement
+    from .test_screening_hub import operation
+
+    alpha = parties["alpha"]
+    body = tmp_path / "op.json"
+    body.write_text(json.dumps(operation(37.16, 36.2, 500)))
+    first = _run(server, alpha, tmp_path, "operation", "notify", str(body))
+    assert first.returncode == 0, first.stderr
+    assert "volume 0 centred at 36.20000, 37.16000" in first.stdout
+    assert "Aleppo governorate" in first.stdout and "likely duplicate" not in first.stdout
+    again = _run(server, alpha, tmp_path, "operation", "notify", str(body), "--json")
+    answer = json.loads(again.stdout)
+    first_id = first.stdout.split()[2]
+    assert answer["flags"] == [
+        f"likely duplicate of {first_id}: the same operation was already notified and is in force"
+    ]
+    assert "Aleppo" in answer["volumes"][0]["centre"]["near"]
+    with server.client(parties["relief"]) as r:
+        convoy = movement(72)
+        assert not any("likely duplicate" in f for f in r.submit("movement", convoy)["flags"])
+        assert any("likely duplicate" in f for f in r.submit("movement", convoy)["flags"])
+    # Another party's identical operation is not a repeat of alpha's.
+    with server.client(parties["bravo"]) as b:
+        assert b.submit("operation", operation(37.16, 36.2, 500))["flags"] == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,7 @@ from rich.markup import escape
 
 from parley import clock
 from parley.cli import JSON, cli, emit, err, out
-from parley.client import Client, _answer
+from parley.client import Client, HubError, _answer
 from parley.formats.coordinates import echo, echo_line, parse_position
 from parley.notices import CATEGORIES
 
@@ -54,16 +54,23 @@ def _audience(text: str) -> str | list[str]:
 
 
 def _report(
-    answer: dict[str, Any], as_json: bool, position: tuple[float, float] | None = None
+    answer: dict[str, Any],
+    as_json: bool,
+    position: tuple[float, float] | None = None,
+    volumes: Sequence[tuple[float, float]] = (),
 ) -> None:
     lines = [
         f"accepted: {answer['kind']} {answer['id']} (sequence {answer['sequence']}, "
         f"received {answer['received_at']})"
     ]
+    # Echo where it landed, so a misread position is seen by the person who typed it.
     if position is not None:
-        # Echo where it landed, so a misread position is seen by the person who typed it.
         answer = {**answer, "position": echo(*position)}
         lines.append(f"  at {escape(echo_line(*position))}")
+    if volumes:
+        answer = {**answer, "volumes": [{"centre": echo(*at)} for at in volumes]}
+        for i, at in enumerate(volumes):
+            lines.append(f"  volume {i} centred at {escape(echo_line(*at))}")
     for flag in answer.get("flags", []):
         # Flags are the hub's warnings (possible duplicate, late notice): never hidden.
         lines.append(f"  [yellow]flag[/]: {escape(str(flag))}")
@@ -175,7 +182,19 @@ def operation_notify(
         raise click.ClickException(f"{body_file.name} is not JSON: {exc}") from None
     if supersedes:
         body["supersedes"] = supersedes
-    _report(client.submit("operation", body, _audience(audience)), as_json)
+    answer = client.submit("operation", body, _audience(audience))
+    _report(answer, as_json, volumes=_volume_centres(body))
+
+
+def _volume_centres(body: dict[str, Any]) -> list[tuple[float, float]]:
+    """Where each volume lies, as (lat, lon) of its footprint's centre (the hub accepted them)."""
+    import shapely
+
+    centres = []
+    for volume in body.get("volumes", []):
+        centre = shapely.geometry.shape(volume["footprint"]).centroid
+        centres.append((centre.y, centre.x))
+    return centres
 
 
 @operation.command("status")
@@ -185,9 +204,8 @@ def operation_notify(
 @JSON
 def operation_status(client: Client, operation_id: str, status: str, as_json: bool) -> None:
     """Move one of your operations on: active, completed or cancelled."""
-    _report(
-        client.submit("operation-status", {"operation": operation_id, "status": status}), as_json
-    )
+    body = {"operation": operation_id, "status": status}
+    _report(client.submit("operation-status", body, _audience_of(client, operation_id)), as_json)
 
 
 @cli.command()
@@ -196,7 +214,20 @@ def operation_status(client: Client, operation_id: str, status: str, as_json: bo
 @JSON
 def ack(client: Client, record_id: str, as_json: bool) -> None:
     """Acknowledge receipt of a notified site or movement (receipt, not approval)."""
-    _report(client.submit("acknowledgement", {"record": record_id}), as_json)
+    _report(
+        client.submit("acknowledgement", {"record": record_id}, _audience_of(client, record_id)),
+        as_json,
+    )
+
+
+def _audience_of(client: Client, record_id: str) -> str | list[str]:
+    """A record about a record goes to that record's audience (docs/entries.md); one the hub
+    does not show is sent for all, and the hub refuses it as missing."""
+    try:
+        audience: str | list[str] = client.get(f"/api/v1/submissions/{record_id}")["audience"]
+    except HubError:
+        return "all"
+    return audience
 
 
 @cli.command()

@@ -9,6 +9,7 @@ conflicts"), and then learns only that such a record exists, never which or wher
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 import uuid
@@ -34,6 +35,14 @@ KINDS = (
 )
 
 Parsed = list[shapes.Volume] | shapes.Site | shapes.Area | shapes.Movement
+
+
+REPEATABLE = ("operation", "movement")
+ENDED = ("withdrawn", operations.CANCELLED, operations.COMPLETED, operations.SUPERSEDED)
+
+
+def body_digest(body: dict[str, Any]) -> str:
+    return hashlib.sha256(jws.canonical(body)).hexdigest()
 
 
 def parse(kind: str, body: dict[str, Any]) -> Parsed | None:
@@ -85,6 +94,8 @@ class Screening:
         self._pending: dict[str, Parsed | None] = {}
         self.maps: dict[str, areamaps.AreaMap] = {}
         self._results: dict[str, list[StoredConflict]] = {}
+        # (party, kind, digest of the canonical body) -> the newest record with that body
+        self._bodies: dict[tuple[str, str, str], str] = {}
         with self._lock:
             self._catch_up()
 
@@ -174,6 +185,8 @@ class Screening:
                 continue
             if sub.kind == "site":
                 self.categories[sub.id] = str(body.get("category"))
+            if sub.kind in REPEATABLE:
+                self._bodies[(sub.party_id, sub.kind, body_digest(body))] = sub.id
             if sub.kind == "operation":
                 # An amendment inherits the status of the version it supersedes.
                 old = body.get("supersedes")
@@ -253,6 +266,15 @@ class Screening:
         volumes = self._volumes.pop(record, None) if status != operations.ACTIVE else None
         if status == operations.COMPLETED and volumes and record in self.holders:
             screening.add_operation(self.flown, record, self.holders[record].party, volumes)
+
+    def same_body(self, party: str, kind: str, body: dict[str, Any]) -> str | None:
+        """``party``'s record of ``kind`` with exactly this body, if it is still in force."""
+        with self._lock:
+            self._catch_up()
+            found = self._bodies.get((party, kind, body_digest(body)))
+            if found is None or self.status.get(found) in ENDED:
+                return None
+            return found
 
     def nearby_sites(self, party: str, probe: shapes.Site, within_m: float) -> list[str]:
         """Sites of ``probe``'s category within ``within_m`` of its core that ``party`` sees.

@@ -15,7 +15,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from parley import areamaps, audiences, clock, incidents, notices, operations
-from parley.deconfliction import Parsed, parse
+from parley.deconfliction import REPEATABLE, Parsed, parse
 from parley.errors import Conflict, Forbidden, InvalidSubmission, NotFound, Unprocessable
 from parley.geo import shapes
 from parley.geo.region import footprint_shape
@@ -42,6 +42,8 @@ def prepare(hub: Hub, party: Party, checked: Checked) -> Prepared:
     audience = checked.record.audience
     ready = Prepared(parsed=parse(kind, body))
     _in_region(hub, kind, ready.parsed, body)
+    if kind in REPEATABLE:
+        ready.flags += _repeated(hub, party, kind, body)
     if isinstance(ready.parsed, list):
         _operation(hub, party, ready.parsed, body, audience)
     elif kind == "site" and isinstance(ready.parsed, shapes.Site):
@@ -201,6 +203,13 @@ def _acknowledgement(
     _refer(hub, "acknowledgement", audience, found.id, "body.record")
     if hub.store.acknowledged(party.id, [found.id]):
         raise Conflict(f"you already acknowledged {found.id}", field="body.record")
+
+
+def _repeated(hub: Hub, party: Party, kind: str, body: dict[str, Any]) -> list[str]:
+    same = hub.screening.same_body(party.id, kind, body)
+    if same is None:
+        return []
+    return [f"likely duplicate of {same}: the same {kind} was already notified and is in force"]
 
 
 def _duplicates(hub: Hub, party: Party, body: dict[str, Any]) -> list[str]:
