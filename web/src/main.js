@@ -208,7 +208,8 @@ async function submit(kind, body, audience) {
 }
 
 async function acknowledge(recordId) {
-  await submit("acknowledgement", { record: recordId }, "all");
+  // A record about a record may not be wider than it: the receipt goes to the site's audience.
+  await submit("acknowledgement", { record: recordId }, state.records.get(recordId)?.audience ?? "all");
   renderRecord();
 }
 
