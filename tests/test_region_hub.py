@@ -111,3 +111,18 @@ def test_the_cli_sets_the_area_and_site_add_explains_a_swap(
         with pytest.raises(HubError, match="box, with a 10 km margin"):
             r.submit("site", site(37.16, 36.2))
         r.submit("site", site(0.5, 0.5))
+
+
+def test_an_area_map_proposal_with_an_area_outside_is_refused(
+    served: Server, parties: dict[str, PartyHandle]
+) -> None:
+    from .test_area_maps import proposal, square
+
+    inside = {"id": "a", "rule": "no-operations", "geometry": square(37.0, 36.0)}
+    outside = {"id": "b", "rule": "no-operations", "geometry": square(36.0, 37.2)}  # swapped
+    with served.client(parties["alpha"]) as a:
+        with pytest.raises(HubError) as caught:
+            a.submit("area-map", proposal(1, [inside, outside]))
+        assert caught.value.body["field"] == "body.areas[1].geometry"
+        assert "swap" in str(caught.value)
+        a.submit("area-map", proposal(1, [inside]))

@@ -125,7 +125,10 @@ def _area_map(
     hub.screening.refresh()
     current = hub.screening.maps.get(body["map"])
     if kind == "area-map":
-        areamaps.parse_proposal(body)
+        proposed = areamaps.parse_proposal(body)
+        if hub.region is not None:
+            for i, area in enumerate(proposed.values()):
+                hub.region.check(footprint_shape(area.footprint), f"body.areas[{i}].geometry")
         areamaps.check_proposal(current, body)
     else:
         areamaps.check_vote(current, party.id, body)
