@@ -87,6 +87,11 @@ def init(
     from parley import setup
 
     result = setup.init(data_dir, database_url, origin)
+    origin_note = (
+        f"log origin: {result['origin']} (derived; --origin chooses one, e.g. your-domain/log)"
+        if result["origin_derived"]
+        else f"log origin: {result['origin']}"
+    )
     region_note = "no area of service: positions anywhere on Earth are accepted (see --region)"
     if region_file is not None:
         settings = setup.settings_for(data_dir, database_url)
@@ -97,6 +102,7 @@ def init(
         as_json,
         f"[green]Initialised[/] {result['data_dir']}\n"
         f"database: {result['database']}\n"
+        f"{escape(origin_note)}\n"
         + ("" if region_file else "[yellow]warning:[/] ")
         + f"{region_note}\n"
         f"log verifier key (give this to every party):\n  [bold]{result['verifier_key']}[/]",

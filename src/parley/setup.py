@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import secrets
+import socket
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -10,7 +13,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from parley import clock, config
 from parley.config import Settings
-from parley.errors import BadRequest
+from parley.errors import BadRequest, ParleyError
+from parley.log import note
 from parley.parties import keys, tokens
 from parley.store.db import Party, Store
 
@@ -30,10 +34,24 @@ def open_store(settings: Settings) -> Store:
 
 def init(data_dir: Path, database_url: str | None, origin: str | None) -> dict[str, Any]:
     """Create (or complete) a data directory. Never replaces an existing hub key."""
+    if origin:
+        try:
+            note.check_name(origin)
+        except ParleyError:
+            raise BadRequest(
+                f"--origin {origin!r} cannot name a log: use no spaces, plus signs or control "
+                "characters (for example example.org/log)"
+            ) from None
     data_dir.mkdir(parents=True, exist_ok=True)
     settings = config.load(data_dir, database_url)
+    derived = False
     if origin:
         settings = replace(settings, origin=origin)
+    elif not settings.config_path.exists():
+        # Every hub needs an origin of its own: two hubs sharing one would make a party's
+        # verifier state from one hub read as a rewritten history of the other.
+        settings = replace(settings, origin=unique_origin())
+        derived = True
     if not settings.config_path.exists():
         # The URL given on the command line stays out of the file: it may hold a password.
         settings.config_path.write_text(config.dump(replace(settings, database_url="")))
@@ -51,8 +69,15 @@ def init(data_dir: Path, database_url: str | None, origin: str | None) -> dict[s
         "data_dir": str(data_dir),
         "database": _redacted(settings.database),
         "origin": settings.origin,
+        "origin_derived": derived,
         "verifier_key": verifier_key(settings),
     }
+
+
+def unique_origin() -> str:
+    """``<host>/parley-<8 hex>``: readable, and never shared by two hubs by accident."""
+    host = re.sub(r"[^a-z0-9.-]+", "-", socket.gethostname().lower()).strip("-.") or "hub"
+    return f"{host}/parley-{secrets.token_hex(4)}"
 
 
 def hub_key(settings: Settings) -> Ed25519PrivateKey:
