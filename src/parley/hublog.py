@@ -9,19 +9,31 @@ checkpoint whenever the tree has grown, at most ``checkpoint_interval_s`` after 
 from __future__ import annotations
 
 import base64
+import contextlib
+import json
+import logging
 import threading
 from collections.abc import Callable
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from parley.errors import NotFound
+from parley.errors import LogError, NotFound, ParleyError
 from parley.log import checkpoint as cp
 from parley.log import merkle, note, tiles
-from parley.store.db import Store, Submission
+from parley.store.db import LogRecord, Store, Submission
+
+log = logging.getLogger("parley.log")
 
 RECEIPT_VERSION = "parley-receipt/1"
 CATCH_UP_CHUNK = 10_000
+
+
+class StoredLogError(LogError):
+    """The stored log contradicts itself or what the hub signed: the hub must not serve it."""
+
+    title = "Stored log does not verify"
+    slug = "stored-log-altered"
 
 
 class HubLog:
@@ -32,9 +44,13 @@ class HubLog:
         self.origin = origin
         self.signer = note.Signer(origin, key)
         self.verifier_key = self.signer.verifier().key_string()
-        self.tree = merkle.MerkleTree()
         self._lock = threading.Lock()
-        self._published: tuple[int, str] | None = store.latest_checkpoint()
+        # Before anything is served or signed: a tree that contradicts a stored record or
+        # the latest signed checkpoint would make every later checkpoint a fork.
+        self.tree, self._published = check_stored_log(store, self.signer.verifier(), origin)
+        self.warnings = durability_warnings(store)
+        for warning in self.warnings:
+            log.warning("%s", warning)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._interval = interval_s
@@ -74,10 +90,10 @@ class HubLog:
             self._stop.wait(self._interval)
             try:
                 self.publish()
+            except StoredLogError as exc:
+                log.critical("%s; no checkpoint will be signed", exc.detail)
             except Exception:  # the next round retries; a failure must not stop publishing
-                import logging
-
-                logging.getLogger("parley.log").exception("checkpoint publication failed")
+                log.exception("checkpoint publication failed")
 
     def publish(self) -> tuple[int, str] | None:
         size = self.catch_up()
@@ -88,6 +104,10 @@ class HubLog:
         if size == 0:
             return None
         with self._lock:
+            if latest is not None:
+                # Entries other processes appended are read back from the database; never
+                # extend a tree that no longer holds what was signed.
+                _check_checkpoint(self.tree, latest, self.signer.verifier(), self.origin)
             body = cp.Checkpoint(self.origin, size, self.tree.root(size))
             signed = cp.sign_checkpoint(body, self.signer)
         self.store.save_checkpoint(size, signed)
@@ -173,6 +193,143 @@ class HubLog:
                 "salt": sub.salt,
             },
         }
+
+
+# -- the start-up check ---------------------------------------------------------------------
+
+
+def _short(record_id: str | None) -> str:
+    return f"submission {record_id}" if record_id else "no submission"
+
+
+def _entry_difference(record: LogRecord) -> str | None:
+    """None if the stored entry is exactly the one derived from its submission row, else
+    what differs."""
+    from parley.submissions import log_entry
+
+    if record.id is None:
+        return "no submission record claims it"
+    assert record.kind and record.party_id and record.received_at and record.jws is not None
+    try:
+        derived = log_entry(
+            record.id, record.kind, record.party_id, record.received_at, record.jws, record.salt
+        )
+    except (ValueError, UnicodeEncodeError, ParleyError):
+        return "its submission record cannot be re-derived (salt or signed bytes damaged)"
+    if derived == record.entry:
+        return None
+    try:
+        stored = json.loads(record.entry)
+    except ValueError:
+        return "the stored entry is not a parley entry"
+    want = json.loads(derived)
+    if not isinstance(stored, dict):
+        return "the stored entry is not a parley entry"
+    fields = sorted(k for k in set(want) | set(stored) if want.get(k) != stored.get(k))
+    if not fields:
+        return "the stored entry's bytes are not canonical"
+    return f"{', '.join(fields)} differ{'s' if len(fields) == 1 else ''}"
+
+
+def _check_checkpoint(
+    tree: merkle.MerkleTree, latest: tuple[int, str], verifier: note.NoteVerifier, origin: str
+) -> cp.Checkpoint:
+    size, signed = latest
+    try:
+        checkpoint = cp.verify_checkpoint(signed, verifier, origin)
+    except LogError as exc:
+        raise StoredLogError(
+            f"the latest stored checkpoint (size {size}) does not verify with this hub's key: "
+            f"{exc.detail}"
+        ) from None
+    if checkpoint.size != size:
+        raise StoredLogError(
+            f"the checkpoint stored as size {size} is signed for size {checkpoint.size}"
+        )
+    if tree.size < size:
+        raise StoredLogError(f"the log has {tree.size} entries but checkpoint {size} was signed")
+    if tree.root(size) != checkpoint.root:
+        raise StoredLogError(
+            f"the rebuilt tree's root at size {size} differs from the signed checkpoint"
+        )
+    return checkpoint
+
+
+REFUSAL = (
+    "refusing to serve this log, so as not to sign a fork of what was signed before. "
+    "Restore the database from a backup (or find what altered it); docs/log.md, "
+    '"The start-up check"'
+)
+
+
+def check_stored_log(
+    store: Store, verifier: note.NoteVerifier, origin: str
+) -> tuple[merkle.MerkleTree, tuple[int, str] | None]:
+    """Rebuild the tree from the stored entries, checking each against its submission row and
+    the whole against the latest signed checkpoint; raise StoredLogError at the first fault.
+
+    One streaming pass over the rows, hashing only: no signature is verified per entry.
+    """
+    try:
+        return _check_stored_log(store, verifier, origin)
+    except StoredLogError as exc:
+        raise StoredLogError(f"{exc.detail}: {REFUSAL}") from None
+
+
+def _check_stored_log(
+    store: Store, verifier: note.NoteVerifier, origin: str
+) -> tuple[merkle.MerkleTree, tuple[int, str] | None]:
+    size = store.log_size()
+    tree = merkle.MerkleTree()
+    records = store.log_records()
+    with contextlib.closing(records):
+        for record in records:
+            expected = tree.size
+            if record.index != expected:
+                raise StoredLogError(
+                    f"entry {expected} is missing (the next stored entry is {record.index})"
+                )
+            difference = _entry_difference(record)
+            if difference is not None:
+                raise StoredLogError(
+                    f"entry {record.index} ({_short(record.id)}) does not match its stored "
+                    f"record: {difference}"
+                )
+            tree.append(merkle.leaf_hash(record.entry))
+    if tree.size != size:
+        raise StoredLogError(
+            f"the log has {tree.size} entries but its recorded size (log_state) is {size}"
+        )
+    count, span = store.submission_span()
+    if count != size or span > size:
+        raise StoredLogError(
+            f"{count} submissions are stored, claiming log indices up to {span - 1}, "
+            f"but the log has {size} entries"
+        )
+    latest = store.latest_checkpoint()
+    if latest is not None:
+        _check_checkpoint(tree, latest, verifier, origin)
+    return tree, latest
+
+
+def durability_warnings(store: Store) -> list[str]:
+    """What in the database's settings would let a crash take back a receipted entry."""
+    settings = store.durability()
+    warnings = []
+    if settings.get("fsync") == "off":
+        warnings.append(
+            "PostgreSQL runs with fsync=off: an OS crash or power cut can lose entries that "
+            "receipts already cover, and the hub would then re-use their indices (a fork). "
+            "Use fsync=on outside tests (docs/log.md, Durability)"
+        )
+    if settings.get("synchronous_commit") == "off":
+        warnings.append(
+            "PostgreSQL runs with synchronous_commit=off: a submission's answer may precede "
+            "its durability (checkpoints, and so receipts, still wait for it)"
+        )
+    if store.sqlite and settings.get("synchronous") not in ("full", "extra"):
+        warnings.append(f"SQLite runs with synchronous={settings.get('synchronous')}")
+    return warnings
 
 
 def _b64(data: bytes) -> str:

@@ -118,11 +118,22 @@ def _check_party_id(party_id: str) -> None:
 
 
 def serve(settings: Settings, host: str, port: int) -> None:
-    import uvicorn
+    from parley.hub import Hub
 
-    from parley.api.app import create_app
+    # The hub (and its start-up check of the stored log) comes up before the server, so a
+    # log that fails the check ends the command with its message, before any port is open
+    # (and before the slow imports of the whole API).
+    hub = Hub(settings)
+    try:
+        import uvicorn
 
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", access_log=False)
+        from parley.api.app import create_app
+
+        uvicorn.run(
+            create_app(settings, hub), host=host, port=port, log_level="info", access_log=False
+        )
+    finally:
+        hub.close()
 
 
 def _redacted(url: str) -> str:

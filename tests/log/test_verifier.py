@@ -172,7 +172,7 @@ def saved(log: Log, tmp_path: Path) -> VerifierState:
     return VerifierState.load(path)
 
 
-def test_a_second_run_fetches_only_new_entries(tmp_path: Path) -> None:
+def test_a_second_run_fetches_and_rehashes_every_entry(tmp_path: Path) -> None:
     log = Log([entry(i) for i in range(1000)])
     state = saved(log, tmp_path)
     log.entries += [entry(i) for i in range(1000, 1500)]
@@ -182,16 +182,44 @@ def test_a_second_run_fetches_only_new_entries(tmp_path: Path) -> None:
     assert again.size == 1500
     assert again.leaves == verify(Log(log.entries)).leaves
     bundles = [p for p in log.fetched if p.startswith("tile/entries/")]
-    # 768..1023 was partial at 1000 and is fetched again, now full; nothing before it.
-    assert bundles == ["tile/entries/003", "tile/entries/004", "tile/entries/005.p/220"]
+    assert bundles == [tiles.entries_path(i) for i in range(5)] + ["tile/entries/005.p/220"]
 
 
-def test_an_unchanged_log_needs_only_its_checkpoint(tmp_path: Path) -> None:
+def test_an_unchanged_log_is_fetched_and_rehashed_again(tmp_path: Path) -> None:
     log = Log([entry(i) for i in range(1000)])
     state = saved(log, tmp_path)
     log.fetched.clear()
     assert verify(log, state).leaves == state.leaves
-    assert log.fetched == ["checkpoint"]
+    assert [p for p in log.fetched if p.startswith("tile/entries/")] == [
+        b.path for b in tiles.bundles_for_size(1000)
+    ]
+
+
+def _serve_altered(log: Log, index: int, with_tile: bool) -> None:
+    """Serve entry ``index`` altered under the same checkpoint (and the matching level-0 tile
+    if ``with_tile``), as a hub rebuilding its tree from altered rows would."""
+    entries = list(log.entries)
+    entries[index] = b"what we never said"
+    bundle = tiles.bundles_for_size(len(entries))[index // tiles.TILE_WIDTH]
+    log.served[bundle.path] = tiles.entry_bundle(
+        entries[bundle.start : bundle.start + bundle.width]
+    )
+    if with_tile:
+        tree = MerkleTree(leaf_hash(e) for e in entries)
+        log.served[tiles.tile_path(0, bundle.index, bundle.width)] = tiles.hash_tile(
+            tree, 0, bundle.index, bundle.width
+        )
+
+
+@pytest.mark.parametrize("with_tile", [False, True])
+def test_an_altered_entry_under_an_unchanged_checkpoint_is_named(
+    tmp_path: Path, with_tile: bool
+) -> None:
+    log = Log([entry(i) for i in range(1000)])
+    state = saved(log, tmp_path)
+    _serve_altered(log, 517, with_tile)
+    with pytest.raises(ProofError, match=r"^entry 517 changed since the last verified checkpoint"):
+        verify(log, state)
 
 
 def test_a_shrunken_log_is_caught(tmp_path: Path) -> None:

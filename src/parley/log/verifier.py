@@ -5,9 +5,10 @@ entry bundle, hashes each entry to its RFC 9162 leaf hash and compares it with t
 hash tile, rebuilds the tree once, compares its root with the checkpoint's, and checks the
 higher-level hash tiles against the rebuilt tree so proofs clients compute from them hold.
 
-Given the state of a previous run it only fetches bundles holding new entries, reuses the
-leaf hashes it verified before, and fails if the log shrank or if any of those entries
-changed: a log may only grow (tlog-checkpoint "Signatures").
+Given the state of a previous run it still fetches and hashes every entry, and fails if the
+log shrank or if any entry verified before now hashes differently, naming the first: a log may
+only grow (tlog-checkpoint "Signatures"). The saved leaf hashes are what lets it tell a rewrite
+of history from an honest log, even one re-signed to be consistent with itself.
 
 Which error: ``CheckpointError`` for the checkpoint itself, ``TileError`` for a bundle or tile
 that is missing, malformed or disagrees with the entries, ``ProofError`` when the log is not an
@@ -166,8 +167,12 @@ def _hex(h: bytes) -> str:
     return h.hex()[:16] + "…"
 
 
-def _verify_bundle(fetch: Fetch, bundle: Bundle) -> bytes:
-    """Fetch one entry bundle and its level-0 tile; return the bundle's packed leaf hashes."""
+def _verify_bundle(fetch: Fetch, bundle: Bundle, known: bytes, old: int) -> bytes:
+    """Fetch one entry bundle and its level-0 tile; return the bundle's packed leaf hashes.
+
+    ``known``: the leaf hashes verified before for this bundle's first entries (those below
+    the saved size ``old``); each must hash the same now.
+    """
     tile_name = tile_path(0, bundle.index, bundle.width)
     tile = _fetch(fetch, tile_name)
     if len(tile) != bundle.width * HASH_SIZE:
@@ -181,6 +186,8 @@ def _verify_bundle(fetch: Fetch, bundle: Bundle) -> bytes:
         raise TileError(f"{bundle.path}: {exc.detail}") from None
     sha256 = hashlib.sha256
     leaves = b"".join([sha256(b"\x00" + e).digest() for e in entries])
+    if leaves[: len(known)] != known:
+        raise _rewritten(bundle.start + _first_difference(leaves, known), old)
     if leaves != tile:
         i = _first_difference(leaves, tile)
         at = i * HASH_SIZE
@@ -199,22 +206,8 @@ def _rewritten(index: int, old: int) -> ProofError:
     )
 
 
-def _find_rewrite(fetch: Fetch, state: VerifierState, stop: int) -> int | None:
-    """After a root mismatch, name the first old entry whose level-0 hash the log now serves
-    differently, reading tiles (32 bytes an entry), not bundles."""
-    for bundle in bundles_for_size(stop):
-        try:
-            tile = _fetch(fetch, tile_path(0, bundle.index, bundle.width))
-        except TileError:
-            return None
-        mine = state.leaves[bundle.start * HASH_SIZE : (bundle.start + bundle.width) * HASH_SIZE]
-        if tile != mine:
-            return bundle.start + _first_difference(tile, mine)
-    return None
-
-
 def _verify_upper_tiles(fetch: Fetch, tree: MerkleTree, old: int) -> None:
-    """Level 1 and up: only tiles that changed since size ``old`` (all when ``old`` is 0)."""
+    """Level 1 and up: the tiles that changed since size ``old`` (all when ``old`` is 0)."""
     level = 1
     while (n := level_width(tree.size, level)) > 0:
         first = level_width(old, level) // TILE_WIDTH
@@ -261,46 +254,37 @@ def verify_log(
         old = state.size
         if size < old:
             raise ProofError(f"the log shrank from {old} to {size} entries")
-        if size == old:
-            if checkpoint.root != state.root:
-                changed = _find_rewrite(fetch, state, old)
-                if changed is not None:
-                    raise _rewritten(changed, old)
-                raise ProofError(f"the log signed a different root for the same size {old}")
-            if progress:
-                progress(size, size)
-            return VerifierState(signed, checkpoint, state.leaves)
+        # Before blaming the log for an entry that differs from the saved hash, make sure
+        # the saved hashes are the ones that were verified.
+        if MerkleTree.from_packed(state.leaves).root() != state.root:
+            raise StateError(
+                "the saved leaf hashes do not hash to the saved root; state is damaged"
+            )
 
-    # Verified leaves are reused up to the first bundle holding a new entry; that bundle
-    # may be one that was partial last time and is fetched again, grown.
-    reused = old - old % TILE_WIDTH
-    parts = [state.leaves[: reused * HASH_SIZE]] if state is not None else []
-    for bundle in bundles_for_size(size, reused):
-        leaves = _verify_bundle(fetch, bundle)
+    # Every run fetches and hashes every entry, old ones included: a hub that now serves
+    # altered entries under an unchanged checkpoint is caught even when nothing was added.
+    parts = []
+    for bundle in bundles_for_size(size):
+        known = b""
         if state is not None and bundle.start < old:
-            known = state.leaves[bundle.start * HASH_SIZE : old * HASH_SIZE]
-            if leaves[: len(known)] != known:
-                raise _rewritten(bundle.start + _first_difference(leaves, known), old)
-        parts.append(leaves)
+            stop = min(old, bundle.start + bundle.width)
+            known = state.leaves[bundle.start * HASH_SIZE : stop * HASH_SIZE]
+        parts.append(_verify_bundle(fetch, bundle, known, old))
         if progress:
             progress(bundle.start + bundle.width, size)
     packed = b"".join(parts)
     del parts
 
     tree = MerkleTree.from_packed(packed)
-    if state is not None and tree.root(old) != state.root:
-        raise StateError("the saved leaf hashes do not hash to the saved root; state is damaged")
     root = tree.root()
     if root != checkpoint.root:
-        if state is not None:
-            changed = _find_rewrite(fetch, state, reused)
-            if changed is not None:
-                raise _rewritten(changed, old)
+        if state is not None and size == old:
+            raise ProofError(f"the log signed a different root for the same size {old}")
         raise CheckpointError(
             f"the {size} entries hash to root {_hex(root)}, "
             f"but the checkpoint says {_hex(checkpoint.root)}"
         )
-    _verify_upper_tiles(fetch, tree, old)
+    _verify_upper_tiles(fetch, tree, 0)
     if progress and size == 0:
         progress(0, 0)
     return VerifierState(signed, checkpoint, packed)

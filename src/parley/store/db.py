@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -109,6 +109,20 @@ class Alert:
     conflict: StoredConflict | None
     subject_id: str | None = None
     message: str | None = None
+
+
+@dataclass(frozen=True)
+class LogRecord:
+    """A stored log entry and the submission row that claims its index (None if none does)."""
+
+    index: int
+    entry: bytes
+    id: str | None
+    kind: str | None
+    party_id: str | None
+    received_at: str | None
+    jws: str | None
+    salt: str | None
 
 
 REPLAYED = -1
@@ -633,6 +647,11 @@ class Store:
         with self._write_lock:
             try:
                 with self._writer.begin() as conn:
+                    if not self.sqlite:
+                        # A barrier: this commit returns only once the WAL is flushed up to
+                        # it, and so past every entry it covers, even if the server's default
+                        # is synchronous_commit=off (SQLite commits with synchronous=FULL).
+                        conn.exec_driver_sql("SET LOCAL synchronous_commit = on")
                     conn.execute(
                         insert(t.checkpoints).values(
                             size=size, note=note, created_at=clock.iso(clock.now())
@@ -646,6 +665,45 @@ class Store:
         with self.engine.connect() as conn:
             row = conn.execute(select(c.size, c.note).order_by(c.size.desc()).limit(1)).first()
         return (int(row[0]), str(row[1])) if row else None
+
+    def log_records(self, chunk: int = 10_000) -> Generator[LogRecord, None, None]:
+        """Every stored entry in log order, beside the submission row it was derived from
+        (None there when no row claims the index): streamed, for the hub's start-up check."""
+        e = t.log_entries.c
+        s = t.submissions.c
+        query = (
+            select(e.idx, e.entry, s.id, s.kind, s.party_id, s.received_at, s.jws, s.salt)
+            .select_from(t.log_entries.outerjoin(t.submissions, s.log_index == e.idx))
+            .order_by(e.idx)
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execution_options(stream_results=True, yield_per=chunk).execute(query)
+            try:
+                for row in rows:
+                    yield LogRecord(int(row[0]), bytes(row[1]), *row[2:])
+            finally:
+                rows.close()  # a check that stops early must not leave a server cursor open
+
+    def submission_span(self) -> tuple[int, int]:
+        """How many submissions are stored, and one past the highest log index they claim."""
+        c = t.submissions.c
+        with self.engine.connect() as conn:
+            count, top = conn.execute(select(func.count(), func.max(c.log_index))).one()
+        return int(count), -1 if top is None else int(top) + 1
+
+    def durability(self) -> dict[str, str]:
+        """The database settings a receipt's durability rests on (docs/log.md)."""
+        if self.sqlite:
+            with self._writer.connect() as conn:
+                level = conn.exec_driver_sql("PRAGMA synchronous").scalar_one()
+                mode = conn.exec_driver_sql("PRAGMA journal_mode").scalar_one()
+            names = {0: "off", 1: "normal", 2: "full", 3: "extra"}
+            return {"synchronous": names.get(int(level), str(level)), "journal_mode": str(mode)}
+        with self.engine.connect() as conn:
+            return {
+                name: str(conn.exec_driver_sql(f"SHOW {name}").scalar_one())
+                for name in ("fsync", "synchronous_commit")
+            }
 
 
 def _body(compact: str) -> dict[str, Any]:
@@ -692,7 +750,9 @@ def _sqlite_pragmas(engine: Engine, *, immediate: bool) -> None:
         dbapi_conn.isolation_level = None
         cursor = dbapi_conn.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
+        # FULL: a commit is on disk before it returns, so no checkpoint (and no receipt)
+        # can cover an entry an OS crash or power cut would take back (docs/log.md).
+        cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=10000")
         cursor.close()
