@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
@@ -228,3 +229,26 @@ def test_two_writers_on_one_database_number_each_partys_alerts_without_gaps(
     finally:
         for store in stores:
             store.close()
+
+
+def test_a_stream_that_cannot_read_alerts_says_so_before_it_ends(
+    server: Server, parties: dict[str, PartyHandle], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_: Any, **__: Any) -> Any:
+        raise RuntimeError("database gone")
+
+    monkeypatch.setattr(server.hub.store, "alerts_for", broken)
+    lines = []
+    with httpx.stream(
+        "GET",
+        f"{server.url}/api/v1/alerts/stream",
+        headers={"Authorization": f"Bearer {parties['alpha'].token}"},
+        timeout=10,
+    ) as response:
+        assert response.status_code == 200
+        for line in response.iter_lines():
+            lines.append(line)
+    assert "event: error" in lines
+    (data,) = [json.loads(x.removeprefix("data: ")) for x in lines if x.startswith("data: ")]
+    assert data["status"] == 500 and "reconnect" in data["detail"]
+    assert "database gone" not in "\n".join(lines)

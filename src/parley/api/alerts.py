@@ -7,6 +7,7 @@ parties in between, so the numbers say nothing about anyone else's alerts.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
@@ -28,6 +29,8 @@ from parley.webhooks import FAILED, check_url
 router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
 CurrentParty = Annotated[Party, Depends(current_party)]
 HEARTBEAT_S = 15.0
+STREAM_FAILED = "the hub could not read alerts; reconnect to resume from the last event id"
+log = logging.getLogger("parley.alerts")
 # Cursors stay within what every client holds exactly (a JavaScript number) and every backend
 # stores (SQLite's INTEGER): beyond it, the answer is a 400, not an overflow deep in the store.
 MAX_CURSOR = 2**53 - 1
@@ -92,7 +95,15 @@ async def stream(
         beat = time.monotonic()
         # StreamingResponse cancels this generator when the client goes away.
         while True:
-            items = await run_in_threadpool(_page, hub, party, after, 100)
+            try:
+                items = await run_in_threadpool(_page, hub, party, after, 100)
+            except Exception:
+                # Said, not swallowed: the client sees why the stream ends and reconnects
+                # from the last id it has.
+                log.exception("alert stream of %s failed after cursor %d", party.id, after)
+                problem = {"title": "Internal error", "status": 500, "detail": STREAM_FAILED}
+                yield f"event: error\ndata: {json.dumps(problem)}\n\n"
+                return
             for item in items:
                 after = item["cursor"]
                 yield f"id: {after}\nevent: alert\ndata: {json.dumps(item)}\n\n"
