@@ -320,3 +320,21 @@ def test_the_switch_is_off_by_default_and_must_be_a_boolean(tmp_path: Any) -> No
     (data / "parley.toml").write_text('webhooks_allow_private = "false"\n')
     with pytest.raises(BadRequest, match="true or false"):
         config.load(data)
+
+
+def test_a_slow_name_lookup_is_given_up_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    release = threading.Event()
+
+    def slow(*_: Any, **__: Any) -> Any:
+        release.wait(10)
+        raise OSError("too late")
+
+    monkeypatch.setattr(socket, "getaddrinfo", slow)
+    monkeypatch.setattr(webhooks, "RESOLVE_TIMEOUT_S", 0.2)
+    began = time.monotonic()
+    try:
+        with pytest.raises(BadRequest, match="refused"):
+            webhooks.check_url("https://slow.example/hook")
+        assert time.monotonic() - began < 2
+    finally:
+        release.set()

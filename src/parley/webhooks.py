@@ -33,6 +33,8 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FuturesTimeout
 from pathlib import Path
 from typing import Any
 
@@ -85,11 +87,19 @@ class Refused(Exception):
     """The target is not one the hub may send to; the message is safe to show the party."""
 
 
+# getaddrinfo takes no timeout, and a party choosing the name chooses how slow its DNS answers:
+# look names up on threads of their own and stop waiting after RESOLVE_TIMEOUT_S.
+_resolver = ThreadPoolExecutor(max_workers=8, thread_name_prefix="parley-resolve")
+RESOLVE_TIMEOUT_S = 5.0
+
+
 def resolve(host: str, port: int) -> list[Address]:
-    """Every address ``host`` resolves to (a literal resolves to itself)."""
+    """Every address ``host`` resolves to (a literal resolves to itself); none if the lookup
+    fails or takes longer than RESOLVE_TIMEOUT_S."""
+    lookup = _resolver.submit(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
     try:
-        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError, ValueError):
+        found = lookup.result(timeout=RESOLVE_TIMEOUT_S)
+    except (OSError, UnicodeError, ValueError, FuturesTimeout):
         return []
     addresses: list[Address] = []
     for *_, sockaddr in found:
