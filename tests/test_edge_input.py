@@ -272,6 +272,8 @@ def test_a_damaged_stored_jws_does_not_break_its_authors_listing(
         ('{"\\udc00":1}', "surrogate"),
         ('["\\ud800x"]', "surrogate"),
         ('{"a":1,"a":1}', "twice"),
+        ('{"name":"a\\u0000b"}', "NUL"),
+        ('{"\\u0000":1}', "NUL"),
         ("[1,]", "not valid JSON"),
         ("", "not valid JSON"),
         ("\ufeff{}", "not valid JSON"),
@@ -351,3 +353,57 @@ def test_clock_reads_times_in_range_as_utc() -> None:
     assert clock.iso(clock.parse("1970-01-01T00:00:00Z")) == "1970-01-01T00:00:00.000000Z"
     assert clock.iso(clock.parse("2026-11-29T12:00:00+03:00")) == "2026-11-29T09:00:00.000000Z"
     assert clock.iso(clock.parse("8999-12-31T23:59:59Z")) == "8999-12-31T23:59:59.000000Z"
+
+
+@pytest.mark.parametrize(
+    "marker", [str(2**60), "[" * 900 + "]" * 900, str(2**70)], ids=["2**60", "deep", "2**70"]
+)
+def test_taxii_envelopes_the_store_could_not_read_back_are_refused(
+    server: Server, parties: dict[str, PartyHandle], marker: str
+) -> None:
+    """orjson admitted these: 2**60 then failed JCS (a 500), 900 levels were stored beyond what
+    the hub reads back, and 2**70 was silently turned into a float."""
+    from .test_taxii import ALL, MEDIA, indicator
+
+    size = server.hub.store.log_size()
+    sent = indicator(1)
+    sent["x_probe"] = "@@"
+    answer = httpx.post(
+        f"{server.url}/taxii2/parley/collections/{ALL}/objects/",
+        content=json.dumps({"objects": [sent]}).replace('"@@"', marker),
+        headers={**auth(parties["alpha"]), "Accept": MEDIA, "Content-Type": MEDIA},
+    )
+    assert answer.status_code == 400, answer.text
+    assert answer.headers["content-type"] == MEDIA
+    assert answer.json()["description"].startswith("the envelope ")
+    assert server.hub.store.log_size() == size
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        ("/api/v1/submissions", {"party": "alpha\x00"}),
+        ("/api/v1/submissions", {"kind": "\x00"}),
+        ("/api/v1/submissions/a%00b", {}),
+        ("/api/v1/parties/a%00b", {}),
+    ],
+)
+def test_nul_in_path_or_query_is_refused_on_both_backends(
+    server: Server, parties: dict[str, PartyHandle], path: str, params: dict[str, str]
+) -> None:
+    """PostgreSQL cannot compare text holding NUL: this was a 500 there and a 200 on SQLite."""
+    answer = httpx.get(f"{server.url}{path}", params=params, headers=auth(parties["alpha"]))
+    assert_problem(answer, "NUL")
+
+
+def test_nul_under_taxii_is_a_taxii_error(server: Server, parties: dict[str, PartyHandle]) -> None:
+    from .test_taxii import ALL, MEDIA
+
+    answer = httpx.get(
+        f"{server.url}/taxii2/parley/collections/{ALL}/objects/",
+        params={"match[id]": "indicator--\x00"},
+        headers={**auth(parties["alpha"]), "Accept": MEDIA},
+    )
+    assert answer.status_code == 400, answer.text
+    assert answer.headers["content-type"] == MEDIA
+    assert "NUL" in answer.json()["description"]

@@ -12,7 +12,8 @@ library:
 - integers beyond ±(2**53 − 1) and numbers that overflow a double (``1e400``): I-JSON
   cannot carry them without losing their value;
 - strings (or keys) holding a lone UTF-16 surrogate such as ``"\\ud800"``, which no UTF-8
-  encoder can write;
+  encoder can write, or a NUL (``"\\u0000"``), which PostgreSQL cannot store in text: what one
+  backend keeps, the other must too;
 - objects with the same key twice, which different readers resolve differently.
 """
 
@@ -125,7 +126,8 @@ def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def _unencodable(value: Any) -> str | None:
-    """Why a string in ``value`` cannot be written as UTF-8, if one cannot; depth is bounded."""
+    """Why a string in ``value`` cannot be written as UTF-8 or stored as text, if one cannot;
+    the walk is a loop, and the depth is bounded anyway."""
     stack = [value]
     while stack:
         item = stack.pop()
@@ -144,6 +146,8 @@ def _unencodable(value: Any) -> str | None:
                 text.encode("utf-8")
             except UnicodeEncodeError:
                 return "holds a string with a lone UTF-16 surrogate (such as \\ud800)"
+            if "\x00" in text:
+                return "holds a string with a NUL character (\\u0000)"
     return None
 
 
