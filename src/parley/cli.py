@@ -396,3 +396,4 @@ def main() -> None:
 
 
 from parley import cli_notify as _cli_notify  # noqa: E402,F401  (registers its commands)
+from parley import cli_witness as _cli_witness  # noqa: E402,F401  (registers its commands)
