@@ -183,6 +183,13 @@ def delete_newest(conn: sa.Connection, keep: int) -> None:
     conn.execute(t.log_state.update().values(size=keep))
 
 
+def _delete_newest_and_checkpoints(conn: sa.Connection) -> None:
+    """Nothing left in the database contradicts itself: only the copy of the newest
+    checkpoint the hub keeps in its data directory can tell."""
+    delete_newest(conn, N - 2)
+    conn.execute(t.checkpoints.delete().where(t.checkpoints.c.size > N - 2))
+
+
 def _flip_entry(index: int, field: str) -> Callable[[sa.Connection], None]:
     def tamper(conn: sa.Connection) -> None:
         altered = flip_hex_digit(entry(conn, index), field)
@@ -249,6 +256,13 @@ CASES: dict[str, tuple[Callable[[sa.Connection], None], Callable[[list[dict[str,
     "newest-entries-deleted": (
         lambda conn: delete_newest(conn, N - 2),
         lambda a: rf"the log has {N - 2} entries but checkpoint {N} was signed",
+    ),
+    "newest-entries-deleted-with-their-checkpoints": (
+        _delete_newest_and_checkpoints,
+        lambda a: (
+            rf"the log has {N - 2} entries but checkpoint {N} was signed \(the last one "
+            r"this hub recorded in .*latest-checkpoint\)"
+        ),
     ),
     "latest-checkpoint-altered": (
         _alter_checkpoint_root,

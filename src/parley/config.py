@@ -48,6 +48,11 @@ class Settings:
     def config_path(self) -> Path:
         return self.data_dir / "parley.toml"
 
+    @property
+    def witness_path(self) -> Path:
+        """The newest checkpoint this hub signed or saw, kept outside the database."""
+        return self.data_dir / "latest-checkpoint"
+
 
 HELP: dict[str, str] = {
     "database_url": "SQLAlchemy URL of the database; empty means SQLite in the data directory",

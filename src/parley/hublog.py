@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import hashlib
 import json
 import logging
+import os
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -22,10 +25,12 @@ from parley.errors import LogError, NotFound, ParleyError
 from parley.log import checkpoint as cp
 from parley.log import merkle, note, tiles
 from parley.store.db import LogRecord, Store, Submission
+from parley.submissions import ENTRY_VERSION, log_entry
 
 log = logging.getLogger("parley.log")
 
 RECEIPT_VERSION = "parley-receipt/1"
+_str = json.encoder.encode_basestring  # a JSON string, escaped as RFC 8785 escapes it
 CATCH_UP_CHUNK = 10_000
 
 
@@ -38,7 +43,12 @@ class StoredLogError(LogError):
 
 class HubLog:
     def __init__(
-        self, store: Store, key: Ed25519PrivateKey, origin: str, interval_s: float
+        self,
+        store: Store,
+        key: Ed25519PrivateKey,
+        origin: str,
+        interval_s: float,
+        witness: Path | None = None,
     ) -> None:
         self.store = store
         self.origin = origin
@@ -47,7 +57,14 @@ class HubLog:
         self._lock = threading.Lock()
         # Before anything is served or signed: a tree that contradicts a stored record or
         # the latest signed checkpoint would make every later checkpoint a fork.
-        self.tree, self._published = check_stored_log(store, self.signer.verifier(), origin)
+        self.tree, self._published = check_stored_log(
+            store, self.signer.verifier(), origin, witness
+        )
+        # A copy of the newest checkpoint outside the database: a database that lost its
+        # newest entries together with the checkpoints covering them (a restored backup, an
+        # operator's DELETE) contradicts it.
+        self.witness = witness
+        self._witnessed = 0  # the first publication round writes it
         self.warnings = durability_warnings(store)
         for warning in self.warnings:
             log.warning("%s", warning)
@@ -100,6 +117,7 @@ class HubLog:
         latest = self.store.latest_checkpoint()
         if latest is not None and latest[0] >= size:
             self._published = latest
+            self._witness(*latest)
             return latest
         if size == 0:
             return None
@@ -110,11 +128,20 @@ class HubLog:
                 _check_checkpoint(self.tree, latest, self.signer.verifier(), self.origin)
             body = cp.Checkpoint(self.origin, size, self.tree.root(size))
             signed = cp.sign_checkpoint(body, self.signer)
+        # The witness first: it may run ahead of the database (the entries are committed
+        # already), never behind a checkpoint anyone was handed.
+        self._witness(size, signed)
         self.store.save_checkpoint(size, signed)
         self._published = self.store.latest_checkpoint()
         for listener in self.listeners:
             listener(size)
         return self._published
+
+    def _witness(self, size: int, signed: str) -> None:
+        if self.witness is None or size <= self._witnessed:
+            return
+        _write_durably(self.witness, signed.encode("utf-8"))
+        self._witnessed = size
 
     def published_size(self) -> int:
         """Size of the newest checkpoint this process has seen; cheap, for waiting loops."""
@@ -202,14 +229,43 @@ def _short(record_id: str | None) -> str:
     return f"submission {record_id}" if record_id else "no submission"
 
 
+def _quick_entry(record: LogRecord) -> bytes | None:
+    """The entry ``parley.submissions.log_entry`` derives, written out directly.
+
+    For these documents (fixed ASCII keys in sorted order, strings, the integer version) this
+    is their RFC 8785 form at a fraction of the pure-Python canonicaliser's cost, which
+    dominated the start-up check. It only ever confirms a match: anything else (a changed
+    entry format included) is decided by ``log_entry`` itself.
+    """
+    assert record.id and record.kind and record.party_id and record.received_at
+    assert record.jws is not None
+    try:
+        data = record.jws.encode("ascii")
+        if record.salt is None:
+            text = (
+                f'{{"id":{_str(record.id)},"jws_sha256":"{hashlib.sha256(data).hexdigest()}",'
+                f'"kind":{_str(record.kind)},"party":{_str(record.party_id)},'
+                f'"received_at":{_str(record.received_at)},"v":{ENTRY_VERSION}}}'
+            )
+        else:
+            digest = hashlib.sha256(bytes.fromhex(record.salt) + data).hexdigest()
+            text = (
+                f'{{"commitment":"{digest}","received_at":{_str(record.received_at)},'
+                f'"v":{ENTRY_VERSION}}}'
+            )
+        return text.encode("utf-8")
+    except (ValueError, UnicodeError):
+        return None
+
+
 def _entry_difference(record: LogRecord) -> str | None:
     """None if the stored entry is exactly the one derived from its submission row, else
     what differs."""
-    from parley.submissions import log_entry
-
     if record.id is None:
         return "no submission record claims it"
     assert record.kind and record.party_id and record.received_at and record.jws is not None
+    if _quick_entry(record) == record.entry:
+        return None
     try:
         derived = log_entry(
             record.id, record.kind, record.party_id, record.received_at, record.jws, record.salt
@@ -263,15 +319,19 @@ REFUSAL = (
 
 
 def check_stored_log(
-    store: Store, verifier: note.NoteVerifier, origin: str
+    store: Store, verifier: note.NoteVerifier, origin: str, witness: Path | None = None
 ) -> tuple[merkle.MerkleTree, tuple[int, str] | None]:
     """Rebuild the tree from the stored entries, checking each against its submission row and
-    the whole against the latest signed checkpoint; raise StoredLogError at the first fault.
+    the whole against the latest signed checkpoint (and the one in ``witness``, if that file
+    exists); raise StoredLogError at the first fault.
 
     One streaming pass over the rows, hashing only: no signature is verified per entry.
     """
     try:
-        return _check_stored_log(store, verifier, origin)
+        tree, latest = _check_stored_log(store, verifier, origin)
+        if witness is not None:
+            _check_witness(tree, witness, verifier, origin)
+        return tree, latest
     except StoredLogError as exc:
         raise StoredLogError(f"{exc.detail}: {REFUSAL}") from None
 
@@ -310,6 +370,46 @@ def _check_stored_log(
     if latest is not None:
         _check_checkpoint(tree, latest, verifier, origin)
     return tree, latest
+
+
+def _check_witness(
+    tree: merkle.MerkleTree, path: Path, verifier: note.NoteVerifier, origin: str
+) -> None:
+    try:
+        signed = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return
+    except (OSError, UnicodeDecodeError) as exc:
+        raise StoredLogError(f"cannot read {path}: {exc}") from None
+    try:
+        checkpoint = cp.verify_checkpoint(signed, verifier, origin)
+    except LogError as exc:
+        raise StoredLogError(f"{path} holds no checkpoint this hub signed: {exc.detail}") from None
+    if tree.size < checkpoint.size:
+        raise StoredLogError(
+            f"the log has {tree.size} entries but checkpoint {checkpoint.size} was signed "
+            f"(the last one this hub recorded in {path})"
+        )
+    if tree.root(checkpoint.size) != checkpoint.root:
+        raise StoredLogError(
+            f"the rebuilt tree's root at size {checkpoint.size} differs from the signed "
+            f"checkpoint recorded in {path}"
+        )
+
+
+def _write_durably(path: Path, data: bytes) -> None:
+    # Several processes on one PostgreSQL may share a data directory: each its own file.
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)  # the rename itself, so a crash cannot bring back the old file
+    finally:
+        os.close(directory)
 
 
 def durability_warnings(store: Store) -> list[str]:
