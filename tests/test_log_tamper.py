@@ -362,3 +362,21 @@ def test_verify_log_state_rehashes_an_unchanged_log(
         r"entry 3 changed since the last verified checkpoint \(size 8\)",
         " ".join(again.stderr.split()),
     ), again.stderr
+
+
+def test_durability_settings_are_checked_at_start_up(settings: Settings) -> None:
+    """SQLite commits with synchronous=FULL; a PostgreSQL without fsync is named at start-up
+    (the test cluster runs with fsync=off on purpose: a warning, not a refusal)."""
+    hub = Hub(settings)
+    try:
+        found = hub.store.durability()
+        if hub.store.sqlite:
+            assert found == {"synchronous": "full", "journal_mode": "wal"}
+            assert hub.log.warnings == []
+        else:
+            assert any("fsync=off" in w for w in hub.log.warnings) == (found["fsync"] == "off")
+            assert any("synchronous_commit=off" in w for w in hub.log.warnings) == (
+                found["synchronous_commit"] == "off"
+            )
+    finally:
+        hub.close()

@@ -49,7 +49,7 @@ class Settings:
         return self.data_dir / "parley.toml"
 
     @property
-    def witness_path(self) -> Path:
+    def latest_checkpoint_path(self) -> Path:
         """The newest checkpoint this hub signed or saw, kept outside the database."""
         return self.data_dir / "latest-checkpoint"
 

@@ -76,7 +76,7 @@ class Hub:
             keys.load_private_key(settings.hub_key_path),
             settings.origin,
             settings.checkpoint_interval_s,
-            settings.witness_path,
+            settings.latest_checkpoint_path,
         )
         self.screening = Screening(self.store)
         self.region: Region | None = None

@@ -48,7 +48,7 @@ class HubLog:
         key: Ed25519PrivateKey,
         origin: str,
         interval_s: float,
-        witness: Path | None = None,
+        checkpoint_file: Path | None = None,
     ) -> None:
         self.store = store
         self.origin = origin
@@ -58,13 +58,13 @@ class HubLog:
         # Before anything is served or signed: a tree that contradicts a stored record or
         # the latest signed checkpoint would make every later checkpoint a fork.
         self.tree, self._published = check_stored_log(
-            store, self.signer.verifier(), origin, witness
+            store, self.signer.verifier(), origin, checkpoint_file
         )
         # A copy of the newest checkpoint outside the database: a database that lost its
         # newest entries together with the checkpoints covering them (a restored backup, an
         # operator's DELETE) contradicts it.
-        self.witness = witness
-        self._witnessed = 0  # the first publication round writes it
+        self.checkpoint_file = checkpoint_file
+        self._kept = 0  # the first publication round writes it
         self.warnings = durability_warnings(store)
         for warning in self.warnings:
             log.warning("%s", warning)
@@ -117,7 +117,7 @@ class HubLog:
         latest = self.store.latest_checkpoint()
         if latest is not None and latest[0] >= size:
             self._published = latest
-            self._witness(*latest)
+            self._keep(*latest)
             return latest
         if size == 0:
             return None
@@ -128,20 +128,20 @@ class HubLog:
                 _check_checkpoint(self.tree, latest, self.signer.verifier(), self.origin)
             body = cp.Checkpoint(self.origin, size, self.tree.root(size))
             signed = cp.sign_checkpoint(body, self.signer)
-        # The witness first: it may run ahead of the database (the entries are committed
+        # The copy first: it may run ahead of the database (the entries are committed
         # already), never behind a checkpoint anyone was handed.
-        self._witness(size, signed)
+        self._keep(size, signed)
         self.store.save_checkpoint(size, signed)
         self._published = self.store.latest_checkpoint()
         for listener in self.listeners:
             listener(size)
         return self._published
 
-    def _witness(self, size: int, signed: str) -> None:
-        if self.witness is None or size <= self._witnessed:
+    def _keep(self, size: int, signed: str) -> None:
+        if self.checkpoint_file is None or size <= self._kept:
             return
-        _write_durably(self.witness, signed.encode("utf-8"))
-        self._witnessed = size
+        _write_durably(self.checkpoint_file, signed.encode("utf-8"))
+        self._kept = size
 
     def published_size(self) -> int:
         """Size of the newest checkpoint this process has seen; cheap, for waiting loops."""
@@ -319,18 +319,18 @@ REFUSAL = (
 
 
 def check_stored_log(
-    store: Store, verifier: note.NoteVerifier, origin: str, witness: Path | None = None
+    store: Store, verifier: note.NoteVerifier, origin: str, checkpoint_file: Path | None = None
 ) -> tuple[merkle.MerkleTree, tuple[int, str] | None]:
     """Rebuild the tree from the stored entries, checking each against its submission row and
-    the whole against the latest signed checkpoint (and the one in ``witness``, if that file
+    the whole against the latest signed checkpoint (and the one in ``checkpoint_file``, if it
     exists); raise StoredLogError at the first fault.
 
     One streaming pass over the rows, hashing only: no signature is verified per entry.
     """
     try:
         tree, latest = _check_stored_log(store, verifier, origin)
-        if witness is not None:
-            _check_witness(tree, witness, verifier, origin)
+        if checkpoint_file is not None:
+            _check_checkpoint_file(tree, checkpoint_file, verifier, origin)
         return tree, latest
     except StoredLogError as exc:
         raise StoredLogError(f"{exc.detail}: {REFUSAL}") from None
@@ -372,7 +372,7 @@ def _check_stored_log(
     return tree, latest
 
 
-def _check_witness(
+def _check_checkpoint_file(
     tree: merkle.MerkleTree, path: Path, verifier: note.NoteVerifier, origin: str
 ) -> None:
     try:
