@@ -228,3 +228,43 @@ def test_votes_on_a_map_for_every_party_stay_for_every_party(
             b.submit("area-vote", vote, ["alpha"])
         assert refused.value.status == 400 and refused.value.body["field"] == "audience"
         b.submit("area-vote", vote)
+
+
+def test_a_stix_object_may_name_only_objects_its_whole_audience_can_see(
+    server: Server, parties: dict[str, PartyHandle]
+) -> None:
+    """A relationship for every party whose source is an indicator alpha shares with bravo only
+    would publish the hidden indicator's id: refused, before and after TAXII has indexed it."""
+    import httpx
+
+    from .test_taxii import indicator
+
+    hidden = indicator(7)
+    relationship = {
+        "type": "relationship",
+        "spec_version": "2.1",
+        "id": "relationship--6f1f6f66-4e4a-4d6e-9a55-0c1b6c1d2f01",
+        "created": "2026-01-01T00:00:00.000Z",
+        "modified": "2026-01-01T00:00:00.000Z",
+        "relationship_type": "related-to",
+        "source_ref": hidden["id"],
+        "target_ref": "threat-actor--0e7e1c57-2b1a-4a4c-9f0e-5b9f3f1f5a11",
+    }
+    alpha = parties["alpha"]
+    with server.client(alpha) as a:
+        a.submit("intelligence", hidden, ["bravo"])
+        body = too_wide(server, lambda: a.submit("intelligence", relationship), "bravo")
+        assert body["refers"] == "body.source_ref"
+        # once TAXII has indexed the indicator, the index finds it
+        listed = httpx.get(
+            f"{server.url}/taxii2/parley/collections/",
+            headers={
+                "Authorization": f"Bearer {alpha.token}",
+                "Accept": "application/taxii+json;version=2.1",
+            },
+        )
+        assert listed.status_code == 200
+        report = {**relationship, "type": "report", "object_refs": [hidden["id"]]}
+        body = too_wide(server, lambda: a.submit("intelligence", report, ["charlie"]))
+        assert body["refers"] == "body.object_refs[0]"
+        a.submit("intelligence", relationship, ["bravo"])

@@ -372,6 +372,41 @@ class Store:
             members = conn.execute(select(a.party_id).where(a.submission_seq == row[0]))
             return frozenset(r[0] for r in members)
 
+    def intelligence_audiences(self, stix_id: str, viewer: str) -> list[frozenset[str] | None]:
+        """The audiences of the intelligence records ``viewer`` may see whose object has id
+        ``stix_id`` (None: every party). Indexed objects are found through the TAXII index, in
+        the collections ``viewer`` could read (so the lookup uses the collection's index); the
+        few the index has not reached yet, by reading their bodies."""
+        from parley.intel import collections as named
+        from parley.intel import schema as intel
+
+        c = t.submissions.c
+        o = intel.intel_objects.c
+        with self.engine.connect() as conn:
+            keys = {named.ALL} | {named.key_of((viewer, p.id)) for p in self.parties()}
+            stored = conn.execute(select(intel.intel_collections.c.parties)).scalars()
+            keys |= {k for k in stored if viewer in k.split(",")}
+            found = [
+                row[0]
+                for row in conn.execute(
+                    select(c.id)
+                    .select_from(t.submissions.join(intel.intel_objects, o.submission_id == c.id))
+                    .where(
+                        o.collection_id.in_([named.id_of(k) for k in keys]),
+                        o.stix_id == stix_id,
+                        visible_to(viewer),
+                    )
+                )
+            ]
+            synced = conn.execute(select(intel.intel_state.c.synced_seq)).scalar()
+            recent = conn.execute(
+                select(c.id, c.jws).where(
+                    c.kind == "intelligence", c.seq > (synced or 0), visible_to(viewer)
+                )
+            ).all()
+        found += [row[0] for row in recent if _body(row[1]).get("id") == stix_id]
+        return [self.audience_of(record) for record in found]
+
     def conflict_audience(self, conflict_id: str) -> frozenset[str]:
         """The parties a conflict alerted: the only ones that know it exists."""
         a = t.alerts.c
