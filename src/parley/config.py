@@ -7,6 +7,7 @@ are signed with, mode 0600). ``PARLEY_DATABASE_URL`` overrides the database.
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from dataclasses import dataclass, fields, replace
@@ -31,6 +32,8 @@ class Settings:
     reminder_after_h: float = 24.0
     housekeeping_interval_s: float = 60.0
     webhooks_allow_private: bool = False
+    witnesses: tuple[str, ...] = ()
+    witness_timeout_s: float = 2.0
 
     @property
     def database(self) -> str:
@@ -68,6 +71,10 @@ HELP: dict[str, str] = {
         "let webhooks reach private, loopback and link-local addresses, and plain http on "
         "loopback; off, a party's webhook can only reach public https targets"
     ),
+    "witnesses": (
+        'witnesses asked to cosign each checkpoint, each "<url> <cosignature verifier key>"'
+    ),
+    "witness_timeout_s": "seconds to wait for a witness's cosignature before publishing without",
 }
 
 
@@ -89,6 +96,11 @@ def load(data_dir: Path, database_url: str | None = None) -> Settings:
         # A switch written "false" (a string) would otherwise read as on.
         if isinstance(getattr(defaults, name), bool) and not isinstance(value, bool):
             raise BadRequest(f"{path}: {name} must be true or false, not {value!r}")
+    if "witnesses" in values:
+        listed = values["witnesses"]
+        if not isinstance(listed, list) or not all(isinstance(w, str) for w in listed):
+            raise BadRequest(f'{path}: witnesses must be a list of "<url> <verifier key>"')
+        values["witnesses"] = tuple(listed)
     settings = replace(defaults, **values)
     url = database_url or os.environ.get("PARLEY_DATABASE_URL")
     return replace(settings, database_url=url) if url else settings
@@ -103,6 +115,9 @@ def dump(settings: Settings) -> str:
         value = getattr(settings, f.name)
         if isinstance(value, bool):  # TOML spells them in lower case
             lines.append(f"{f.name} = {str(value).lower()}")
+            continue
+        if isinstance(value, tuple):
+            lines.append(f"{f.name} = [{', '.join(json.dumps(v) for v in value)}]")
             continue
         lines.append(f'{f.name} = "{value}"' if isinstance(value, str) else f"{f.name} = {value}")
     return "\n".join(lines) + "\n"

@@ -19,6 +19,7 @@ import shapely
 
 from parley import clock, hubrecords, rules
 from parley.config import Settings
+from parley.cosigning import Cosigners, Witness
 from parley.deconfliction import Parsed, Screening
 from parley.errors import (
     Conflict,
@@ -77,6 +78,7 @@ class Hub:
             settings.origin,
             settings.checkpoint_interval_s,
             settings.latest_checkpoint_path,
+            Cosigners([Witness.parse(w) for w in settings.witnesses], settings.witness_timeout_s),
         )
         self.screening = Screening(self.store)
         self.region: Region | None = None

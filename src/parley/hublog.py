@@ -21,6 +21,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from parley.cosigning import Cosigners
 from parley.errors import LogError, NotFound, ParleyError
 from parley.log import checkpoint as cp
 from parley.log import merkle, note, tiles
@@ -49,8 +50,10 @@ class HubLog:
         origin: str,
         interval_s: float,
         checkpoint_file: Path | None = None,
+        cosigners: Cosigners | None = None,
     ) -> None:
         self.store = store
+        self.cosigners = cosigners or Cosigners([], 0)
         self.origin = origin
         self.signer = note.Signer(origin, key)
         self.verifier_key = self.signer.verifier().key_string()
@@ -80,6 +83,7 @@ class HubLog:
         self._stop.set()
         self._wake.set()
         self._thread.join(timeout=10)
+        self.cosigners.close()
 
     # -- growing the tree ---------------------------------------------------------------------
 
@@ -128,6 +132,8 @@ class HubLog:
                 _check_checkpoint(self.tree, latest, self.signer.verifier(), self.origin)
             body = cp.Checkpoint(self.origin, size, self.tree.root(size))
             signed = cp.sign_checkpoint(body, self.signer)
+        # Witnesses cosign before anyone is handed the checkpoint, so receipts carry them.
+        signed = self.cosigners.cosign(size, signed, self.consistency)
         # The copy first: it may run ahead of the database (the entries are committed
         # already), never behind a checkpoint anyone was handed.
         self._keep(size, signed)

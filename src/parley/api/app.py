@@ -73,6 +73,11 @@ def create_app(settings: Settings, hub: Hub | None = None) -> FastAPI:
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, Any]:
+        # A witness that cosigned more than the log holds means the log was rolled back: the
+        # operator (and anyone) must see it without reading the server's log.
+        alarms = list(app.state.hub.log.cosigners.alarms)
+        if alarms:
+            return {"status": "alarm", "version": __version__, "alarms": alarms}
         return {"status": "ok", "version": __version__}
 
     return app
