@@ -40,7 +40,7 @@ from .test_log_api import SITE
 from .test_log_tamper import serve_settings
 
 KILLS = 5
-BUDGET_S = 20.0  # no new kill round starts after this; a restart costs an interpreter start
+BUDGET_S = 15.0  # no new kill round starts after this; a restart costs a fork and start-up
 
 
 def _parley_serve(data_dir: str, database_url: str, port: int, log_path: str) -> None:
