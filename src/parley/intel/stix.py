@@ -23,11 +23,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import stix2
 import stix2.exceptions
-from stix2validator import ValidationOptions, validate_instance
+
+if TYPE_CHECKING:
+    from stix2validator import ValidationOptions
 
 SPEC_VERSION = "2.1"
 STIX_MEDIA_TYPE = "application/stix+json;version=2.1"
@@ -95,10 +97,20 @@ class Validator:
     """Checks objects; safe to share between threads."""
 
     def __init__(self) -> None:
-        self._options = ValidationOptions(version=SPEC_VERSION)
+        # stix2-validator is imported on first use: loading it (jsonschema builds a grammar)
+        # takes seconds, and every `parley serve` start would pay for it.
+        self._options_made: ValidationOptions | None = None
         self._fast: _FastValidator | None = None
         self._lock = threading.Lock()
         self._loaded = False
+
+    @property
+    def _options(self) -> ValidationOptions:
+        if self._options_made is None:
+            from stix2validator import ValidationOptions
+
+            self._options_made = ValidationOptions(version=SPEC_VERSION)
+        return self._options_made
 
     def check(self, obj: object) -> Checked:
         stix_id, stix_type, spec_version = _identity(obj)
@@ -122,6 +134,8 @@ class Validator:
 
     def reference_errors(self, obj: dict[str, Any]) -> list[str]:
         """The same verdict straight from ``validate_instance`` (slow; the reference)."""
+        from stix2validator import validate_instance
+
         try:
             result = validate_instance(obj, self._options)
         except Exception as exc:  # the validator raises plain errors on malformed input
