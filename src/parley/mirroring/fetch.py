@@ -1,0 +1,100 @@
+"""Fetching a log's resources (checkpoint, tiles, proofs) over HTTP, tiles in parallel.
+
+A bounded pool of threads shares one connection pool: tiles are small and independent, so the
+time goes in round trips, which overlap; the bound keeps a hub from being flooded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+
+from parley.errors import TileError
+
+WORKERS = 16
+
+
+def log_base(url: str) -> str:
+    """The ``.../log/`` prefix under which a hub (or mirror) serves checkpoint and tiles."""
+    base = url.rstrip("/")
+    if not base.endswith("/log"):
+        base += "/log"
+    return base + "/"
+
+
+class LogFetcher:
+    def __init__(self, url: str, workers: int = WORKERS, timeout: float = 30.0) -> None:
+        self.url = url.rstrip("/")
+        self.base = log_base(url)
+        self.workers = workers
+        self.client = httpx.Client(
+            timeout=timeout,
+            limits=httpx.Limits(max_connections=workers, max_keepalive_connections=workers),
+        )
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mirror-fetch")
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self.client.close()
+
+    def get(self, path: str) -> bytes:
+        try:
+            response = self.client.get(self.base + path)
+        except httpx.HTTPError as exc:
+            raise TileError(
+                f"cannot fetch {self.base}{path}: {exc or type(exc).__name__}"
+            ) from None
+        if response.status_code != 200:
+            raise TileError(f"{self.base}{path}: the server answered {response.status_code}")
+        return response.content
+
+    def checkpoint(self) -> str:
+        raw = self.get("checkpoint")
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise TileError(f"{self.base}checkpoint is not UTF-8 text") from None
+
+    def many(self, paths: Sequence[str]) -> Iterator[tuple[str, bytes]]:
+        """Fetch ``paths`` in parallel; yield (path, bytes) in the order given."""
+        yield from zip(paths, self._pool.map(self.get, paths), strict=True)
+
+    def consistency_proof(self, old: int, new: int) -> list[bytes] | None:
+        """The hub's RFC 9162 consistency proof, or None when it serves none."""
+        import base64
+
+        try:
+            response = self.client.get(
+                self.base + "proof/consistency", params={"from": old, "to": new}
+            )
+            if response.status_code != 200:
+                return None
+            doc = response.json()
+            return [base64.b64decode(h, validate=True) for h in doc["proof"]]
+        except (httpx.HTTPError, ValueError, KeyError, TypeError):
+            return None
+
+
+def origin_hash(origin: str) -> str:
+    return hashlib.sha256(origin.encode("utf-8")).hexdigest()
+
+
+def peer_checkpoint(client: httpx.Client, url: str, origin: str) -> tuple[str, str] | None:
+    """A peer's latest checkpoint of ``origin``: a witness's (or mirror's) monitoring path
+    ``/<sha256(origin)>/checkpoint`` first, then a mirror's ``/log/checkpoint``. Returns the
+    note and where it came from, or None when the peer has none (yet)."""
+    base = url.rstrip("/")
+    for where in (f"{base}/{origin_hash(origin)}/checkpoint", log_base(base) + "checkpoint"):
+        try:
+            response = client.get(where)
+        except httpx.HTTPError:
+            continue
+        if response.status_code == 200:
+            try:
+                return response.content.decode("utf-8"), where
+            except UnicodeDecodeError:
+                continue
+    return None
