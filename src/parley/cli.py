@@ -36,6 +36,12 @@ DATABASE = click.option(
     help="Database URL, e.g. postgresql://user@host/db (default: SQLite in the data directory).",
 )
 JSON = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+POLICY = click.option(
+    "--policy",
+    "policy_path",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Witness policy file: refuse a checkpoint without the cosignatures its quorum needs.",
+)
 
 
 def emit(data: Any, as_json: bool, human: str | Table | None = None) -> None:
@@ -326,10 +332,19 @@ def verify() -> None:
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
     help="The submitting party's public key file, to check its signature too.",
 )
+@POLICY
 @JSON
-def verify_receipt(receipt_file: Any, log_key: str, party_key: Path | None, as_json: bool) -> None:
-    """Check a receipt offline: signed checkpoint, inclusion proof, committed bytes."""
+def verify_receipt(
+    receipt_file: Any,
+    log_key: str,
+    party_key: Path | None,
+    policy_path: Path | None,
+    as_json: bool,
+) -> None:
+    """Check a receipt offline: signed checkpoint, inclusion proof, committed bytes, and with
+    --policy the witnesses' cosignatures."""
     from parley import receipts
+    from parley.log import policy
     from parley.parties.keys import load_public_key
 
     try:
@@ -338,14 +353,32 @@ def verify_receipt(receipt_file: Any, log_key: str, party_key: Path | None, as_j
         raise click.ClickException(f"{receipt_file.name} is not JSON: {exc}") from None
     if not isinstance(data, dict):
         raise click.ClickException(f"{receipt_file.name} is not a receipt")
-    proven = receipts.verify(data, log_key, load_public_key(party_key) if party_key else None)
+    proven = receipts.verify(
+        data,
+        log_key,
+        load_public_key(party_key) if party_key else None,
+        policy.load(policy_path) if policy_path else None,
+    )
     emit(
         proven,
         as_json,
         f"[green]receipt verifies[/]: {proven['kind']} by {proven['party']} is entry "
         f"{proven['index']} of {proven['origin']} (tree size {proven['tree_size']}), "
-        f"received {proven['received_at']}",
+        f"received {proven['received_at']}" + _cosigned_note(proven),
     )
+
+
+def _cosigned_note(proven: dict[str, Any]) -> str:
+    if not proven.get("policy_checked"):
+        return ""
+    import datetime
+
+    names = [
+        f"{c['witness']} at "
+        + datetime.datetime.fromtimestamp(c["time"], datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        for c in proven["cosignatures"]
+    ]
+    return "; the policy's quorum is met, cosigned by " + (", ".join(names) or "no witness")
 
 
 @verify.command("log")
@@ -357,12 +390,23 @@ def verify_receipt(receipt_file: Any, log_key: str, party_key: Path | None, as_j
     type=click.Path(dir_okay=False, path_type=Path),
     help="File keeping the last verified checkpoint (and its leaves) between runs.",
 )
+@POLICY
 @JSON
-def verify_log(url: str, log_key: str, state_path: Path | None, as_json: bool) -> None:
+def verify_log(
+    url: str, log_key: str, state_path: Path | None, policy_path: Path | None, as_json: bool
+) -> None:
     """Fetch checkpoint and tiles, recompute the tree, check it extends what was seen before."""
     from parley import mirror
+    from parley.log import policy
 
-    result = mirror.verify_remote(url, log_key, state_path, progress=not as_json)
+    result = mirror.verify_remote(
+        url,
+        log_key,
+        state_path,
+        progress=not as_json,
+        policy=policy.load(policy_path) if policy_path else None,
+    )
+    result["policy_checked"] = policy_path is not None
     emit(
         result,
         as_json,
@@ -371,7 +415,8 @@ def verify_log(url: str, log_key: str, state_path: Path | None, as_json: bool) -
             f", consistent with the {result['previous_size']} seen before"
             if result.get("previous_size") is not None
             else ""
-        ),
+        )
+        + _cosigned_note(result),
     )
 
 
@@ -395,6 +440,6 @@ def main() -> None:
         sys.exit(1)
 
 
+from parley import cli_mirror as _cli_mirror  # noqa: E402,F401  (registers its commands)
 from parley import cli_notify as _cli_notify  # noqa: E402,F401  (registers its commands)
 from parley import cli_witness as _cli_witness  # noqa: E402,F401  (registers its commands)
-from parley import cli_mirror as _cli_mirror  # noqa: E402,F401  (registers its commands)

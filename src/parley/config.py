@@ -34,6 +34,7 @@ class Settings:
     webhooks_allow_private: bool = False
     witnesses: tuple[str, ...] = ()
     witness_timeout_s: float = 2.0
+    witness_quorum: int = 0
 
     @property
     def database(self) -> str:
@@ -75,6 +76,10 @@ HELP: dict[str, str] = {
         'witnesses asked to cosign each checkpoint, each "<url> <cosignature verifier key>"'
     ),
     "witness_timeout_s": "seconds to wait for a witness's cosignature before publishing without",
+    "witness_quorum": (
+        "how many of the witnesses must cosign a checkpoint for parties to accept it, in the "
+        "policy served at /log/policy; 0 means all of them"
+    ),
 }
 
 

@@ -11,6 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemaining
 
 from parley.errors import TileError
 from parley.log import note
+from parley.log.policy import Policy
 from parley.log.verifier import VerifierState, verify_log
 
 
@@ -25,9 +26,14 @@ def _fetcher(client: httpx.Client) -> Any:
 
 
 def verify_remote(
-    url: str, log_key: str, state_path: Path | None, progress: bool = True
+    url: str,
+    log_key: str,
+    state_path: Path | None,
+    progress: bool = True,
+    policy: Policy | None = None,
 ) -> dict[str, Any]:
-    """Verify the log at ``url`` (the hub, or its ``/log`` prefix); keep state if asked."""
+    """Verify the log at ``url`` (the hub, or its ``/log`` prefix); keep state if asked.
+    With ``policy``, the checkpoint must carry the cosignatures its quorum needs."""
     verifier = note.Verifier.from_key(log_key)
     base = url.rstrip("/")
     if not base.endswith("/log"):
@@ -49,9 +55,10 @@ def verify_remote(
                     verifier.name,
                     state,
                     lambda done, total: bar.update(task, completed=done, total=total),
+                    policy,
                 )
         else:
-            new = verify_log(_fetcher(client), verifier, verifier.name, state)
+            new = verify_log(_fetcher(client), verifier, verifier.name, state, policy=policy)
     if state_path:
         new.save(state_path)
     return {
@@ -59,4 +66,17 @@ def verify_remote(
         "size": new.size,
         "root": base64.b64encode(new.root).decode("ascii"),
         "previous_size": state.size if state else None,
+        "cosignatures": _cosignatures(new.note, verifier, policy),
     }
+
+
+def _cosignatures(
+    signed: str, verifier: note.Verifier, policy: Policy | None
+) -> list[dict[str, Any]]:
+    if policy is None:
+        return []
+    _, verified = policy.check_detailed(signed, verifier, verifier.name)
+    return [
+        {"witness": policy.witness_name(v), "key_name": v.name, "time": v.timestamp}
+        for v in verified
+    ]

@@ -7,7 +7,10 @@ signed by the hub. With only the hub's verifier key, anyone can check that:
 2. the entry sits at ``index`` in the tree the checkpoint commits to (RFC 9162 inclusion proof);
 3. the entry commits to exactly these signed bytes (a SHA-256, or a salted one for a record
    that was not shared with every party);
-4. optionally, given the party's public key, that the party signed them.
+4. optionally, given the party's public key, that the party signed them;
+5. optionally, given a witness policy (:mod:`parley.log.policy`), that the checkpoint carries
+   the cosignatures its quorum needs: that the witnesses saw the same tree, so the hub cannot
+   show this receipt's history to one party and another history to the rest.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from parley.errors import LogError, ParleyError
 from parley.hublog import RECEIPT_VERSION
 from parley.log import checkpoint as cp
 from parley.log import merkle, note
+from parley.log.policy import Policy
 from parley.parties import jws
 
 
@@ -47,14 +51,26 @@ def _b64(text: object, what: str) -> bytes:
 
 
 def verify(
-    receipt: dict[str, Any], log_key: str, party_key: Ed25519PublicKey | None = None
+    receipt: dict[str, Any],
+    log_key: str,
+    party_key: Ed25519PublicKey | None = None,
+    policy: Policy | None = None,
 ) -> dict[str, Any]:
-    """Raise ReceiptError unless the receipt proves its claim; return what it proves."""
+    """Raise ReceiptError (PolicyError for a missing quorum) unless the receipt proves its
+    claim; return what it proves."""
     if receipt.get("version") != RECEIPT_VERSION:
         raise ReceiptError(f"not a {RECEIPT_VERSION} receipt")
     verifier = note.Verifier.from_key(log_key)
     signed = _field(receipt, "checkpoint", str)
-    checkpoint = cp.verify_checkpoint(signed, verifier, verifier.name)
+    cosigned: list[dict[str, Any]] = []
+    if policy is None:
+        checkpoint = cp.verify_checkpoint(signed, verifier, verifier.name)
+    else:
+        checkpoint, verified = policy.check_detailed(signed, verifier, verifier.name)
+        cosigned = [
+            {"witness": policy.witness_name(v), "key_name": v.name, "time": v.timestamp}
+            for v in verified
+        ]
     index = _field(receipt, "index", int)
     entry = _b64(_field(receipt, "entry", str), "entry")
     proof = [_b64(h, "inclusion proof") for h in _field(receipt, "inclusion_proof", list)]
@@ -77,6 +93,8 @@ def verify(
         "party": parsed.payload.get("party"),
         "audience": parsed.payload.get("audience"),
         "party_signature_checked": party_key is not None,
+        "policy_checked": policy is not None,
+        "cosignatures": cosigned,
     }
 
 

@@ -11,6 +11,7 @@ from fastapi.responses import PlainTextResponse, Response
 
 from parley.api.auth import hub_of
 from parley.log import tiles
+from parley.log.policy import policy_text
 
 router = APIRouter(prefix="/log", tags=["log"])
 
@@ -24,6 +25,24 @@ def checkpoint(request: Request) -> PlainTextResponse:
     """The latest signed checkpoint (C2SP tlog-checkpoint, signed-note)."""
     _, signed = hub_of(request).log.checkpoint()
     return PlainTextResponse(signed, headers=FRESH)
+
+
+@router.get("/policy", response_class=PlainTextResponse)
+def policy(request: Request) -> PlainTextResponse:
+    """The witness policy the page checks receipts against (Sigsum-style, see
+    ``parley verify receipt --policy``): the hub's witnesses and how many must cosign.
+
+    A party that takes it from here trusts the hub to name its witnesses honestly; a party
+    that writes its own policy (its own witness among them) does not."""
+    hub = hub_of(request)
+    witnesses = [(w.url, w.verifier.key_string()) for w in hub.log.cosigners.witnesses]
+    text = policy_text(
+        hub.log.verifier_key,
+        witnesses,
+        hub.settings.witness_quorum,
+        f"The witness policy of {hub.log.origin}, as its hub is configured.",
+    )
+    return PlainTextResponse(text, headers=FRESH)
 
 
 @router.get("/verifier-key", response_class=PlainTextResponse)

@@ -14,7 +14,9 @@ cosignature on the checkpoint verifies. ``quorum none`` accepts the log's signat
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from parley.errors import LogError
 from parley.log import checkpoint as cp
@@ -120,23 +122,93 @@ class Policy:
         group = self.groups[name]
         return sum(self._met(m, witnesses) for m in group.members) >= group.threshold
 
-    def check(
+    def needs(self, name: str | None = None) -> str:
+        """What satisfying ``name`` (default: the quorum) takes, in words."""
+        name = self.quorum if name is None else name
+        if name is None:
+            return "no cosignature"
+        if name in self.witnesses:
+            key_name = self.witnesses[name].name
+            return f"a cosignature by {name}" + (f" ({key_name})" if key_name != name else "")
+        group = self.groups[name]
+        parts = "; ".join(self.needs(m) for m in group.members)
+        how = "all" if group.threshold == len(group.members) else str(group.threshold)
+        return f"{how} of {len(group.members)} in group {name}: {parts}"
+
+    def check_detailed(
         self, signed: str, log_verifier: note.NoteVerifier, origin: str
-    ) -> tuple[cp.Checkpoint, list[str]]:
-        """Verify the log's signature and the quorum; return the checkpoint and who cosigned."""
+    ) -> tuple[cp.Checkpoint, list[note.VerifiedSignature]]:
+        """Verify the log's signature and the quorum; return the checkpoint and the verified
+        cosignatures of the policy's witnesses (with their timestamps)."""
+        given = log_verifier.key_string() if isinstance(log_verifier, note.Verifier) else None
+        if self.log_key is not None and given is not None and self.log_key != given:
+            raise PolicyError(
+                f"the policy's log key {self.log_key} is not the log key given ({given})"
+            )
         checkpoint = cp.verify_checkpoint(signed, log_verifier, origin)
         verifiers = list(self.witnesses.values())
-        names: list[str] = []
+        cosigned: list[note.VerifiedSignature] = []
         if verifiers:
             try:
                 _, verified = note.open_note_detailed(signed, [log_verifier, *verifiers])
             except note.NoteError as exc:
                 raise PolicyError(f"a cosignature does not verify: {exc.detail}") from None
-            names = sorted({v.name for v in verified if v.name != log_verifier.name})
-        if not self.satisfied_by(set(names)):
-            have = ", ".join(names) or "none"
+            cosigned = [v for v in verified if v.timestamp is not None]
+        keys = {(v.name, v.key_id) for v in cosigned}
+        present = {n for n, w in self.witnesses.items() if (w.name, w.key_id) in keys}
+        if self.quorum is not None and not self._met(self.quorum, present):
+            have = ", ".join(sorted(present)) or "none of the policy's witnesses"
             raise PolicyError(
                 f"the checkpoint (size {checkpoint.size}) lacks the cosignatures the policy's "
-                f"quorum {self.quorum!r} needs; valid cosignatures from: {have}"
+                f"quorum needs: {self.needs()}; valid cosignatures from: {have}"
             )
-        return checkpoint, names
+        return checkpoint, cosigned
+
+    def check(
+        self, signed: str, log_verifier: note.NoteVerifier, origin: str
+    ) -> tuple[cp.Checkpoint, list[str]]:
+        """Verify the log's signature and the quorum; return the checkpoint and who cosigned."""
+        checkpoint, cosigned = self.check_detailed(signed, log_verifier, origin)
+        return checkpoint, sorted({v.name for v in cosigned})
+
+    def witness_name(self, cosignature: note.VerifiedSignature) -> str:
+        """The policy's name for the witness that made ``cosignature``."""
+        for name, w in self.witnesses.items():
+            if (w.name, w.key_id) == (cosignature.name, cosignature.key_id):
+                return name
+        return cosignature.name
+
+
+def load(path: str | Path) -> Policy:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PolicyError(f"cannot read the policy {path}: {exc}") from None
+    return Policy.parse(text, str(path))
+
+
+def policy_text(
+    log_key: str,
+    witnesses: Sequence[tuple[str, str]],
+    quorum: int = 0,
+    comment: str = "",
+) -> str:
+    """A policy for a log cosigned by ``witnesses`` (url, cosignature verifier key): at least
+    ``quorum`` of them (0: all) must cosign; with no witnesses, ``quorum none``."""
+    lines = [f"# {line}" for line in comment.splitlines()]
+    lines.append(f"log {log_key}")
+    if not witnesses:
+        return "\n".join([*lines, "quorum none"]) + "\n"
+    names: list[str] = []
+    for url, key in witnesses:
+        base = key.split("+", 1)[0]
+        name, n = base, 1
+        while name in names:  # two witnesses may share a key name; the policy needs two names
+            n += 1
+            name = f"{base}-{n}"
+        names.append(name)
+        lines.append(f"witness {name} {key} {url}")
+    k = len(names) if quorum <= 0 else min(quorum, len(names))
+    lines.append(f"group witnesses {k if k < len(names) else 'all'} {' '.join(names)}")
+    lines.append("quorum witnesses")
+    return "\n".join(lines) + "\n"

@@ -12,7 +12,11 @@ of history from an honest log, even one re-signed to be consistent with itself.
 
 Which error: ``CheckpointError`` for the checkpoint itself, ``TileError`` for a bundle or tile
 that is missing, malformed or disagrees with the entries, ``ProofError`` when the log is not an
-extension of the previously verified one, ``StateError`` for an unusable saved state.
+extension of the previously verified one, ``StateError`` for an unusable saved state or one
+made for another log (another origin, or the same origin under another key).
+
+Given a witness policy, the checkpoint must also carry the cosignatures its quorum needs
+(``PolicyError``).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from parley.errors import CheckpointError, LogError, ProofError, TileError
 from parley.log import note
 from parley.log.checkpoint import Checkpoint, parse, verify_checkpoint
 from parley.log.merkle import HASH_SIZE, MerkleTree
+from parley.log.policy import Policy
 from parley.log.tiles import (
     TILE_HEIGHT,
     TILE_WIDTH,
@@ -60,6 +65,9 @@ class VerifierState:
     note: str
     checkpoint: Checkpoint
     leaves: bytes
+    # For people reading the file: the binding to the key is the log's signature on the saved
+    # checkpoint, which verify_log checks against the key it is given.
+    log_key: str | None = None
 
     def __post_init__(self) -> None:
         if len(self.leaves) != self.checkpoint.size * HASH_SIZE:
@@ -93,6 +101,8 @@ class VerifierState:
             "root": base64.b64encode(self.root).decode("ascii"),
             "checkpoint": self.note,
         }
+        if self.log_key:
+            doc["log_key"] = self.log_key
         _write_atomically(_leaves_path(path), self.leaves)
         _write_atomically(path, (json.dumps(doc, indent=1) + "\n").encode("utf-8"))
 
@@ -128,8 +138,11 @@ class VerifierState:
                 f"{_leaves_path(path)} holds {len(leaves) // HASH_SIZE} leaf hashes; "
                 f"the state needs {checkpoint.size}"
             )
+        log_key = doc.get("log_key")
         # A longer file is a save interrupted before the JSON was replaced; the prefix is ours.
-        return cls(signed, checkpoint, leaves[:wanted])
+        return cls(
+            signed, checkpoint, leaves[:wanted], log_key if isinstance(log_key, str) else None
+        )
 
 
 def _leaves_path(path: Path) -> Path:
@@ -231,26 +244,29 @@ def verify_log(
     origin: str,
     state: VerifierState | None = None,
     progress: Progress | None = None,
+    policy: Policy | None = None,
 ) -> VerifierState:
     """Verify the log served by ``fetch`` (paths relative to the log's prefix, e.g.
     ``checkpoint``, ``tile/0/x001/234``, ``tile/entries/005.p/17``); return the new state.
 
-    ``progress(done, total)`` is called in entries after each bundle.
+    ``progress(done, total)`` is called in entries after each bundle. With ``policy``, the
+    checkpoint must meet its quorum of witness cosignatures.
     """
     raw = _fetch(fetch, "checkpoint", CheckpointError)
     try:
         signed = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise CheckpointError("the checkpoint is not UTF-8 text") from None
-    checkpoint = verify_checkpoint(signed, verifier, origin)
+    if state is not None:
+        _check_state_is_for(state, verifier, origin)
+    if policy is None:
+        checkpoint = verify_checkpoint(signed, verifier, origin)
+    else:
+        checkpoint, _ = policy.check_detailed(signed, verifier, origin)
     size = checkpoint.size
 
     old = 0
     if state is not None:
-        if state.checkpoint.origin != origin:
-            raise StateError(
-                f"saved state is for origin {state.checkpoint.origin!r}, not {origin!r}"
-            )
         old = state.size
         if size < old:
             raise ProofError(f"the log shrank from {old} to {size} entries")
@@ -287,4 +303,21 @@ def verify_log(
     _verify_upper_tiles(fetch, tree, 0)
     if progress and size == 0:
         progress(0, 0)
-    return VerifierState(signed, checkpoint, packed)
+    key = verifier.key_string() if isinstance(verifier, note.Verifier) else None
+    return VerifierState(signed, checkpoint, packed, key)
+
+
+def _check_state_is_for(state: VerifierState, verifier: note.NoteVerifier, origin: str) -> None:
+    """A state made for another log says nothing about this one: comparing them would report
+    a "rewrite" that is only two logs being different."""
+    if state.checkpoint.origin != origin:
+        raise StateError(f"saved state is for origin {state.checkpoint.origin!r}, not {origin!r}")
+    try:
+        verify_checkpoint(state.note, verifier, origin)
+    except CheckpointError:
+        given = verifier.key_string() if isinstance(verifier, note.Verifier) else verifier.name
+        raise StateError(
+            f"saved state is for origin {origin!r} under another log key "
+            f"({state.log_key or 'its checkpoint is not signed by the key given'}), not {given}: "
+            "it was made for another log with the same origin; use a state file per log"
+        ) from None
