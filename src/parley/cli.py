@@ -273,9 +273,18 @@ def demo(data_dir: Path, host: str, port: int, no_serve: bool, as_json: bool) ->
     from parley import setup
 
     summary = scenario.build(data_dir, f"http://{host}:{port}", quiet=as_json)
-    emit(summary, as_json, scenario.describe(summary))
-    if not no_serve:
-        setup.serve(setup.settings_for(data_dir, None), host, port)
+    if no_serve:
+        emit(summary, as_json, scenario.describe(summary))
+        return
+    settings = setup.settings_for(data_dir, None)
+    # A witness for each member, served by this process; the hub asks them to cosign.
+    witnesses = scenario.DemoWitnesses(data_dir, settings)
+    try:
+        summary["witnesses"] = witnesses.described
+        emit(summary, as_json, scenario.describe(summary))
+        setup.serve(witnesses.configure(settings), host, port)
+    finally:
+        witnesses.stop()
 
 
 @cli.command()

@@ -12,8 +12,10 @@ import csv
 import json
 import math
 import random
+import threading
+import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
@@ -76,6 +78,70 @@ def places(country: str | None = "SY") -> list[Place]:
     return [p for p in found if country is None or p.country == country]
 
 
+WITNESS_DIR = "witnesses"
+
+
+def witness_name(party_id: str) -> str:
+    return f"witness.parley.demo/{party_id}"
+
+
+class DemoWitnesses:
+    """A C2SP witness for each member, each with its own data directory under the demo's,
+    served on a free loopback port by a thread of this process; the hub is configured with
+    them, so every checkpoint it hands out carries their cosignatures."""
+
+    def __init__(self, data_dir: Path, settings: config.Settings) -> None:
+        import uvicorn
+
+        from parley.witness import datadir
+        from parley.witness.app import app_for
+
+        self.servers: list[tuple[uvicorn.Server, threading.Thread]] = []
+        self.lines: list[str] = []
+        self.described: list[dict[str, str]] = []
+        try:
+            for p in PARTIES:
+                if p.role != "member":
+                    continue
+                wdir = data_dir / WITNESS_DIR / p.id
+                if not datadir.key_path(wdir).exists():
+                    datadir.init(wdir, witness_name(p.id))
+                    datadir.add_log(wdir, settings.origin, setup.verifier_key(settings))
+                key = datadir.load_signer(wdir).verifier().key_string()
+                url = self._serve(uvicorn, app_for(wdir))
+                self.lines.append(f"{url} {key}")
+                self.described.append({"party": p.id, "url": url, "verifier_key": key})
+        except BaseException:
+            self.stop()
+            raise
+
+    def _serve(self, uvicorn: Any, app: Any) -> str:
+        # Port 0: the kernel picks a free port, read back once the socket is bound.
+        server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+        )
+        thread = threading.Thread(target=server.run, name="parley-demo-witness", daemon=True)
+        thread.start()
+        self.servers.append((server, thread))
+        deadline = time.monotonic() + 10
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("a demo witness did not start")
+            time.sleep(0.01)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}/"
+
+    def configure(self, settings: config.Settings) -> config.Settings:
+        return replace(settings, witnesses=tuple(self.lines))
+
+    def stop(self) -> None:
+        for server, _ in self.servers:
+            server.should_exit = True
+        for _, thread in self.servers:
+            thread.join(timeout=5)
+        self.servers = []
+
+
 def build(data_dir: Path, url: str, quiet: bool = False) -> dict[str, Any]:
     """Create the scenario once; a second run reuses it and reports the same parties."""
     demo_file = data_dir / "demo.json"
@@ -105,7 +171,11 @@ def build(data_dir: Path, url: str, quiet: bool = False) -> dict[str, Any]:
             "key_file": str(path.resolve()),
         }
         signers[p.id] = key
-    counts = asyncio.run(_submit_scenario(settings, signers))
+    witnesses = DemoWitnesses(data_dir, settings)
+    try:
+        counts = asyncio.run(_submit_scenario(witnesses.configure(settings), signers))
+    finally:
+        witnesses.stop()
     summary = {
         "url": url,
         "data_dir": str(data_dir.resolve()),
@@ -113,6 +183,9 @@ def build(data_dir: Path, url: str, quiet: bool = False) -> dict[str, Any]:
         "parties": list(registered.values()),
         "submissions": counts,
         "conflicts": _conflict_counts(settings),
+        "witnesses": [
+            {"party": w["party"], "verifier_key": w["verifier_key"]} for w in witnesses.described
+        ],
         "attribution": ATTRIBUTION,
     }
     fd = demo_file.open("w")
@@ -147,6 +220,12 @@ async def _submit_scenario(
                         ids[name] = outcome.record.id
                     counts[kind] = counts.get(kind, 0) + 1
                 progress.advance(task)
+        # The last checkpoint, cosigned by the witnesses, before the hub stops: every receipt
+        # the demo hands out is cosigned, even before anything new is submitted.
+        deadline = time.monotonic() + 30
+        while hub.log.published_size() < hub.store.log_size() and time.monotonic() < deadline:
+            hub.log.notify()
+            time.sleep(0.05)
     finally:
         hub.close()
     return counts
@@ -474,6 +553,11 @@ def describe(summary: dict[str, Any]) -> str:
         f"log verifier key: {summary['verifier_key']}",
         f"submissions: {summary['submissions']}",
         f"conflicts raised: {summary.get('conflicts', {})}",
+        *(
+            f"witness of {w['party']}: {w.get('url', '(not running)')} {w['verifier_key']}"
+            for w in summary.get("witnesses", [])
+        ),
+        f"witness policy (receipts checked against it): {summary['url']}/log/policy",
         "",
         "Try:",
         f"  open {summary['url']}/ and sign in as alpha with its token and key file",

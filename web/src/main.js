@@ -11,6 +11,7 @@ import { KeyFileError, importKeyFile, makeDocument, sign } from "./jws.js";
 import { MapView } from "./mapview.js";
 import { parseVerifierKey } from "./note.js";
 import { actions, renderRecord, showCheck } from "./panel.js";
+import { parsePolicy } from "./policy.js";
 import { verifyReceipt } from "./receipt.js";
 import { follow } from "./stream.js";
 import { AREA_RULES, INCIDENT_ICON, OKABE_ITO, SITE_CATEGORIES, siteIconHtml } from "./style-constants.js";
@@ -61,7 +62,14 @@ async function signIn(token, keyFile, vkey) {
   } catch (err) {
     throw new Error(`The log verifier key is not usable: ${err.message}`);
   }
-  Object.assign(state, { hub, me, key, verifierKey, verifierKeySource: source });
+  // The witness policy the hub publishes: receipts count only with its quorum of cosignatures.
+  let policy;
+  try {
+    policy = await parsePolicy(await publicText("/log/policy"), "the hub's witness policy");
+  } catch (err) {
+    throw new Error(`The hub's witness policy is not usable: ${err.message}`);
+  }
+  Object.assign(state, { hub, me, key, verifierKey, verifierKeySource: source, policy });
   // Nothing of the key file is kept but the non-extractable key; clear the inputs too.
   $("#signin-key").value = "";
   $("#signin-token").value = "";

@@ -1,13 +1,15 @@
 // C2SP signed notes (c2sp.org/signed-note) and checkpoints (c2sp.org/tlog-checkpoint), as
 // docs/log.md describes them and src/parley/log/note.py and checkpoint.py implement them.
-// Only plain Ed25519 signatures (type 0x01) are checked: that is how the hub signs; lines by
-// other keys (a mirror's cosignatures) are skipped, as the spec says.
+// The log's signature is a plain Ed25519 one (type 0x01); witnesses' cosignatures are
+// c2sp.org/tlog-cosignature ones (type 0x04, checked by openCosignatures). Lines by keys
+// nobody asked about are skipped, as the spec says.
 
 import { concat, equal, fromBase64, hex, sha256, utf8 } from "./bytes.js";
 
 export class NoteError extends Error {}
 
 const ED25519 = 0x01;
+const COSIGNATURE_V1 = 0x04;
 const MAX_SIGNATURES = 100;
 const SIG_PREFIX = "\u2014 "; // an em dash and a space
 const MAX_SIZE = 2n ** 63n - 1n;
@@ -34,6 +36,15 @@ export async function keyId(name, type, publicKey) {
 
 // A verifier key: <name>+<hex key ID>+base64(0x01 || 32-byte Ed25519 public key).
 export async function parseVerifierKey(text) {
+  return parseKey(text, ED25519, "an Ed25519 (type 0x01) key");
+}
+
+// A witness's cosignature verifier key: the same with type 0x04 (c2sp.org/tlog-cosignature).
+export async function parseCosignatureVerifierKey(text) {
+  return parseKey(text, COSIGNATURE_V1, "a cosignature (type 0x04) key");
+}
+
+async function parseKey(text, type, what) {
   const vkey = String(text).trim();
   const parts = vkey.split("+");
   // The base64 part may itself hold plus signs; the name and the key ID cannot.
@@ -42,11 +53,9 @@ export async function parseVerifierKey(text) {
   const raw = strictBase64(parts.slice(2).join("+"), "the verifier key");
   checkName(name);
   if (!/^[0-9a-f]{8}$/.test(idHex)) throw new NoteError("the verifier key ID is not 8 hex digits");
-  if (raw.length !== 33 || raw[0] !== ED25519) {
-    throw new NoteError("the verifier key is not an Ed25519 (type 0x01) key");
-  }
+  if (raw.length !== 33 || raw[0] !== type) throw new NoteError(`the verifier key is not ${what}`);
   const publicKey = raw.slice(1);
-  const id = await keyId(name, ED25519, publicKey);
+  const id = await keyId(name, type, publicKey);
   if (hex(id) !== idHex) throw new NoteError(`the verifier key ID does not match the key for ${name}`);
   const key = await crypto.subtle.importKey("raw", publicKey, { name: "Ed25519" }, false, ["verify"]);
   return { name, id, key, text: vkey };
@@ -92,6 +101,29 @@ export async function openNote(note, verifier) {
   }
   if (!verified) throw new NoteError(`the note carries no signature by ${verifier.name}`);
   return text;
+}
+
+// The cosignatures in the note by the given witnesses (cosignature verifier keys), each once:
+// [{ verifier, time }] with `time` the witness's timestamp in POSIX seconds. A known witness's
+// cosignature that fails rejects the note (as openNote does for the log's signature).
+export async function openCosignatures(note, witnesses) {
+  const { text, signatures } = parseNote(note);
+  const found = [];
+  const seen = new Set();
+  for (const s of signatures) {
+    const w = witnesses.find((v) => v.name === s.name && equal(v.id, s.id));
+    const who = `${s.name}+${hex(s.id)}`;
+    if (!w || seen.has(who)) continue;
+    if (s.signature.length !== 72) throw new NoteError(`the cosignature by ${s.name} is not 72 bytes`);
+    let time = 0n;
+    for (const b of s.signature.slice(0, 8)) time = (time << 8n) | BigInt(b);
+    const message = concat(utf8(`cosignature/v1\ntime ${time}\n`), utf8(text));
+    const ok = await crypto.subtle.verify({ name: "Ed25519" }, w.key, s.signature.slice(8), message);
+    if (!ok) throw new NoteError(`the cosignature by ${s.name} does not verify`);
+    seen.add(who);
+    found.push({ verifier: w, time: Number(time) });
+  }
+  return found;
 }
 
 export function parseCheckpoint(text) {

@@ -334,6 +334,13 @@ async function checkRecordReceipt(record, result) {
   }
 }
 
+function witnessLine(proved) {
+  if (!proved.policyChecked) return el("li", {}, "Witness cosignatures not checked: no witness policy.");
+  const n = proved.cosignatures.length;
+  if (state.policy.quorum === null) return el("li", {}, `The hub's witness policy needs no cosignature (${n} found).`);
+  return el("li", {}, `${n} witness cosignature${n === 1 ? "" : "s"}: the quorum of the hub's witness policy is met (the witnesses saw this same tree).`);
+}
+
 // Check a receipt and say, line by line, what it proves. `record` (optional) is the record
 // the receipt should be for.
 export async function showCheck(receipt, result, record = null) {
@@ -341,7 +348,7 @@ export async function showCheck(receipt, result, record = null) {
   try {
     const party = state.parties.get(receipt?.submission?.party);
     const partyKey = party?.public_key?.x ? await importPublicKey(party.public_key.x) : null;
-    const proved = await verifyReceipt(receipt, state.verifierKey, partyKey);
+    const proved = await verifyReceipt(receipt, state.verifierKey, partyKey, state.policy);
     if (record && receipt.submission.jws !== record.jws) {
       throw new Error("this receipt is for other signed bytes than this record");
     }
@@ -356,7 +363,15 @@ export async function showCheck(receipt, result, record = null) {
         el("li", {}, proved.restricted ? "The entry commits to these signed bytes with a salted SHA-256 (a restricted record)." : "The entry commits to the SHA-256 of these signed bytes."),
         el("li", {}, proved.signatureChecked ? `Signed by ${proved.party}'s registered key.` : `Signature by ${proved.party} not checked: its key is not known here.`),
         el("li", {}, `Logged at ${when(proved.receivedAt)}.`),
+        witnessLine(proved),
       ),
+      proved.cosignatures.length
+        ? el(
+            "ul",
+            { class: "cosignatures", "aria-label": "Witness cosignatures" },
+            proved.cosignatures.map((c) => el("li", {}, `✓ Cosigned by witness ${c.witness} at ${new Date(c.time * 1000).toISOString().replace(/\.\d+Z$/, "Z")}.`)),
+          )
+        : null,
     );
     return proved;
   } catch (err) {

@@ -4,12 +4,14 @@
 //   2. the entry sits at `index` in the tree the checkpoint commits to (RFC 9162);
 //   3. the entry commits to the SHA-256 of the JWS text (or a salted SHA-256 for a record
 //      shared with a list of parties);
-//   4. optionally, the party's key verifies the JWS signature.
+//   4. optionally, the party's key verifies the JWS signature;
+//   5. optionally, the checkpoint carries the cosignatures a witness policy's quorum needs.
 
 import { concat, fromBase64, fromHex, fromUtf8, hex, sha256, utf8 } from "./bytes.js";
 import * as jws from "./jws.js";
 import { leafHash, verifyInclusion } from "./merkle.js";
 import { parseVerifierKey, verifyCheckpoint } from "./note.js";
+import { checkPolicy } from "./policy.js";
 
 export const RECEIPT_VERSION = "parley-receipt/1";
 
@@ -30,20 +32,25 @@ function b64(text, what) {
   }
 }
 
-// `verifierKey` is the log's key text; `partyKey`, if given, a WebCrypto public key.
-export async function verifyReceipt(receipt, verifierKey, partyKey = null) {
+// `verifierKey` is the log's key text; `partyKey`, if given, a WebCrypto public key; `policy`,
+// if given, a parsed witness policy (policy.js).
+export async function verifyReceipt(receipt, verifierKey, partyKey = null, policy = null) {
   try {
-    return await check(receipt, verifierKey, partyKey);
+    return await check(receipt, verifierKey, partyKey, policy);
   } catch (err) {
     if (err instanceof ReceiptError) throw err;
     throw new ReceiptError(err.message);
   }
 }
 
-async function check(receipt, verifierKey, partyKey) {
+async function check(receipt, verifierKey, partyKey, policy) {
   if (receipt?.version !== RECEIPT_VERSION) throw new ReceiptError(`not a ${RECEIPT_VERSION} receipt`);
   const verifier = await parseVerifierKey(verifierKey);
-  const checkpoint = await verifyCheckpoint(field(receipt, "checkpoint", "string"), verifier);
+  const signed = field(receipt, "checkpoint", "string");
+  let checkpoint;
+  let cosignatures = [];
+  if (policy) ({ checkpoint, cosignatures } = await checkPolicy(policy, signed, verifier));
+  else checkpoint = await verifyCheckpoint(signed, verifier);
   const index = field(receipt, "index", "number");
   if (!Number.isSafeInteger(index) || index < 0) throw new ReceiptError("the receipt's index is not an entry index");
   const entry = b64(field(receipt, "entry", "string"), "entry");
@@ -70,6 +77,8 @@ async function check(receipt, verifierKey, partyKey) {
     id: submission.id,
     restricted: !("jws_sha256" in committed),
     signatureChecked,
+    policyChecked: Boolean(policy),
+    cosignatures,
   };
 }
 

@@ -7,6 +7,7 @@ export const state = {
   key: null, // non-extractable CryptoKey (Ed25519, sign only)
   verifierKey: "", // the log's verifier key text
   verifierKeySource: "", // "typed" or "hub"
+  policy: null, // the witness policy receipts are checked against (policy.js), from /log/policy
   parties: new Map(), // id -> party
   records: new Map(), // id -> submission view, in log order
   acks: new Map(), // record id -> Map(party id -> acknowledgement record)
