@@ -775,3 +775,85 @@ def test_the_page_reads_the_shared_table_of_positions_like_the_hub(
         expect(form.locator(".status")).to_contain_text("Notified and logged at sequence")
     expect(form.locator(".status .flag-note")).to_contain_text("possible duplicate")
     no_page_errors(page)
+
+
+@pytest.fixture(scope="module")
+def witnessed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoHub]:
+    """``parley demo`` itself, serving: a witness for each member cosigns every checkpoint."""
+    data = tmp_path_factory.mktemp("witnessed") / "demo"
+    env = {k: v for k, v in os.environ.items() if k != "PARLEY_DATABASE_URL"}
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = (data.parent / "demo.log").open("w")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "parley", "demo", "--data", str(data), "--port", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"parley demo did not start: {log.name}")
+            time.sleep(0.2)
+        summary = json.loads((data / "demo.json").read_text())
+        yield DemoHub(url, data, summary)
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        log.close()
+
+
+def test_a_receipt_shows_the_witnesses_cosignatures_and_one_without_them_is_refused(
+    browser: Browser, contexts: list[BrowserContext], witnessed: DemoHub
+) -> None:
+    hub = witnessed
+    page = open_page(browser, contexts, hub)
+    sign_in(page, hub, "bravo")
+    operation = next(o for o in hub.records("bravo", "operation") if o["party"] == "bravo")
+    name = operation["document"]["body"]["name"]
+    page.get_by_label("Kind").select_option("operation")
+    page.get_by_label("Name contains").fill(name)
+    page.locator("#records").get_by_role("button", name=name, exact=True).click()
+    panel = page.locator("#record")
+    panel.get_by_role("button", name="Check receipt").click()
+    result = panel.locator(".receipt-result")
+    expect(result).to_contain_text("Receipt verified in this browser")
+    expect(result).to_contain_text("3 witness cosignatures: the quorum of the hub's witness policy")
+    cosignatures = result.get_by_role("list", name="Witness cosignatures").locator("li")
+    expect(cosignatures).to_have_count(3)
+    for member in ("alpha", "bravo", "charlie"):
+        expect(result).to_contain_text(f"Cosigned by witness witness.parley.demo/{member} at 20")
+    shot(page, "receipt-cosigned.png")
+
+    # The same receipt with the witnesses' lines taken out: the hub's signature alone is not
+    # enough for a policy that needs every member's witness.
+    with hub.api("bravo") as client:
+        receipt = client.get(f"/api/v1/submissions/{operation['id']}/receipt").json()
+    signed = receipt["checkpoint"]
+    text, _, lines = signed.rpartition("\n\n")
+    hub_only = text + "\n\n" + lines.splitlines()[0] + "\n"
+    assert len(lines.splitlines()) == 4 and hub_only != signed
+    page.get_by_label("Receipt (.json)").set_input_files(
+        files=[
+            {
+                "name": "uncosigned.json",
+                "mimeType": "application/json",
+                "buffer": json.dumps({**receipt, "checkpoint": hub_only}).encode(),
+            }
+        ]
+    )
+    refused = page.locator("#check-result")
+    expect(refused).to_contain_text("does not verify")
+    expect(refused).to_contain_text("lacks the cosignatures")
+    no_page_errors(page)
