@@ -2,15 +2,20 @@
 
 Exit codes: 0 after ``--once`` (or an interrupt) with nothing wrong, 1 when the hub could not
 be followed in a ``--once`` round or the set-up is wrong, 3 when a fork is known: found now or
-recorded by an earlier run. A mirror that has seen a fork stays stopped until its operator
-acts: cosigning either branch would vouch for a log that showed two histories.
+recorded by an earlier run. A mirror that has seen a fork stops following and cosigning until
+its operator acts: cosigning either branch would vouch for a log that showed two histories.
+With ``--serve`` it keeps serving its copy, its last cosigned checkpoint and the evidence until
+it is stopped (SIGINT or SIGTERM), then exits 3: the other parties' mirrors compare against
+that checkpoint, and would miss the fork if the first mirror to see it went dark.
 """
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 from pathlib import Path
+from types import FrameType
 
 import httpx
 
@@ -92,6 +97,27 @@ class _Server:
         self.thread.join(timeout=5)
 
 
+def _stop(_signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def _hold(reporter: Reporter, server: _Server | None) -> int:
+    """After a fork: keep serving (if serving) until stopped; the exit code is the fork's."""
+    if server is None:
+        return EXIT_FORK
+    reporter.event(
+        "holding",
+        "following stopped; still serving the copy, the last cosigned checkpoint and the "
+        "evidence (/mirror/forks) until stopped",
+    )
+    try:
+        while server.thread.is_alive():
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        pass
+    return EXIT_FORK
+
+
 def run(
     data_dir: Path,
     hub: str,
@@ -126,13 +152,21 @@ def run(
             key_file=str(datadir.key_path(data_dir)),
         )
     store = MirrorStore(datadir.db_path(data_dir))
+    server = _Server(store, signer, verifier.name, listen) if listen else None
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _stop)
     known = store.forks()
     if known:
         for record in known:
             _report_fork(reporter, record, now=False)
+        if server and not once:
+            server.start()
+            try:
+                return _hold(reporter, server)
+            finally:
+                server.stop()
         return EXIT_FORK
     mirror = Mirror(data_dir, hub, verifier, signer, store, reporter, peers, workers)
-    server = _Server(store, signer, verifier.name, listen) if listen else None
     reporter.event(
         "started",
         f"mirror {signer.name} following {hub} (origin {verifier.name}, held size {mirror.size})"
@@ -162,7 +196,7 @@ def run(
                     mirror.check_peers(peer_client)
                 except ForkDetected:
                     _report_fork(reporter, store.forks()[-1], now=True)
-                    return EXIT_FORK
+                    return _hold(reporter, None if once else server)
                 except LogError as exc:
                     reporter.event("error", exc.detail)
                     if once:

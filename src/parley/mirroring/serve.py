@@ -5,6 +5,7 @@
     GET /log/tile/entries/<N>[.p/<W>]   entry bundles
     GET /<sha256(origin) hex>/checkpoint   the same cosigned checkpoint, at a witness's path
     GET /mirror/status                  JSON: name, verifier key, origin, size, forks seen
+    GET /mirror/forks                   JSON: every fork evidence document it recorded
 
 Clients use it exactly as they use the hub (``parley verify log URL``); peers compare it.
 """
@@ -84,8 +85,13 @@ def create_app(store: MirrorStore, signer: note.CosignatureSigner, origin: str) 
 
         return JSONResponse(await run_in_threadpool(read))
 
+    async def forks(_request: Request) -> Response:
+        found = await run_in_threadpool(store.forks)
+        return JSONResponse({"forks": [f.evidence for f in found]})
+
     return Starlette(
         routes=[
+            Route("/mirror/forks", forks),
             Route("/log/checkpoint", checkpoint),
             Route("/log/tile/{path:path}", tile),
             Route("/mirror/status", status),
