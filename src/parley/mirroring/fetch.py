@@ -1,14 +1,19 @@
 """Fetching a log's resources (checkpoint, tiles, proofs) over HTTP, tiles in parallel.
 
-A bounded pool of threads shares one connection pool: tiles are small and independent, so the
-time goes in round trips, which overlap; the bound keeps a hub from being flooded.
+A bounded pool of threads, each with its own keep-alive connection: tiles are small and
+independent, so the time goes in round trips, which overlap; the bound keeps a hub from being
+flooded. Tiles go through ``http.client`` directly: httpx's shared pool costs about three times
+as much CPU a request, and on a million-entry catch-up (7,800 requests) that is most of the time.
 """
 
 from __future__ import annotations
 
 import hashlib
+import http.client
+import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -35,10 +40,57 @@ class LogFetcher:
             limits=httpx.Limits(max_connections=workers, max_keepalive_connections=workers),
         )
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mirror-fetch")
+        parts = urlsplit(self.base)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise TileError(f"{url!r} is not an http(s) URL")
+        self._https = parts.scheme == "https"
+        self._host = parts.hostname
+        self._port = parts.port
+        self._prefix = parts.path
+        self._timeout = timeout
+        self._local = threading.local()
+        self._connections: list[http.client.HTTPConnection] = []
+        self._lock = threading.Lock()
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
         self.client.close()
+        with self._lock:
+            for conn in self._connections:
+                conn.close()
+
+    def _connection(self, fresh: bool = False) -> http.client.HTTPConnection:
+        conn: http.client.HTTPConnection | None = getattr(self._local, "conn", None)
+        if conn is not None and not fresh:
+            return conn
+        if conn is not None:
+            conn.close()
+        kind = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
+        conn = kind(self._host, self._port, timeout=self._timeout)
+        self._local.conn = conn
+        with self._lock:
+            self._connections.append(conn)
+        return conn
+
+    def _get_tile(self, path: str) -> bytes:
+        # One retry on a fresh connection: a keep-alive connection the server closed between
+        # two requests fails the first time it is reused.
+        for attempt in (0, 1):
+            try:
+                conn = self._connection(fresh=attempt == 1)
+                conn.request("GET", self._prefix + path)
+                response = conn.getresponse()
+                data = response.read()
+            except (OSError, http.client.HTTPException) as exc:
+                if attempt == 1:
+                    raise TileError(
+                        f"cannot fetch {self.base}{path}: {exc or type(exc).__name__}"
+                    ) from None
+                continue
+            if response.status != 200:
+                raise TileError(f"{self.base}{path}: the server answered {response.status}")
+            return data
+        raise AssertionError("unreachable")
 
     def get(self, path: str) -> bytes:
         try:
@@ -59,8 +111,8 @@ class LogFetcher:
             raise TileError(f"{self.base}checkpoint is not UTF-8 text") from None
 
     def many(self, paths: Sequence[str]) -> Iterator[tuple[str, bytes]]:
-        """Fetch ``paths`` in parallel; yield (path, bytes) in the order given."""
-        yield from zip(paths, self._pool.map(self.get, paths), strict=True)
+        """Fetch ``paths`` in parallel (all queued at once); yield (path, bytes) in order."""
+        yield from zip(paths, self._pool.map(self._get_tile, paths), strict=True)
 
     def consistency_proof(self, old: int, new: int) -> list[bytes] | None:
         """The hub's RFC 9162 consistency proof, or None when it serves none."""

@@ -1,8 +1,9 @@
 """One round of following the hub, and the comparison with peers.
 
 A round: fetch the hub's checkpoint and check the log's signature; fetch the new entry bundles
-and hash tiles in parallel; hash every entry and compare with the level-0 tiles; extend the
-tree and compare its root with the checkpoint; commit tiles and checkpoint to the store; only
+in parallel; hash every entry; extend the tree and compare its root with the checkpoint; fetch
+the hash tiles above level 0 and compare them with the tree (level 0 is the leaf hashes,
+computed from the entries); commit tiles and checkpoint to the store; only
 then cosign. The tree of everything verified so far stays in memory (about 64 bytes an entry)
 so proofs against any earlier size cost nothing.
 
@@ -14,7 +15,6 @@ ahead. Two checkpoints that cannot be consistent are a fork: see :mod:`.evidence
 from __future__ import annotations
 
 import hashlib
-import itertools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
@@ -39,7 +39,7 @@ from parley.mirroring.report import Reporter, now
 from parley.mirroring.store import Head, MirrorStore
 
 CHUNK = 512
-"""Bundles fetched per batch: bounds memory on a long catch-up and paces the progress line."""
+"""Bundles between progress reports, and per batch when a whole tree is fetched."""
 
 
 class ForkDetected(Exception):
@@ -156,52 +156,14 @@ class Mirror:
 
     def _catch_up(self, signed: str, new: cp.Checkpoint) -> None:
         old = self.size
-        bundles = bundles_for_size(new.size, old)
-        tiles: list[tuple[str, bytes]] = []
-        fresh: list[bytes] = []
-        for start in range(0, len(bundles), CHUNK):
-            batch = bundles[start : start + CHUNK]
-            paths = list(
-                itertools.chain.from_iterable(
-                    (b.path, tile_path(0, b.index, b.width)) for b in batch
-                )
-            )
-            fetched = dict(self.hub.many(paths))
-            for bundle in batch:
-                level0 = tile_path(0, bundle.index, bundle.width)
-                data, tile = fetched[bundle.path], fetched[level0]
-                try:
-                    entries = parse_entry_bundle(data, bundle.width)
-                except TileError as exc:
-                    raise TileError(f"{bundle.path}: {exc.detail}") from None
-                leaves = b"".join([hashlib.sha256(b"\x00" + e).digest() for e in entries])
-                if leaves != tile:
-                    raise TileError(
-                        f"the hub's entries in {bundle.path} do not hash to its {level0}"
-                    )
-                held = max(0, min(old - bundle.start, bundle.width))
-                if held and leaves[: held * HASH_SIZE] != self.tree.hashes(
-                    0, bundle.start, bundle.start + held
-                ):
-                    # An entry the mirror verified before now hashes differently.
-                    self._diverged(signed, new)
-                fresh.append(leaves[held * HASH_SIZE :])
-                tiles.append((bundle.path, data))
-                tiles.append((level0, tile))
-            self.reporter.progress(batch[-1].start + batch[-1].width, new.size)
-        self.tree.extend_packed(b"".join(fresh))
-        if self.tree.root() != new.root:
+        try:
+            self._take_entries(signed, new, old)
+            tiles = self._upper_tiles(new, old)
+        except BaseException:
+            # The in-memory tree may hold entries of a checkpoint that failed: back to what
+            # the store holds.
             self.tree = MerkleTree.from_packed(self.store.leaves(old))
-            self._diverged(signed, new)
-        upper = upper_tiles(new.size, old)
-        served = dict(self.hub.many([tile_path(*t) for t in upper]))
-        for level, index, width in upper:
-            path = tile_path(level, index, width)
-            want = hash_tile(self.tree, level, index, width)
-            if served[path] != want:
-                self.tree = MerkleTree.from_packed(self.store.leaves(old))
-                raise TileError(f"the hub's {path} does not match the tree its entries make")
-            tiles.append((path, want))
+            raise
         self.store.save(signed, new, tiles)
         self.head = Head(signed, new, None)
         self.reporter.event(
@@ -212,6 +174,54 @@ class Mirror:
             new_entries=new.size - old,
         )
         self._cosign()
+
+    def _take_entries(self, signed: str, new: cp.Checkpoint, old: int) -> None:
+        bundles = bundles_for_size(new.size, old)
+        batch: list[tuple[str, bytes]] = []
+        sha256 = hashlib.sha256
+        # All bundles are queued at once, so fetching runs ahead while earlier ones are hashed
+        # and stored; the pool's size bounds what is in flight. Level-0 hash tiles are not
+        # fetched: they are the entries' leaf hashes by definition, computed here, and the root
+        # check binds them to the signed checkpoint. The tiles above level 0 are fetched and
+        # compared in _finish.
+        fetched = self.hub.many([b.path for b in bundles])
+        for bundle, (_, data) in zip(bundles, fetched, strict=True):
+            try:
+                entries = parse_entry_bundle(data, bundle.width)
+            except TileError as exc:
+                raise TileError(f"{bundle.path}: {exc.detail}") from None
+            leaves = b"".join([sha256(b"\x00" + e).digest() for e in entries])
+            held = max(0, min(old - bundle.start, bundle.width))
+            if held and leaves[: held * HASH_SIZE] != self.tree.hashes(
+                0, bundle.start, bundle.start + held
+            ):
+                # An entry the mirror verified before now hashes differently.
+                self._diverged(signed, new)
+            self.tree.extend_packed(leaves[held * HASH_SIZE :])
+            batch.append((bundle.path, data))
+            batch.append((tile_path(0, bundle.index, bundle.width), leaves))
+            if len(batch) >= 2 * CHUNK:
+                # Tiles beyond the stored head are not served; storing them as they come lets
+                # SQLite's writes (which release the GIL) overlap the fetching.
+                self.store.add_tiles(batch)
+                batch = []
+                self.reporter.progress(bundle.start + bundle.width, new.size)
+        self.store.add_tiles(batch)
+        if self.tree.root() != new.root:
+            self._diverged(signed, new)
+
+    def _upper_tiles(self, new: cp.Checkpoint, old: int) -> list[tuple[str, bytes]]:
+        """The hub's hash tiles above level 0 that changed, each checked against the tree."""
+        tiles: list[tuple[str, bytes]] = []
+        upper = upper_tiles(new.size, old)
+        served = dict(self.hub.many([tile_path(*t) for t in upper]))
+        for level, index, width in upper:
+            path = tile_path(level, index, width)
+            want = hash_tile(self.tree, level, index, width)
+            if served[path] != want:
+                raise TileError(f"the hub's {path} does not match the tree its entries make")
+            tiles.append((path, want))
+        return tiles
 
     def _cosign(self) -> None:
         assert self.head is not None

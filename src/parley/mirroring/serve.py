@@ -22,7 +22,7 @@ from starlette.routing import Route
 
 from parley.errors import TileError
 from parley.log import note
-from parley.log.tiles import TILE_WIDTH, parse_entries_path, parse_tile_path
+from parley.log.tiles import TILE_WIDTH, parse_entries_path, parse_tile_path, tile_exists
 from parley.mirroring.fetch import origin_hash
 from parley.mirroring.store import MirrorStore
 
@@ -59,12 +59,22 @@ def create_app(store: MirrorStore, signer: note.CosignatureSigner, origin: str) 
         path = str(request.path_params["path"])
         try:
             if path.startswith("entries/"):
-                _, width = parse_entries_path(path.removeprefix("entries/"))
+                index, width = parse_entries_path(path.removeprefix("entries/"))
+                level = 0
             else:
-                _, _, width = parse_tile_path(path)
+                level, index, width = parse_tile_path(path)
         except TileError as exc:
             return _problem(400, "Bad tile path", exc.detail)
-        data = await run_in_threadpool(store.tile, "tile/" + path)
+
+        def find() -> bytes | None:
+            # Only tiles of the verified head: tiles stored ahead of a checkpoint that is
+            # still being verified are not vouched for yet.
+            head = store.head()
+            if head is None or not tile_exists(head.checkpoint.size, level, index, width):
+                return None
+            return store.tile("tile/" + path)
+
+        data = await run_in_threadpool(find)
         if data is None:
             return _problem(404, "Not found", f"this mirror holds no tile/{path}")
         headers = IMMUTABLE if width == TILE_WIDTH else FRESH

@@ -105,6 +105,17 @@ class MirrorStore:
                 db.execute("ROLLBACK")
                 raise
 
+    def add_tiles(self, tiles: Iterable[tuple[str, bytes]]) -> None:
+        """Store tiles ahead of the checkpoint that will cover them (not served until then)."""
+        with self._write, self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.executemany("INSERT OR REPLACE INTO tiles (path, data) VALUES (?, ?)", tiles)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
     def set_cosigned(self, size: int, cosigned: str) -> None:
         with self._write, self._connect() as db:
             db.execute("UPDATE head SET cosigned = ? WHERE id = 1 AND size = ?", (cosigned, size))
