@@ -333,6 +333,9 @@ def test_a_rolled_back_log_is_a_fork_and_the_mirror_never_forgets_it(
     code, events = run_once(hub, policy, data)
     assert code == 0, events
     assert of(events, "checkpoint")[0]["size"] == 700
+    (made,) = of(events, "initialised")
+    assert made["verifier_key"].startswith("parley-mirror/")
+    assert (data / "mirror.key").stat().st_mode & 0o777 == 0o600
 
     # The hub lost its tail, took new entries, and now shows a smaller, different log.
     forking_hub.show("hub", [*entries(500), *entries(100, " after the rollback")])
@@ -396,6 +399,28 @@ def test_stale_consistent_checkpoints_are_not_forks(
     assert code == 3, events
     (fork,) = of(events, "fork")
     assert verify_fork(fork["file"], forking_hub.log_key).exit_code == 0
+
+
+def test_a_log_that_rewrites_verified_entries_while_growing_is_a_fork(
+    forking_hub: ForkingHub, tmp_path: Path
+) -> None:
+    policy = policy_file(tmp_path, forking_hub.log_key)
+    data = tmp_path / "mirror"
+    log = entries(700)
+    hub = forking_hub.show("hub", log)
+    assert run_once(hub, policy, data)[0] == 0
+    rewritten = [*log[:100], b"entry 100, edited", *log[101:], *entries(200, " new")]
+    forking_hub.show("hub", rewritten)
+    code, events = run_once(hub, policy, data)
+    assert code == 3, events
+    (fork,) = of(events, "fork")
+    assert fork["kind"] == "rewrite"
+    result = verify_fork(fork["file"], forking_hub.log_key)
+    assert result.exit_code == 0, result.output
+    assert "size-700 tree" in result.output and "size-900 tree" in result.output
+    # Nothing of the rewritten log was cosigned or served.
+    assert not of(events, "cosigned")
+    assert MirrorStore(data / "mirror.db").head().checkpoint.size == 700  # type: ignore[union-attr]
 
 
 class CheckingSigner(note.CosignatureSigner):

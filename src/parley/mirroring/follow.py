@@ -231,7 +231,7 @@ class Mirror:
         self.head = Head(head.note, head.checkpoint, cosigned)
         self.reporter.event(
             "cosigned",
-            f"cosigned size {head.checkpoint.size} as {self.signer.name}",
+            f"size {head.checkpoint.size} as {self.signer.name}",
             size=head.checkpoint.size,
         )
 

@@ -44,10 +44,17 @@ class Reporter:
 
     def alarm(self, title: str, body: str) -> None:
         """A fork: impossible to miss on a terminal (JSON readers get the ``fork`` event)."""
-        if not self.as_json:
+        if self.as_json:
+            return
+        if self.console.is_terminal:
             self.console.print(
                 Panel(escape(body), title=f"[bold]{escape(title)}[/]", border_style="bold red")
             )
+            return
+        # Piped: a panel would cut long paths at the width; whole lines instead.
+        self.console.print(f"[bold red]!!! {escape(title)} !!![/]")
+        for line in body.splitlines():
+            self.console.print(f"[bold red]!!![/] {escape(line)}" if line else "")
 
     def progress(self, done: int, total: int) -> None:
         if not self.as_json and self.console.is_terminal:
