@@ -423,6 +423,49 @@ def test_a_log_that_rewrites_verified_entries_while_growing_is_a_fork(
     assert MirrorStore(data / "mirror.db").head().checkpoint.size == 700  # type: ignore[union-attr]
 
 
+def test_a_witness_that_cosigned_the_other_branch_is_a_peer_that_reveals_it(
+    forking_hub: ForkingHub, tmp_path: Path
+) -> None:
+    """Party B's witness (a real ``parley witness`` service) cosigned B's branch; party A's
+    mirror, given that witness as a peer, finds the split view through its monitoring path."""
+    from parley.witness import app as witness_app
+    from parley.witness import client as witness_client
+    from parley.witness import datadir as witness_dir
+
+    common = entries(40)
+    hub_a = forking_hub.show("a", [*common, b"A"])
+    forking_hub.show("b", [*common, b"B"])
+    witness_data = tmp_path / "witness"
+    witness_dir.init(witness_data, "witness.bravo.example")
+    witness_dir.add_log(witness_data, ORIGIN, forking_hub.log_key)
+    port = free_port()
+    uv = uvicorn.Server(
+        uvicorn.Config(
+            witness_app.app_for(witness_data), host="127.0.0.1", port=port, log_level="warning"
+        )
+    )
+    thread = threading.Thread(target=uv.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not uv.started:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        witness_url = f"http://127.0.0.1:{port}"
+        witness_client.add_checkpoint(witness_url, 0, [], forking_hub.views["b"].signed)
+        policy = policy_file(tmp_path, forking_hub.log_key)
+        code, events = run_once(hub_a, policy, tmp_path / "mirror-a", "--peer", witness_url)
+    finally:
+        uv.should_exit = True
+        thread.join(timeout=10)
+    assert code == 3, events
+    (fork,) = of(events, "fork")
+    assert fork["kind"] == "split-view"
+    doc = json.loads(Path(fork["file"]).read_text())
+    assert doc["b"]["source"].startswith(witness_url + "/")
+    assert verify_fork(fork["file"], forking_hub.log_key).exit_code == 0
+
+
 class CheckingSigner(note.CosignatureSigner):
     """Asserts, at the moment of cosigning, that the checkpoint and its tiles are on disk."""
 
