@@ -79,7 +79,7 @@ def test_site_operation_ack_and_alerts_from_the_cli(
     assert notified.returncode == 0, notified.stderr
     assert "critical protected-site" in notified.stdout
     listed = _run(server, alpha, tmp_path, "alerts", "--json")
-    (alert,) = [json.loads(line) for line in listed.stdout.splitlines()]
+    (alert,) = json.loads(listed.stdout)
     assert alert["conflict"]["other"] == site["id"]
     assert _run(server, alpha, tmp_path, "ack", site["id"]).returncode == 0
     again = _run(server, alpha, tmp_path, "ack", site["id"])

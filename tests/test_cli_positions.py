@@ -161,7 +161,7 @@ def test_operation_notify_echoes_its_volumes_and_a_repeat_is_flagged(
     body.write_text(json.dumps(operation(37.16, 36.2, 500)))
     first = _run(server, alpha, tmp_path, "operation", "notify", str(body))
     assert first.returncode == 0, first.stderr
-    assert "volume 0 centred at 36.20000, 37.16000" in first.stdout
+    assert "volume 1 centred at 36.20000, 37.16000" in first.stdout
     assert "Aleppo governorate" in first.stdout and "likely duplicate" not in first.stdout
     again = _run(server, alpha, tmp_path, "operation", "notify", str(body), "--json")
     answer = json.loads(again.stdout)

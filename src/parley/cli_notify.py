@@ -15,7 +15,7 @@ from rich.markup import escape
 
 from parley import clock
 from parley.cli import JSON, cli, emit, err, out
-from parley.client import Client, HubError, _answer
+from parley.client import Client, HubError, Names, _answer, pages
 from parley.formats.coordinates import echo, echo_line, parse_position
 from parley.notices import CATEGORIES
 
@@ -58,6 +58,7 @@ def _report(
     as_json: bool,
     position: tuple[float, float] | None = None,
     volumes: Sequence[tuple[float, float]] = (),
+    client: Client | None = None,
 ) -> None:
     lines = [
         f"accepted: {answer['kind']} {answer['id']} (sequence {answer['sequence']}, "
@@ -70,13 +71,32 @@ def _report(
     if volumes:
         answer = {**answer, "volumes": [{"centre": echo(*at)} for at in volumes]}
         for i, at in enumerate(volumes):
-            lines.append(f"  volume {i} centred at {escape(echo_line(*at))}")
+            lines.append(f"  volume {i + 1} centred at {escape(echo_line(*at))}")
     for flag in answer.get("flags", []):
         # Flags are the hub's warnings (possible duplicate, late notice): never hidden.
         lines.append(f"  [yellow]flag[/]: {escape(str(flag))}")
-    for c in answer.get("conflicts", []):
-        lines.append(f"  [red]{c['severity']} {c['kind']}[/]: {escape(str(c['detail']))}")
+    conflicts = answer.get("conflicts", [])
+    if conflicts and not as_json:
+        names = Names.fetch(client) if client is not None else Names([])
+        for c in conflicts:
+            lines.append(f"  [red]{escape(names.conflict(c))}[/]")
+        lines.append(f"  {conflict_summary(conflicts)}")
     emit(answer, as_json, "\n".join(lines))
+
+
+def counted(counts: dict[str, int]) -> str:
+    """``3 critical protected-site, 1 warning movement``, largest first."""
+    ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    return ", ".join(f"{n} {what}" for what, n in ordered)
+
+
+def conflict_summary(conflicts: Sequence[dict[str, Any]]) -> str:
+    counts: dict[str, int] = {}
+    for c in conflicts:
+        what = f"{c['severity']} {c['kind']}"
+        counts[what] = counts.get(what, 0) + 1
+    n = len(conflicts)
+    return f"{n} conflict{'' if n == 1 else 's'}" + (f": {counted(counts)}" if counts else "")
 
 
 @cli.command()
@@ -183,7 +203,7 @@ def operation_notify(
     if supersedes:
         body["supersedes"] = supersedes
     answer = client.submit("operation", body, _audience(audience))
-    _report(answer, as_json, volumes=_volume_centres(body))
+    _report(answer, as_json, volumes=_volume_centres(body), client=client)
 
 
 def _volume_centres(body: dict[str, Any]) -> list[tuple[float, float]]:
@@ -230,52 +250,101 @@ def _audience_of(client: Client, record_id: str) -> str | list[str]:
     return audience
 
 
+ACKNOWLEDGING_ROLES = ("member",)
+
+
+def role_of(client: Client) -> str:
+    return str(client.get("/api/v1/parties/me")["role"])
+
+
 @cli.command()
 @party_options
 @JSON
 def unacknowledged(client: Client, as_json: bool) -> None:
-    """Sites notified to you that you have not yet acknowledged receiving."""
-    items = client.get("/api/v1/sites/unacknowledged")["items"]
-    emit(
-        items,
-        as_json,
-        "\n".join(
-            f"{i['id']}  from {i['party']}  received {i['received_at']}  "
-            f"({i['age_s'] // 3600} h ago)"
-            for i in items
+    """Sites notified to you that you have not yet acknowledged receiving (members only: only
+    members acknowledge)."""
+    role = role_of(client)
+    if role not in ACKNOWLEDGING_ROLES:
+        raise click.ClickException(
+            f"{client.party} is a {role}: only members acknowledge sites, so nothing is owed"
         )
-        or "nothing left to acknowledge",
+    items = client.get("/api/v1/sites/unacknowledged")["items"]
+    if as_json:
+        emit(items, True)
+        return
+    names = Names.fetch(client)
+    lines = [
+        f"{names.label(i['id'])}  from {i['party']}  received {i['received_at']}  "
+        f"({i['age_s'] // 3600} h ago)"
+        for i in items
+    ]
+    n = len(items)
+    lines.append(
+        f"{n} site{'' if n == 1 else 's'} to acknowledge" if n else "nothing left to acknowledge"
     )
+    out.print(escape("\n".join(lines)))
+
+
+def alert_line(item: dict[str, Any], names: Names) -> str:
+    ack_state = "acknowledged" if item["acknowledged_at"] else "new"
+    if item["conflict"]:
+        what = names.conflict(item["conflict"])
+    else:
+        what = f"{item['severity']} {item['kind']}: {names.text(str(item['message']))}"
+    return f"{item['created_at']}  {what}  ({ack_state})"
+
+
+def _alert_wanted(item: dict[str, Any], new: bool, since: str | None, kind: str | None) -> bool:
+    if new and item["acknowledged_at"]:
+        return False
+    if since and item["created_at"] < since:
+        return False
+    what = item["conflict"]["kind"] if item["conflict"] else item["kind"]
+    return kind is None or kind in (what, item["kind"])
 
 
 @cli.command()
 @party_options
 @click.option("--follow", is_flag=True, help="Keep printing new alerts as they arrive.")
+@click.option("--new", is_flag=True, help="Only alerts not yet acknowledged.")
+@click.option(
+    "--since",
+    default=None,
+    help="Only alerts raised at or after this ISO 8601 time; with --follow, replay from it.",
+)
+@click.option("--kind", default=None, help="Only this kind (e.g. protected-site, withdrawal).")
 @JSON
-def alerts(client: Client, follow: bool, as_json: bool) -> None:
-    """Your alerts; with --follow, a live feed (Server-Sent Events)."""
+def alerts(
+    client: Client, follow: bool, new: bool, since: str | None, kind: str | None, as_json: bool
+) -> None:
+    """Your alerts; with --follow, a live feed from now (Server-Sent Events).
+
+    --json prints an array, or one JSON object a line with --follow."""
+    since_iso = clock.iso(clock.parse(since, "--since")) if since else None
+    history = pages(client, "/api/v1/alerts", 0)
+    cursor = history[-1]["cursor"] if history else 0
+    names = Names([]) if as_json else Names.fetch(client)
+    shown = [i for i in history if _alert_wanted(i, new, since_iso, kind)]
+    if not follow:
+        if as_json:
+            emit(shown, True)
+            return
+        for item in shown:
+            out.print(escape(alert_line(item, names)))
+        n, fresh = len(shown), sum(1 for i in shown if not i["acknowledged_at"])
+        out.print(f"{n} alert{'' if n == 1 else 's'}, {fresh} new" if n else "no alerts")
+        return
 
     def show(item: dict[str, Any]) -> None:
         if as_json:
             click.echo(json.dumps(item))
         else:
-            ack_state = "acknowledged" if item["acknowledged_at"] else "new"
-            what = item["conflict"]["kind"] if item["conflict"] else item["kind"]
-            out.print(
-                f"{item['created_at']}  [bold]{item['severity']}[/] {what}  "
-                f"{item['message']}  ({ack_state})"
-            )
+            out.print(escape(alert_line(item, names)))
 
-    cursor = 0
-    while True:
-        page = client.get("/api/v1/alerts", cursor=cursor, limit=1000)
-        for item in page["items"]:
+    # A live feed starts from now: the past is `parley alerts`, or --since.
+    if since_iso is not None:
+        for item in shown:
             show(item)
-            cursor = item["cursor"]
-        if page["next"] is None:
-            break
-    if not follow:
-        return
     with client.http.stream(
         "GET",
         "/api/v1/alerts/stream",
@@ -283,10 +352,17 @@ def alerts(client: Client, follow: bool, as_json: bool) -> None:
         timeout=httpx.Timeout(30, read=None),
     ) as response:
         if response.status_code != 200:
+            response.read()
             _answer(response)
         for line in response.iter_lines():
             if line.startswith("data: "):
-                show(json.loads(line.removeprefix("data: ")))
+                item = json.loads(line.removeprefix("data: "))
+                named = [item.get("record"), *names.sides(item.get("conflict") or {}).values()]
+                if not as_json and any(r and r not in names.records for r in named):
+                    # A record that arrived after we looked: look again, once per such alert.
+                    names = Names.fetch(client)
+                if _alert_wanted(item, new, None, kind):
+                    show(item)
 
 
 @cli.command()
