@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from parley.api.auth import current_party, hub_of
+from parley.errors import NotFound
+from parley.formats.layer_out import FORMATS, write
+from parley.layers import LAYERS, features
 from parley.store.db import Party
 
 router = APIRouter(prefix="/api/v1/export", tags=["export"])
@@ -25,3 +28,23 @@ async def stix(request: Request, party: CurrentParty) -> dict[str, Any]:
         lambda: bundle(hub_of(request), party, base_url=base)
     )
     return found
+
+
+@router.get(
+    "/{layer}.{fmt}",
+    responses={200: {"content": {t: {} for t in FORMATS.values()}}},
+)
+async def layer_export(request: Request, party: CurrentParty, layer: str, fmt: str) -> Response:
+    """One layer the caller may see (sites, movements, operations, areas, incidents or
+    conflicts) as GeoJSON (RFC 7946), KML 2.2 or CSV with MGRS and DMS columns."""
+    if layer not in LAYERS:
+        raise NotFound(f"no layer {layer!r}; layers: {', '.join(LAYERS)}", field="layer")
+    if fmt not in FORMATS:
+        raise NotFound(f"no format {fmt!r}; formats: {', '.join(FORMATS)}", field="format")
+    hub = hub_of(request)
+    text = await run_in_threadpool(lambda: write(features(hub, party, layer), layer, fmt))
+    return Response(
+        text,
+        media_type=FORMATS[fmt],
+        headers={"Content-Disposition": f'attachment; filename="parley-{layer}.{fmt}"'},
+    )
