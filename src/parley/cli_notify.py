@@ -303,8 +303,41 @@ def _alert_wanted(item: dict[str, Any], new: bool, since: str | None, kind: str 
     return kind is None or kind in (what, item["kind"])
 
 
-@cli.command()
-@party_options
+def _listing_party_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """party_options for a group that lists when called alone: its sub-commands take their own
+    options, so here the options are needed only when the group itself runs."""
+
+    @click.option("--hub", "hub_url", envvar="PARLEY_HUB", help="Hub base URL.")
+    @click.option("--party", "party_id", envvar="PARLEY_PARTY")
+    @click.option(
+        "--key",
+        "key_path",
+        envvar="PARLEY_KEY",
+        type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    )
+    @click.option("--token", envvar="PARLEY_TOKEN")
+    @functools.wraps(command)
+    def wrapper(
+        hub_url: str | None,
+        party_id: str | None,
+        key_path: Path | None,
+        token: str | None,
+        **kw: Any,
+    ) -> Any:
+        if click.get_current_context().invoked_subcommand:
+            return None
+        given = {"--hub": hub_url, "--party": party_id, "--key": key_path, "--token": token}
+        missing = [name for name, value in given.items() if value is None]
+        if missing or hub_url is None or party_id is None or key_path is None or token is None:
+            raise click.UsageError(f"missing option {', '.join(missing)} (or its PARLEY_ variable)")
+        with Client(hub_url, party_id, token, key_path) as client:
+            return command(client, **kw)
+
+    return wrapper
+
+
+@cli.group(invoke_without_command=True)
+@_listing_party_options
 @click.option("--follow", is_flag=True, help="Keep printing new alerts as they arrive.")
 @click.option("--new", is_flag=True, help="Only alerts not yet acknowledged.")
 @click.option(

@@ -1,0 +1,167 @@
+"""The reading commands a liaison officer and a notifier live in, in-process against a real hub:
+each command's human output names records (kind, name, short id) and ends with counts, and its
+--json parses as the documented form (an array)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from parley.parties import keys
+
+from .conftest import PartyHandle, Server
+from .test_screening_hub import WINDOW, operation
+
+UUID_ONLY = re.compile(r"^\W*[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\W*$")
+
+
+class Runner:
+    def __init__(
+        self,
+        server: Server,
+        tmp: Path,
+        capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        self.server, self.tmp, self.capsys, self.monkeypatch = server, tmp, capsys, monkeypatch
+
+    def __call__(self, party: PartyHandle, *args: str, code: int = 0) -> str:
+        from parley.cli import main
+
+        key = self.tmp / f"{party.id}.key.json"
+        if not key.exists():
+            keys.write_private_key(key, party.key)
+        for name, value in {
+            "PARLEY_HUB": self.server.url,
+            "PARLEY_PARTY": party.id,
+            "PARLEY_KEY": str(key),
+            "PARLEY_TOKEN": party.token,
+        }.items():
+            self.monkeypatch.setenv(name, value)
+        self.monkeypatch.setattr("sys.argv", ["parley", *args])
+        with pytest.raises(SystemExit) as ended:
+            main()
+            raise SystemExit(0)
+        captured = self.capsys.readouterr()
+        assert ended.value.code == code, (args, captured.out, captured.err)
+        if code == 0 and "--json" not in args:
+            for line in captured.out.splitlines():
+                assert not UUID_ONLY.match(line), (args, line)
+        return captured.out if code == 0 else captured.err
+
+    def json(self, party: PartyHandle, *args: str) -> Any:
+        return json.loads(self(party, *args, "--json"))
+
+
+def test_a_shift_through_the_reading_commands(
+    server: Server,
+    parties: dict[str, PartyHandle],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    run = Runner(server, tmp_path, capsys, monkeypatch)
+    relief, alpha, bravo, monitor = (parties[p] for p in ("relief", "alpha", "bravo", "monitor"))
+    added = run.json(
+        relief,
+        "site",
+        "add",
+        "--name",
+        "Al-Razi",
+        "--category",
+        "hospital",
+        "--at",
+        "36.2, 37.16",
+        "--radius",
+        "300",
+        "--yes",
+    )
+    site_id = added["id"]
+    label = f'hospital "Al-Razi" (site {site_id[:8]})'
+
+    # Notifying an operation that meets the site: one line per conflict, by name, and a count.
+    body = tmp_path / "op.json"
+    body.write_text(json.dumps({**operation(37.16, 36.2, 500), "name": "Dawn"}))
+    notified = run(alpha, "operation", "notify", str(body))
+    assert 'volume 1 of operation "Dawn"' in notified and label in notified
+    assert "1 conflict: 1 critical protected-site" in notified
+    op_id = run.json(alpha, "operation", "list")[0]["id"]
+
+    listed = run(alpha, "site", "list", "--category", "hospital")
+    assert label in listed and "acknowledged by nobody" in listed
+    assert listed.splitlines()[-1] == "1 site, 0 acknowledged"
+    (only,) = run.json(alpha, "site", "list", "--near", "36.201, 37.16", "--within", "500")
+    assert only["id"] == site_id and only["distance_m"] == pytest.approx(111, abs=2)
+    assert run.json(alpha, "site", "list", "--near", "35, 37", "--within", "500") == []
+
+    owed = run(alpha, "unacknowledged")
+    assert label in owed and owed.splitlines()[-1] == "1 site to acknowledge"
+    assert "only members acknowledge" in run(relief, "unacknowledged", code=1)
+    run(alpha, "ack", site_id)
+    shown = run(relief, "site", "show", site_id[:8])
+    assert label in shown and "acknowledged by alpha at 20" in shown
+    assert run.json(relief, "site", "show", site_id)["acknowledged_by"][0]["party"] == "alpha"
+    assert run.json(alpha, "site", "list", "--unacknowledged", "--by", "alpha") == []
+
+    ops = run(alpha, "operation", "list")
+    assert f'operation "Dawn" (operation {op_id[:8]}) by alpha: planned' in ops
+    assert ops.splitlines()[-1] == "1 operation: 1 planned"
+    detail = run(alpha, "operation", "show", op_id)
+    assert "volume 1: 36.2" in detail and label in detail
+    assert run.json(alpha, "operation", "show", op_id)["conflicts"][0]["kind"] == "protected-site"
+
+    conflicts = run(alpha, "conflicts", "--severity", "critical")
+    assert label in conflicts and "1 conflict" in conflicts.splitlines()[-1]
+    (conflict,) = run.json(alpha, "conflicts", "--kind", "protected-site")
+    assert conflict["record"] is not None and len(conflict["id"]) == 36
+    assert run.json(alpha, "conflicts", "--kind", "movement") == []
+
+    # A convoy through the operation's circle.
+    moved = run(
+        relief,
+        "movement",
+        "add",
+        "--name",
+        "Convoy 7",
+        "--route",
+        "36.19, 37.15",
+        "--route",
+        "36°12'36\"N 37°10'12\"E",
+        "--corridor",
+        "200",
+        "--start",
+        WINDOW["start"],
+        "--end",
+        WINDOW["end"],
+    )
+    assert "point 2 at 36.21000, 37.17000" in moved
+    movements = run(bravo, "movement", "list")
+    assert 'movement "Convoy 7" (movement ' in movements
+    assert movements.splitlines()[-1] == "1 movement"
+    (convoy,) = run.json(bravo, "movement", "list")
+    assert convoy["corridor_m"] == 200 and len(convoy["route"]) == 2
+
+    alerts = run(alpha, "alerts")
+    assert label in alerts and 'movement "Convoy 7"' in alerts
+    assert alerts.splitlines()[-1] == "2 alerts, 2 new"
+    assert "no alerts" in run(monitor, "alerts")
+    acked = run(alpha, "alerts", "ack", "--all")
+    assert acked.splitlines()[-1] == "2 alerts acknowledged"
+    assert run.json(alpha, "alerts", "--new") == []
+    assert len(run.json(alpha, "alerts", "--kind", "movement")) == 1
+
+    resolved = run(alpha, "resolve", conflict["id"], "--outcome", "amended")
+    assert "resolved (amended)" in resolved and label in resolved
+
+    withdrawn = run(relief, "withdraw", convoy["id"])
+    assert 'withdrew movement "Convoy 7"' in withdrawn
+
+    run(monitor, "incident", "add", "--at", "36.2, 37.16", "--description", "shelling reported")
+    incidents = run(alpha, "incident", "list")
+    assert "shelling reported" in incidents and incidents.splitlines()[-1] == "1 incident"
+    (reported,) = run.json(alpha, "incident", "list")
+    assert reported["party"] == "monitor" and reported["position"]["decimal"].startswith("36.2")
