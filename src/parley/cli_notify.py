@@ -400,16 +400,36 @@ def alerts(
 
 @cli.command()
 @party_options
-@click.option("--format", "fmt", type=click.Choice(["stix"]), default="stix", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["stix", "geojson", "kml", "csv"]),
+    default="stix",
+    show_default=True,
+)
+@click.option(
+    "--layer",
+    type=click.Choice(["sites", "movements", "operations", "areas", "incidents", "conflicts"]),
+    help="The layer to export as GeoJSON, KML or CSV (STIX holds them all).",
+)
 @click.option(
     "--out",
     "out_path",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write here (default: standard output).",
 )
-def export(client: Client, fmt: str, out_path: Path | None) -> None:
-    """Export what you may see: sites, areas, incidents and conflicts as a STIX 2.1 bundle."""
-    text = json.dumps(client.get(f"/api/v1/export/{fmt}"), indent=2) + "\n"
+def export(client: Client, fmt: str, layer: str | None, out_path: Path | None) -> None:
+    """Export what you may see: everything as a STIX 2.1 bundle, or one layer as GeoJSON, KML
+    2.2 or CSV (with MGRS and DMS columns)."""
+    if fmt == "stix":
+        text = json.dumps(client.get("/api/v1/export/stix"), indent=2) + "\n"
+    elif layer is None:
+        raise click.UsageError(f"--format {fmt} exports one layer: give --layer")
+    else:
+        response = client.http.get(f"/api/v1/export/{layer}.{fmt}")
+        if response.status_code >= 400:
+            _answer(response)
+        text = response.text
     if out_path:
         out_path.write_text(text)
     else:

@@ -25,6 +25,7 @@ from parley.api import (
 )
 from parley.api.events import Signal
 from parley.api.limits import BodyLimit
+from parley.api.ogc import router as ogc_router
 from parley.api.page import router as page_router
 from parley.api.taxii import router as taxii_router
 from parley.config import Settings
@@ -69,6 +70,7 @@ def create_app(settings: Settings, hub: Hub | None = None) -> FastAPI:
     app.include_router(maps.areas_router)
     app.include_router(log.router)
     app.include_router(taxii_router)
+    app.include_router(ogc_router)
     app.include_router(page_router)
 
     @app.get("/healthz", tags=["health"])

@@ -59,8 +59,13 @@ def geojson(features: Sequence[Feature], layer: str) -> str:
 
 
 def _style_key(props: dict[str, Any]) -> str:
-    key = str(props.get("severity") or props.get("category") or "other")
-    return re.sub(r"[^A-Za-z0-9_-]", "-", key)
+    return _xml_id(str(props.get("severity") or props.get("category") or "other"))
+
+
+def _xml_id(text: str) -> str:
+    """KML ids are xs:ID: an XML name, which cannot start with a digit (as a UUID may)."""
+    cleaned = re.sub(r"[^A-Za-z0-9_.-]", "-", text)
+    return cleaned if re.match(r"[A-Za-z_]", cleaned) else f"id-{cleaned}"
 
 
 def kml(features: Sequence[Feature], layer: str) -> str:
@@ -90,7 +95,7 @@ def kml(features: Sequence[Feature], layer: str) -> str:
     for feature in features:
         props = feature.properties
         placemark = el(document, "Placemark")
-        placemark.set("id", feature.id)
+        placemark.set("id", _xml_id(feature.id))
         el(placemark, "name", str(props.get("name") or feature.id))
         el(placemark, "description", _describe(props))
         if feature.start is not None and feature.start == feature.end:
