@@ -451,6 +451,7 @@ def main() -> None:
 
 from parley import cli_daily as _cli_daily  # noqa: E402,F401  (registers its commands)
 from parley import cli_import as _cli_import  # noqa: E402,F401  (registers its commands)
+from parley import cli_cot as _cli_cot  # noqa: E402,F401  (registers its commands)
 from parley import cli_mirror as _cli_mirror  # noqa: E402,F401  (registers its commands)
 from parley import cli_notify as _cli_notify  # noqa: E402,F401  (registers its commands)
 from parley import cli_witness as _cli_witness  # noqa: E402,F401  (registers its commands)

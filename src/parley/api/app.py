@@ -23,6 +23,7 @@ from parley.api import (
     sites,
     submissions,
 )
+from parley.api.cot import router as cot_router
 from parley.api.events import Signal
 from parley.api.limits import BodyLimit
 from parley.api.ogc import router as ogc_router
@@ -70,6 +71,7 @@ def create_app(settings: Settings, hub: Hub | None = None) -> FastAPI:
     app.include_router(maps.areas_router)
     app.include_router(log.router)
     app.include_router(taxii_router)
+    app.include_router(cot_router)
     app.include_router(ogc_router)
     app.include_router(page_router)
 

@@ -1,0 +1,252 @@
+"""Cursor-on-Target: a real TAK client library (pytak) connects to ``parley cot serve``, run as
+a party's process against a real hub, and receives the party's picture over TCP."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+import warnings
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterator
+from configparser import ConfigParser
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from parley import clock
+from tests.conftest import PartyHandle, Server, free_port
+
+with warnings.catch_warnings():
+    # pytak warns that aiohttp is missing: it is needed only for TAK Server certificate
+    # enrollment, which these tests do not use.
+    warnings.simplefilter("ignore", UserWarning)
+    import pytak
+
+SOON = clock.now().replace(microsecond=0) + timedelta(hours=2)
+WINDOW = {"start": clock.iso(SOON), "end": clock.iso(SOON + timedelta(hours=3))}
+SQUARE = [[37.0, 36.0], [37.05, 36.0], [37.05, 36.05], [37.0, 36.05], [37.0, 36.0]]
+
+
+def site(lon: float, lat: float, name: str) -> dict[str, Any]:
+    return {
+        "category": "hospital",
+        "name": name,
+        "geometry": {"type": "Point", "coordinates": [lon, lat]},
+        "radius_m": 300,
+        "valid": {"start": "2026-01-01T00:00:00Z", "end": None},
+    }
+
+
+def operation(name: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "volumes": [
+            {
+                "footprint": {"type": "Point", "coordinates": [37.16, 36.2]},
+                "radius_m": 2000,
+                "altitude": {"lower_m": 100, "upper_m": 3000},
+                "time": WINDOW,
+            },
+            {
+                "footprint": {"type": "Polygon", "coordinates": [SQUARE]},
+                "altitude": {"lower_m": 100, "upper_m": 3000},
+                "time": WINDOW,
+            },
+        ],
+    }
+
+
+MOVEMENT = {
+    "name": "Convoy north",
+    "route": {"type": "LineString", "coordinates": [[37.4, 36.4], [37.45, 36.45], [37.5, 36.5]]},
+    "corridor_m": 500,
+    "time": WINDOW,
+}
+
+
+class Feed:
+    """``parley cot serve`` as a party would run it: its own process, the party's token."""
+
+    def __init__(self, hub_url: str, party: PartyHandle) -> None:
+        self.port = free_port()
+        env = {**os.environ, "PARLEY_TOKEN": party.token}
+        self.proc = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "parley", "cot", "serve", "--hub", hub_url),
+                *("--port", str(self.port), "--interval", "0.2"),
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 30
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"cot serve exited: {self.proc.communicate()[1]}")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("cot serve did not open its port") from None
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.communicate()
+
+
+@pytest.fixture
+def feed_for(server: Server) -> Iterator[Any]:
+    started: list[Feed] = []
+
+    def start(party: PartyHandle) -> Feed:
+        started.append(Feed(server.url, party))
+        return started[-1]
+
+    yield start
+    for feed in started:
+        feed.stop()
+
+
+class TakClient:
+    """pytak's own TCP client and receive worker: the events as a TAK client reads them."""
+
+    def __init__(self, port: int) -> None:
+        parser = ConfigParser()
+        parser["tak"] = {"COT_URL": f"tcp://127.0.0.1:{port}"}
+        self.config = parser["tak"]
+        self.events: dict[str, ET.Element] = {}
+        self.raw: list[bytes] = []
+
+    async def __aenter__(self) -> TakClient:
+        reader, self.writer = await pytak.protocol_factory(self.config)
+        self.queue: asyncio.Queue[bytes] = asyncio.Queue()
+        self.task = asyncio.create_task(pytak.RXWorker(self.queue, self.config, reader).run())
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        self.task.cancel()
+        self.writer.close()
+
+    async def until(self, uids: set[str], timeout: float = 30) -> dict[str, ET.Element]:
+        return await self.until_true(lambda: uids <= self.events.keys(), timeout)
+
+    async def until_true(
+        self, done: Callable[[], bool], timeout: float = 30
+    ) -> dict[str, ET.Element]:
+        deadline = time.monotonic() + timeout
+        while not done():
+            data = await asyncio.wait_for(self.queue.get(), deadline - time.monotonic())
+            self.raw.append(data)
+            event = ET.fromstring(data)
+            self.events[event.get("uid", "")] = event
+        return self.events
+
+
+def export(server: Server, party: PartyHandle) -> ET.Element:
+    response = httpx.get(
+        f"{server.url}/api/v1/export/cot",
+        headers={"Authorization": f"Bearer {party.token}"},
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("application/xml")
+    root = ET.fromstring(response.content)
+    assert root.tag == "events"
+    return root
+
+
+def test_a_tak_client_receives_the_partys_picture(
+    server: Server, parties: dict[str, PartyHandle], feed_for: Any
+) -> None:
+    with server.client(parties["relief"]) as relief:
+        public = relief.submit("site", site(37.16, 36.2, "Al-Shifa hospital"), "all")["id"]
+        secret = relief.submit("site", site(37.6, 36.6, "Hidden clinic"), ["bravo"])["id"]
+        convoy = relief.submit("movement", MOVEMENT, "all")["id"]
+    with server.client(parties["charlie"]) as charlie:
+        answer = charlie.submit("operation", operation("Charlie patrol"), "all")
+        patrol = answer["id"]
+        assert answer["conflicts"], "the patrol's first volume covers the hospital"
+
+    want = {
+        f"parley-site-{public}",
+        f"parley-operation-{patrol}-v0",
+        f"parley-operation-{patrol}-v1",
+        f"parley-movement-{convoy}",
+    }
+    feed = feed_for(parties["charlie"])
+
+    async def session() -> tuple[dict[str, ET.Element], list[bytes], str]:
+        async with TakClient(feed.port) as tak:
+            await tak.until(want)
+            # A conflict alerts charlie (its patrol meets the hospital): a spot marker.
+            await tak.until_true(
+                lambda: any(e.get("type") == "b-m-p-s-m" for e in tak.events.values())
+            )
+            # New records reach a connected client as they arrive.
+            loop = asyncio.get_running_loop()
+
+            def later() -> str:
+                with server.client(parties["relief"]) as relief:
+                    return str(relief.submit("site", site(37.3, 36.3, "New school"), "all")["id"])
+
+            new = await loop.run_in_executor(None, later)
+            await tak.until({f"parley-site-{new}"})
+            return tak.events, tak.raw, new
+
+    events, raw, new = asyncio.run(asyncio.wait_for(session(), 90))
+
+    circle = events[f"parley-site-{public}"]
+    assert circle.get("type") == "u-d-c-c" and circle.get("how") == "h-e"
+    assert circle.find("point").get("lat") == "36.2000000"  # type: ignore[union-attr]
+    assert circle.find("detail/shape/ellipse").get("major") == "300.0"  # type: ignore[union-attr]
+    assert circle.find("detail/contact").get("callsign") == "Al-Shifa hospital"  # type: ignore[union-attr]
+    assert circle.get("stale", "") > clock.iso(clock.now())[:19]
+
+    volume = events[f"parley-operation-{patrol}-v0"]
+    assert volume.get("type") == "u-d-c-c"
+    assert volume.get("start") == clock.iso(SOON)[:23] + "Z"
+    assert volume.get("stale") == clock.iso(SOON + timedelta(hours=3))[:23] + "Z"
+    polygon = events[f"parley-operation-{patrol}-v1"]
+    assert polygon.get("type") == "u-d-f"
+    vertices = [link.get("point") for link in polygon.findall("detail/link")]
+    assert vertices == [f"{lat:.7f},{lon:.7f}" for lon, lat in SQUARE]
+    assert polygon.find("detail/strokeColor") is not None
+    assert polygon.find("detail/fillColor") is not None
+
+    route = events[f"parley-movement-{convoy}"]
+    assert route.get("type") == "b-m-r"
+    checkpoints = route.findall("detail/link")
+    assert [c.get("type") for c in checkpoints] == ["b-m-p-w"] * 3
+    assert route.find("detail/contact").get("callsign") == "Convoy north"  # type: ignore[union-attr]
+    assert f"parley-site-{new}" in events
+
+    # The restricted site never reaches an outsider: not as an event, not as a word.
+    assert f"parley-site-{secret}" not in events
+    assert not any(b"Hidden clinic" in data or secret.encode() in data for data in raw)
+
+    # The export answers with the same events the feed sent.
+    exported = {e.get("uid"): ET.tostring(e) for e in export(server, parties["charlie"])}
+    assert exported == {uid: ET.tostring(e) for uid, e in events.items()}
+
+    # Someone in the audience sees the restricted site.
+    bravo = {e.get("uid") for e in export(server, parties["bravo"])}
+    assert f"parley-site-{secret}" in bravo
+
+
+def test_export_requires_a_token(server: Server) -> None:
+    response = httpx.get(f"{server.url}/api/v1/export/cot", timeout=30)
+    assert response.status_code == 401
+    assert response.headers["content-type"].startswith("application/problem+json")
