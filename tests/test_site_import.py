@@ -307,6 +307,8 @@ def _source_hub(tmp_path: Path) -> Iterator[tuple[str, str, PartyHandle]]:
     settings = replace(config.load(data, None), checkpoint_interval_s=0.05)
     key = Ed25519PrivateKey.generate()
     token = setup.add_party(settings, "relief", "Relief", "notifier", key.public_key())
+    # The demo restricts some sites to relief and bravo.
+    setup.add_party(settings, "bravo", "Bravo", "member", Ed25519PrivateKey.generate().public_key())
     hub = Hub(settings)
     port = free_port()
     uv = uvicorn.Server(
