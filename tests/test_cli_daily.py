@@ -165,3 +165,52 @@ def test_a_shift_through_the_reading_commands(
     assert "shelling reported" in incidents and incidents.splitlines()[-1] == "1 incident"
     (reported,) = run.json(alpha, "incident", "list")
     assert reported["party"] == "monitor" and reported["position"]["decimal"].startswith("36.2")
+
+
+def test_a_receipt_says_what_it_proves(
+    server: Server,
+    parties: dict[str, PartyHandle],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import httpx
+
+    run = Runner(server, tmp_path, capsys, monkeypatch)
+    relief = parties["relief"]
+    added = run.json(
+        relief,
+        "site",
+        "add",
+        "--name",
+        "Al-Razi",
+        "--category",
+        "hospital",
+        "--at",
+        "36.2, 37.16",
+        "--radius",
+        "300",
+        "--yes",
+        "--audience",
+        "alpha",
+    )
+    receipt = tmp_path / "receipt.json"
+    run(relief, "receipt", added["id"], "--out", str(receipt))
+    monkeypatch.delenv("PARLEY_LOG_KEY", raising=False)
+    missing = run(relief, "verify", "receipt", str(receipt), code=1)
+    assert "PARLEY_LOG_KEY" in missing and "/log/verifier-key" in missing
+    assert "parley init" in missing
+    monkeypatch.setenv("PARLEY_LOG_KEY", httpx.get(f"{server.url}/log/verifier-key").text.strip())
+    proven = run(relief, "verify", "receipt", str(receipt))
+    assert 'hospital "Al-Razi" (site)' in proven
+    assert "at 36.20000, 37.16000 · 36°12′00.0″N 37°09′36.0″E · 37S CA 34576 07700" in proven
+    assert "radius 300" in proven and "audience: alpha" in proven
+    assert f"received {added['received_at']}" in proven
+    data = run.json(relief, "verify", "receipt", str(receipt))
+    assert data["notified"]["position"]["mgrs"].startswith("37S")
+
+    # A hub's refusal names the request it refused.
+    refused = run(relief, "site", "show", "0" * 8, code=1)
+    assert "no site 00000000" in refused
+    gone = run(relief, "receipt", "f" * 36, code=1)
+    assert f"{server.url}/api/v1/submissions/{'f' * 36}/receipt" in gone

@@ -332,9 +332,8 @@ def verify() -> None:
 @click.argument("receipt_file", type=click.File("r"))
 @click.option(
     "--log-key",
-    required=True,
     envvar="PARLEY_LOG_KEY",
-    help="The hub's verifier key (name+keyid+base64), from `parley init`.",
+    help="The hub's verifier key (name+keyid+base64), from `parley init`; or PARLEY_LOG_KEY.",
 )
 @click.option(
     "--party-key",
@@ -345,7 +344,7 @@ def verify() -> None:
 @JSON
 def verify_receipt(
     receipt_file: Any,
-    log_key: str,
+    log_key: str | None,
     party_key: Path | None,
     policy_path: Path | None,
     as_json: bool,
@@ -362,19 +361,34 @@ def verify_receipt(
         raise click.ClickException(f"{receipt_file.name} is not JSON: {exc}") from None
     if not isinstance(data, dict):
         raise click.ClickException(f"{receipt_file.name} is not a receipt")
+    if not log_key:
+        raise click.ClickException(MISSING_LOG_KEY)
     proven = receipts.verify(
         data,
         log_key,
         load_public_key(party_key) if party_key else None,
         policy.load(policy_path) if policy_path else None,
     )
+    from parley.receipts_text import notified
+
+    what, lines = notified(data)
+    proven["notified"] = what
     emit(
         proven,
         as_json,
         f"[green]receipt verifies[/]: {proven['kind']} by {proven['party']} is entry "
         f"{proven['index']} of {proven['origin']} (tree size {proven['tree_size']}), "
-        f"received {proven['received_at']}" + _cosigned_note(proven),
+        f"received {proven['received_at']}"
+        + _cosigned_note(proven)
+        + "".join(f"\n  {escape(line)}" for line in lines),
     )
+
+
+MISSING_LOG_KEY = (
+    "no log key: give --log-key or set PARLEY_LOG_KEY to the hub's verifier key "
+    "(name+keyid+base64). `parley init` printed it to the hub's operator, and the hub serves it "
+    "at /log/verifier-key (compare that with a copy you got through a trusted channel)"
+)
 
 
 def _cosigned_note(proven: dict[str, Any]) -> str:
@@ -439,19 +453,24 @@ def main() -> None:
         exc.show()
         sys.exit(exc.exit_code)
     except ParleyError as exc:
-        err.print(f"[red]error:[/] {escape(exc.detail)}")
+        tried = getattr(exc, "url", None)
+        err.print(f"[red]error:[/] {escape(exc.detail)}" + (f" ({escape(tried)})" if tried else ""))
         sys.exit(1)
     except OSError as exc:
         err.print(f"[red]error:[/] {exc}")
         sys.exit(1)
     except httpx.HTTPError as exc:
-        err.print(f"[red]error:[/] cannot reach the hub: {exc}")
+        try:
+            tried = f" at {exc.request.url}"
+        except RuntimeError:
+            tried = ""
+        err.print(f"[red]error:[/] cannot reach the hub{escape(tried)}: {escape(str(exc))}")
         sys.exit(1)
 
 
+from parley import cli_cot as _cli_cot  # noqa: E402,F401  (registers its commands)
 from parley import cli_daily as _cli_daily  # noqa: E402,F401  (registers its commands)
 from parley import cli_import as _cli_import  # noqa: E402,F401  (registers its commands)
-from parley import cli_cot as _cli_cot  # noqa: E402,F401  (registers its commands)
 from parley import cli_mirror as _cli_mirror  # noqa: E402,F401  (registers its commands)
 from parley import cli_notify as _cli_notify  # noqa: E402,F401  (registers its commands)
 from parley import cli_witness as _cli_witness  # noqa: E402,F401  (registers its commands)

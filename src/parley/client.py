@@ -24,6 +24,8 @@ class HubError(ParleyError):
         self.status = int(problem.get("status", 500))
         self.title = str(problem.get("title", "Error"))
         self.body = problem
+        # The request refused, so a person sees which hub and path answered.
+        self.url: str | None = None
 
     def problem(self) -> dict[str, Any]:
         return self.body
@@ -110,7 +112,9 @@ def _answer(response: httpx.Response) -> Any:
         if not isinstance(body, dict):
             body = {"status": response.status_code, "detail": str(body)}
         body.setdefault("status", response.status_code)
-        raise HubError(body)
+        error = HubError(body)
+        error.url = f"{response.request.method} {response.request.url}"
+        raise error
     return body
 
 
