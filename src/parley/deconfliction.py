@@ -15,6 +15,7 @@ import threading
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from parley import areamaps, audiences, clock, operations
@@ -32,6 +33,7 @@ KINDS = (
     "withdrawal",
     "area-map",
     "area-vote",
+    "resolution",
 )
 
 Parsed = list[shapes.Volume] | shapes.Site | shapes.Area | shapes.Movement
@@ -39,6 +41,10 @@ Parsed = list[shapes.Volume] | shapes.Site | shapes.Area | shapes.Movement
 
 REPEATABLE = ("operation", "movement")
 ENDED = ("withdrawn", operations.CANCELLED, operations.COMPLETED, operations.SUPERSEDED)
+STATES = ("open", "acknowledged", "resolved", "moot")
+# A conflict's sides by the kind of record on each: an operation meets a site, an area (or an
+# area map's version), a movement, or another operation.
+SIDES = {"site": "site", "area": "area", "area-map": "area", "movement": "movement"}
 
 
 def body_digest(body: dict[str, Any]) -> str:
@@ -96,6 +102,9 @@ class Screening:
         self._results: dict[str, list[StoredConflict]] = {}
         # (party, kind, digest of the canonical body) -> the newest record with that body
         self._bodies: dict[tuple[str, str, str], str] = {}
+        # conflict id -> the resolutions that name it; site, area or movement -> when it ends
+        self.resolutions: dict[str, list[str]] = {}
+        self.ends: dict[str, datetime | None] = {}
         with self._lock:
             self._catch_up()
 
@@ -177,6 +186,9 @@ class Screening:
                 continue
             if sub.kind == "withdrawal":
                 self._set_status(str(body.get("record")), "withdrawn")
+                continue
+            if sub.kind == "resolution":
+                self.resolutions.setdefault(str(body.get("conflict")), []).append(sub.id)
                 continue
             if sub.kind in ("area-map", "area-vote"):
                 is_mine = sub.id in self._pending
@@ -319,6 +331,7 @@ class Screening:
             self._volumes[key] = parsed
             screening.add_operation(self.index, key, party, parsed)
         else:
+            self.ends[key] = parsed.window.end
             meta: Meta = {"party": party, "record": key}
             self.index.add(key, parsed, meta)
 
@@ -362,8 +375,12 @@ class Screening:
                 return False
         return True
 
-    def view(self, conflict: StoredConflict, viewer: str) -> dict[str, Any]:
-        """A conflict as ``viewer`` may see it: a record it cannot see is not named."""
+    def view(
+        self, conflict: StoredConflict, viewer: str, acknowledged: bool = False
+    ) -> dict[str, Any]:
+        """A conflict as ``viewer`` may see it: a record it cannot see is not named.
+
+        ``acknowledged``: the viewer acknowledged the alert that brought it this conflict."""
         hidden = [
             k for k in (conflict.a_id, conflict.b_id) if not self.holders[k].visible_to(viewer)
         ]
@@ -380,6 +397,8 @@ class Screening:
             "id": conflict.id,
             "kind": conflict.kind,
             "severity": conflict.severity,
+            "state": self.state(conflict, viewer, acknowledged),
+            **self.sides(conflict, viewer),
             "record": None if conflict.a_id in hidden else conflict.a_id,
             "other": None if conflict.b_id in hidden else conflict.b_id,
             "distance_m": None if hidden else round(conflict.distance_m, 3),
@@ -387,3 +406,44 @@ class Screening:
             "facts": facts,
             "created_at": conflict.created_at,
         }
+
+    def sides(self, conflict: StoredConflict, viewer: str) -> dict[str, str]:
+        """The conflict's records by role, those ``viewer`` may see: the same whichever
+        arrived first. Of two operations, the viewer's own is ``operation``; of two that are
+        not its own, the one notified first."""
+        a, b = conflict.a_id, conflict.b_id
+        a_kind, b_kind = self.holders[a].kind, self.holders[b].kind
+        found: dict[str, str] = {}
+        if a_kind == b_kind == "operation":
+            first, second = (a, b) if self.holders[a].party == viewer else (b, a)
+            found = {"operation": first, "other_operation": second}
+        else:
+            for key, kind in ((a, a_kind), (b, b_kind)):
+                found[SIDES.get(kind, "operation")] = key
+        return {role: key for role, key in found.items() if self.holders[key].visible_to(viewer)}
+
+    def state(
+        self, conflict: StoredConflict, viewer: str, acknowledged: bool, now: datetime | None = None
+    ) -> str:
+        """``moot`` once a side the viewer may see is no longer in force (an operation ended
+        or superseded, a site, area or movement withdrawn or past its validity), else
+        ``resolved`` once a resolution the viewer may see names it, else ``acknowledged`` if
+        the viewer acknowledged its alert, else ``open``.
+
+        A side the viewer may not see never makes the conflict moot: that would tell it the
+        hidden record's fate, which only the record's audience may learn. Callers catch up
+        (:meth:`refresh`) once per read, not once per conflict."""
+        when = now or clock.now()
+        with self._lock:
+            for key in (conflict.a_id, conflict.b_id):
+                if not self.holders[key].visible_to(viewer):
+                    continue
+                if self.status.get(key) in ENDED:
+                    return "moot"
+                end = self.ends.get(key)
+                if end is not None and end < when:
+                    return "moot"
+            for resolution in self.resolutions.get(conflict.id, ()):
+                if self.holders[resolution].visible_to(viewer):
+                    return "resolved"
+        return "acknowledged" if acknowledged else "open"

@@ -45,7 +45,11 @@ def render(hub: Hub, alert: Alert, viewer: str) -> dict[str, Any]:
         "severity": alert.conflict.severity if alert.conflict else "info",
         "created_at": alert.created_at,
         "acknowledged_at": alert.acknowledged_at,
-        "conflict": hub.screening.view(alert.conflict, viewer) if alert.conflict else None,
+        "conflict": (
+            hub.screening.view(alert.conflict, viewer, alert.acknowledged_at is not None)
+            if alert.conflict
+            else None
+        ),
         "record": alert.subject_id,
         "message": alert.message or (alert.conflict.detail if alert.conflict else ""),
     }
