@@ -214,3 +214,37 @@ def test_a_receipt_says_what_it_proves(
     assert "no site 00000000" in refused
     gone = run(relief, "receipt", "f" * 36, code=1)
     assert f"{server.url}/api/v1/submissions/{'f' * 36}/receipt" in gone
+
+
+def test_the_demo_prints_runnable_lines_with_the_real_values(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import shlex
+    import sys
+
+    from parley import demo
+
+    summary = {
+        "url": "http://127.0.0.1:8000",
+        "data_dir": str(tmp_path),
+        "verifier_key": "vm/parley+1234abcd+AAAA",
+        "parties": [
+            {"id": p, "role": r, "token": f"tok-{p}", "key_file": f"{tmp_path}/keys/{p}.key.json"}
+            for p, r in (("alpha", "member"), ("relief", "notifier"), ("monitor", "observer"))
+        ],
+        "submissions": {"site": 12, "operation": 3},
+        "conflicts": {"protected-site": 4},
+    }
+    monkeypatch.setenv("PATH", str(tmp_path))  # no parley on PATH
+    text = demo.describe(summary)
+    assert "…" not in text and "{'" not in text and "['" not in text
+    assert "submissions: 12 site, 3 operation" in text
+    assert "conflicts raised: 4 protected-site" in text
+    (line,) = [x for x in text.splitlines() if x.endswith("alerts --follow")]
+    words = shlex.split(line)
+    assert "PARLEY_TOKEN=tok-alpha" in words
+    assert f"PARLEY_KEY={tmp_path}/keys/alpha.key.json" in words
+    assert Path(words[-3]).resolve() == (Path(sys.executable).parent / "parley").resolve()
+    assert any(
+        x.endswith("parley site list") and "PARLEY_PARTY=relief" in x for x in text.splitlines()
+    )

@@ -544,29 +544,73 @@ def _conflict_counts(settings: config.Settings) -> dict[str, int]:
     return {str(kind): int(n) for kind, n in rows}
 
 
+def _counts(counts: object) -> str:
+    """``12 site, 3 operation``: counts as words, not a Python dict."""
+    if isinstance(counts, dict):
+        return ", ".join(f"{n} {what}" for what, n in counts.items()) or "none"
+    return str(counts)
+
+
+def parley_command() -> str:
+    """How to call parley from here: ``parley`` when it is on PATH, else this environment's
+    own script (``.venv/bin/parley``), relative to the working directory when under it."""
+    import os
+    import shlex
+    import shutil
+    import sys
+
+    if shutil.which("parley"):
+        return "parley"
+    script = Path(sys.executable).parent / "parley"
+    if not script.exists():
+        return f"{shlex.quote(sys.executable)} -m parley"
+    try:
+        shown = str(script.relative_to(Path.cwd()))
+    except ValueError:
+        shown = str(script)
+    return shlex.quote(shown if os.sep in shown else str(script))
+
+
 def describe(summary: dict[str, Any]) -> str:
-    lines = [f"[bold]parley demo[/] at {summary['url']}  (data: {summary['data_dir']})", ""]
+    from rich.markup import escape
+
+    url = summary["url"]
+    lines = [f"[bold]parley demo[/] at {escape(url)}  (data: {escape(summary['data_dir'])})", ""]
     for p in summary["parties"]:
-        lines.append(f"  {p['id']:8} {p['role']:9} token {p['token']}")
+        lines.append(escape(f"  {p['id']:8} {p['role']:9} token {p['token']}"))
+    parley = parley_command()
+    by_id = {p["id"]: p for p in summary["parties"]}
+
+    def as_party(party_id: str, command: str) -> str:
+        p = by_id.get(party_id) or summary["parties"][0]
+        return escape(
+            f"  PARLEY_HUB={url} PARLEY_PARTY={p['id']} PARLEY_TOKEN={p['token']} "
+            f"PARLEY_KEY={p['key_file']} {parley} {command}"
+        )
+
     lines += [
         "",
-        f"log verifier key: {summary['verifier_key']}",
-        f"submissions: {summary['submissions']}",
-        f"conflicts raised: {summary.get('conflicts', {})}",
+        escape(f"log verifier key: {summary['verifier_key']}"),
+        f"submissions: {escape(_counts(summary['submissions']))}",
+        f"conflicts raised: {escape(_counts(summary.get('conflicts', {})))}",
         *(
-            f"witness of {w['party']}: {w.get('url', '(not running)')} {w['verifier_key']}"
+            escape(f"witness of {w['party']}: {w.get('url', '(not running)')} {w['verifier_key']}")
             for w in summary.get("witnesses", [])
         ),
-        f"witness policy (receipts checked against it): {summary['url']}/log/policy",
+        f"witness policy (receipts checked against it): {escape(url)}/log/policy",
         "",
         "Try:",
-        f"  open {summary['url']}/ and sign in as alpha with its token and key file",
-        f"  curl -H 'Authorization: Bearer {summary['parties'][0]['token']}' "
-        f"{summary['url']}/api/v1/submissions",
-        f"  open {summary['url']}/docs for the API, {summary['url']}/openapi.json for its schema",
-        f"  PARLEY_HUB={summary['url']} PARLEY_PARTY=alpha PARLEY_TOKEN=… "
-        "PARLEY_KEY=…/keys/alpha.key.json parley alerts --follow",
-        f"Tokens and key files are in {summary['data_dir']}/demo.json.",
+        f"  open {escape(url)}/ and sign in as alpha with its token and key file",
+        escape(
+            f"  curl -H 'Authorization: Bearer {summary['parties'][0]['token']}' "
+            f"{url}/api/v1/submissions"
+        ),
+        f"  open {escape(url)}/docs for the API, {escape(url)}/openapi.json for its schema",
+        as_party("alpha", "alerts --follow"),
+        as_party("alpha", "conflicts"),
+        as_party("relief", "site list"),
+        as_party("monitor", "incident list"),
+        escape(f"Tokens and key files are in {summary['data_dir']}/demo.json."),
         ATTRIBUTION,
     ]
     return "\n".join(lines)
