@@ -371,3 +371,17 @@ def test_the_demo_sites_exported_to_csv_import_into_a_fresh_hub_once(
     answer = json.loads(stdout)
     assert answer["accepted"] == [] and len(answer["skipped"]) == 500
     assert len(_sites(server)) == 500
+
+
+def test_a_semicolon_csv_with_quoted_dms_is_read_as_excel_writes_it(tmp_path: Path) -> None:
+    from parley.formats.spreadsheet import read_sites
+
+    path = tmp_path / "semi.csv"
+    path.write_text(
+        "Name;Category;Coordinates;Radius\n"
+        'Water point 2;water point;"36°12\'04.3""N 37°09\'40.3""E";75\n'
+    )
+    sheet = read_sites(path)
+    assert sheet.refusals == []
+    (row,) = sheet.rows
+    assert row.category == "water" and abs(row.lat - 36.201194) < 1e-5

@@ -311,12 +311,14 @@ def _csv_rows(
     if "\x00" in text:
         raise SpreadsheetError(f"{name} holds NUL characters: it is not a text CSV")
     first = text.split("\n", 1)[0]
+    # Only the delimiter is sniffed (Excel writes ";" where the decimal mark is ","); the quoting
+    # stays Excel's, which a header line alone cannot reveal.
     try:
-        dialect: Any = csv.Sniffer().sniff(first, delimiters=",;\t")
+        delimiter = csv.Sniffer().sniff(first, delimiters=",;\t").delimiter
     except csv.Error:
-        dialect = csv.excel
+        delimiter = ","
     rows: list[tuple[int, list[object]]] = []
-    reader = csv.reader(io.StringIO(text, newline=""), dialect)
+    reader = csv.reader(io.StringIO(text, newline=""), csv.excel, delimiter=delimiter)
     try:
         for cells in reader:
             if len(rows) > MAX_ROWS:
