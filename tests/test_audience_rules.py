@@ -256,8 +256,10 @@ def test_a_stix_object_may_name_only_objects_its_whole_audience_can_see(
         body = too_wide(server, lambda: a.submit("intelligence", relationship), "bravo")
         assert body["refers"] == "body.source_ref"
         # once TAXII has indexed the indicator, the index finds it
+        # The first TAXII read waits for the STIX validator, loaded in the background at start.
         listed = httpx.get(
             f"{server.url}/taxii2/parley/collections/",
+            timeout=60,
             headers={
                 "Authorization": f"Bearer {alpha.token}",
                 "Accept": "application/taxii+json;version=2.1",

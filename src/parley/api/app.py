@@ -31,12 +31,14 @@ from parley.api.page import router as page_router
 from parley.api.taxii import router as taxii_router
 from parley.config import Settings
 from parley.hub import Hub
+from parley.intel.stix import preload_validator
 
 
 def create_app(settings: Settings, hub: Hub | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.hub = hub or Hub(settings)
+        preload_validator()  # seconds of imports, off the start-up path
         loop = asyncio.get_running_loop()
         app.state.checkpoints = Signal(loop)
         app.state.alerts = Signal(loop)

@@ -49,6 +49,7 @@ class Intel:
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
         self.validator = Validator()
+        self.validator.warm_up()
         self.collections = Collections(hub.store)
         self.index = Index(hub.store, self.collections, self.validator)
         self.cursors = Cursors(keys.load_private_key(hub.settings.hub_key_path))

@@ -16,6 +16,7 @@ the two paths to the same verdicts.
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 import threading
@@ -93,6 +94,14 @@ class Checked:
     spec_version: str
 
 
+def preload_validator() -> None:
+    """Import stix2-validator in the background (jsonschema builds a grammar on import: seconds),
+    so a hub opens its port at once and the first TAXII request rarely waits for it."""
+    threading.Thread(
+        target=importlib.import_module, args=("stix2validator",), name="stix-import", daemon=True
+    ).start()
+
+
 class Validator:
     """Checks objects; safe to share between threads."""
 
@@ -141,6 +150,11 @@ class Validator:
         except Exception as exc:  # the validator raises plain errors on malformed input
             return [_one_line(exc)]
         return [_one_line(e) for e in result.errors]
+
+    def warm_up(self) -> None:
+        """Load the validator in the background, so the port opens at once and the first
+        TAXII request does not pay for the import (it waits on the lock if it comes early)."""
+        threading.Thread(target=self._fast_validator, name="stix-validator", daemon=True).start()
 
     def _fast_validator(self) -> _FastValidator | None:
         if not self._loaded:
