@@ -130,7 +130,10 @@ def test_kml_is_valid_kml_22_styled_and_timed(
     urls = {u.text for u in sites.findall(f".//{KML_NS}styleUrl")}
     assert urls == {"#hospital"}
     (hospital,) = [
-        p for p in sites.findall(f".//{KML_NS}Placemark") if p.get("id") == "id-" + ids["public"]
+        p
+        for p in sites.findall(f".//{KML_NS}Placemark")
+        if p.find(f"{KML_NS}ExtendedData/{KML_NS}Data[@name='record']/{KML_NS}value").text
+        == ids["public"]
     ]
     assert hospital.find(f"{KML_NS}TimeSpan/{KML_NS}begin").text == "2026-01-01T00:00:00.000000Z"
     conflicts = etree.fromstring(layer(server, alpha, "conflicts", "kml").content)

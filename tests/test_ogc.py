@@ -1,0 +1,181 @@
+"""OGC API – Features under /ogc/, driven by the clients the field uses: OWSLib (QGIS's Python
+side) and GDAL's OAPIF driver (ogr2ogr, as QGIS itself reads it). Each reads every layer whole,
+across pages, with the same counts as the export API; datetime and bbox are honoured; bad
+parameters get 400 with the OGC exception JSON."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import httpx
+import pytest
+from owslib.ogcapi.features import Features
+from owslib.util import Authentication
+
+from parley.layers import LAYERS
+
+from .conftest import PartyHandle, Server
+from .test_exports import fetch, layer, scenario
+from .test_screening_hub import at
+
+PAGE = 5
+
+
+def owslib_all(api: Features, name: str, **params: Any) -> list[dict[str, Any]]:
+    """Every feature of a layer, following rel=next as a client does."""
+    found: list[dict[str, Any]] = []
+    query: dict[str, Any] = {"limit": PAGE, **params}
+    for _ in range(100):
+        page = api.collection_items(name, **query)
+        found += page["features"]
+        assert page["numberReturned"] == len(page["features"]) <= PAGE
+        after = [link for link in page["links"] if link["rel"] == "next"]
+        if not after:
+            assert page["numberMatched"] == len(found)
+            return found
+        query = dict(parse_qsl(urlsplit(after[0]["href"]).query))
+    raise AssertionError("paging did not end")
+
+
+def test_owslib_reads_every_layer_whole(server: Server, parties: dict[str, PartyHandle]) -> None:
+    ids = scenario(server, parties, sites=12)
+    alpha, bravo = parties["alpha"], parties["bravo"]
+    api = Features(f"{server.url}/ogc/", auth=Authentication(alpha.id, alpha.token))
+    landing = api.links
+    rels = {link["rel"] for link in landing}
+    assert {"service-desc", "data", "conformance"} <= rels
+    assert (
+        "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson"
+        in (api.conformance()["conformsTo"])
+    )
+    assert api.feature_collections() == list(LAYERS)
+    for name in LAYERS:
+        expected = [f["id"] for f in layer(server, alpha, name).json()["features"]]
+        got = [f["id"] for f in owslib_all(api, name)]
+        assert got == expected, name
+        assert api.collection(name)["id"] == name
+        assert "geometry" in api.collection_queryables(name)["properties"]
+    assert len(owslib_all(api, "sites")) == 14  # three pages of five
+    one = api.collection_item("sites", ids["private"])
+    assert one["properties"]["name"] == "Clinic" and one["properties"]["mgrs"].startswith("37S")
+
+    # datetime: operations by their windows, sites by their validity.
+    first, second = f"{ids['operation']}-0", f"{ids['operation']}-1"
+    during = owslib_all(api, "operations", datetime_=at(9))
+    assert [f["id"] for f in during] == [first]
+    later = owslib_all(api, "operations", datetime_=f"{at(29)}/..")
+    assert [f["id"] for f in later] == [second]
+    both = owslib_all(api, "operations", datetime_=f"{at(9)}/{at(31)}")
+    assert [f["id"] for f in both] == [first, second]
+    assert owslib_all(api, "operations", datetime_=f"../{at(7)}") == []
+    assert owslib_all(api, "sites", datetime_="2025-06-01T00:00:00Z") == []
+    assert len(owslib_all(api, "sites", datetime_="2026-06-01T00:00:00Z")) == 14
+    # bbox: the clinic alone.
+    near = owslib_all(api, "sites", bbox=[37.4, 36.4, 37.6, 36.6])
+    assert [f["id"] for f in near] == [ids["private"]]
+
+    # Audiences: bravo, with a bearer token this time, never sees the clinic.
+    as_bravo = Features(f"{server.url}/ogc/", headers={"Authorization": f"Bearer {bravo.token}"})
+    seen = [f["id"] for f in owslib_all(as_bravo, "sites")]
+    assert len(seen) == 13 and ids["private"] not in seen
+    missing = fetch(server, bravo, f"/ogc/collections/sites/items/{ids['private']}")
+    assert missing.status_code == 404 and missing.json()["code"] == "NotFound"
+
+
+def test_bad_parameters_get_ogc_exceptions(server: Server, parties: dict[str, PartyHandle]) -> None:
+    alpha = parties["alpha"]
+    scenario(server, parties)
+    bad: list[dict[str, str]] = [
+        {"limit": "0"},
+        {"limit": "100001"},
+        {"limit": "ten"},
+        {"offset": "-1"},
+        {"bbox": "1,2,3"},
+        {"bbox": "0,100,1,101"},
+        {"bbox": "a,b,c,d"},
+        {"bbox": "nan,0,1,1"},
+        {"datetime": "yesterday"},
+        {"datetime": "2026-01-01T00:00:00"},  # no zone
+        {"datetime": "../.."},
+        {"datetime": "2026-02-01T00:00:00Z/2026-01-01T00:00:00Z"},
+        {"f": "xml"},
+    ]
+    for params in bad:
+        answer = fetch(server, alpha, "/ogc/collections/sites/items", **params)
+        assert answer.status_code == 400, (params, answer.text)
+        body = answer.json()
+        assert body["code"] == "InvalidParameterValue" and body["description"], params
+        assert body["status"] == 400 and body["detail"], params  # and an RFC 9457 problem
+    unknown = fetch(server, alpha, "/ogc/collections/bunkers/items")
+    assert unknown.status_code == 404 and unknown.json()["code"] == "NotFound"
+    # Unauthenticated, or Basic naming another party than the token's: 401, nothing else.
+    for auth in (None, ("bravo", alpha.token), ("alpha", "wrong")):
+        answer = httpx.get(f"{server.url}/ogc/collections/sites/items", auth=auth, timeout=30)
+        assert answer.status_code == 401, auth
+        assert "features" not in answer.text
+
+
+def gdal_read(server: Server, party: PartyHandle, name: str, tmp: Path, *extra: str) -> list[Any]:
+    out = tmp / f"{name}-{len(extra)}.geojson"
+    out.unlink(missing_ok=True)
+    env = {
+        **os.environ,
+        "GDAL_HTTP_AUTH": "BASIC",
+        "GDAL_HTTP_USERPWD": f"{party.id}:{party.token}",
+        "CPL_DEBUG": "OFF",
+    }
+    done = subprocess.run(
+        [
+            "ogr2ogr",
+            "-f",
+            "GeoJSON",
+            str(out),
+            f"OAPIF:{server.url}/ogc/",
+            name,
+            "-oo",
+            f"PAGE_SIZE={PAGE}",
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    features: list[Any] = json.loads(out.read_text())["features"]
+    return features
+
+
+@pytest.mark.skipif(shutil.which("ogr2ogr") is None, reason="GDAL's ogr2ogr is not installed")
+def test_gdal_reads_every_layer_whole(
+    server: Server, parties: dict[str, PartyHandle], tmp_path: Path
+) -> None:
+    ids = scenario(server, parties, sites=12)
+    alpha, bravo = parties["alpha"], parties["bravo"]
+    for name in LAYERS:
+        expected = layer(server, alpha, name).json()["features"]
+        got = gdal_read(server, alpha, name, tmp_path)
+        assert len(got) == len(expected), name
+        assert sorted(str(f["properties"].get("id")) for f in got) == sorted(
+            f["id"] for f in expected
+        ), name
+    listed = subprocess.run(
+        ["ogrinfo", "-ro", "-q", f"OAPIF:{server.url}/ogc/"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "GDAL_HTTP_AUTH": "BASIC", "GDAL_HTTP_USERPWD": f"bravo:{bravo.token}"},
+        timeout=120,
+    )
+    assert listed.returncode == 0, listed.stderr
+    assert all(name in listed.stdout for name in LAYERS)
+    seen = gdal_read(server, bravo, "sites", tmp_path)
+    assert len(seen) == 13 and ids["private"] not in json.dumps(seen)
+    # A spatial filter, passed to the server as bbox.
+    near = gdal_read(server, alpha, "sites", tmp_path, "-spat", "37.4", "36.4", "37.6", "36.6")
+    assert [f["properties"]["name"] for f in near] == ["Clinic"]
