@@ -4,16 +4,20 @@ a party's process against a real hub, and receives the party's picture over TCP.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ipaddress
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import time
 import warnings
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
-from configparser import ConfigParser
-from datetime import timedelta
+from configparser import ConfigParser, SectionProxy
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -73,13 +77,14 @@ MOVEMENT = {
 class Feed:
     """``parley cot serve`` as a party would run it: its own process, the party's token."""
 
-    def __init__(self, hub_url: str, party: PartyHandle) -> None:
+    def __init__(self, hub_url: str, party: PartyHandle, *extra: str) -> None:
         self.port = free_port()
         env = {**os.environ, "PARLEY_TOKEN": party.token}
         self.proc = subprocess.Popen(
             [
                 *(sys.executable, "-m", "parley", "cot", "serve", "--hub", hub_url),
                 *("--port", str(self.port), "--interval", "0.2"),
+                *extra,
             ],
             env=env,
             stdout=subprocess.PIPE,
@@ -123,10 +128,10 @@ def feed_for(server: Server) -> Iterator[Any]:
 class TakClient:
     """pytak's own TCP client and receive worker: the events as a TAK client reads them."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, config: SectionProxy | None = None) -> None:
         parser = ConfigParser()
         parser["tak"] = {"COT_URL": f"tcp://127.0.0.1:{port}"}
-        self.config = parser["tak"]
+        self.config = config or parser["tak"]
         self.events: dict[str, ET.Element] = {}
         self.raw: list[bytes] = []
 
@@ -138,7 +143,11 @@ class TakClient:
 
     async def __aexit__(self, *_: object) -> None:
         self.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.task
         self.writer.close()
+        with contextlib.suppress(OSError, ssl.SSLError):
+            await asyncio.wait_for(self.writer.wait_closed(), 10)
 
     async def until(self, uids: set[str], timeout: float = 30) -> dict[str, ET.Element]:
         return await self.until_true(lambda: uids <= self.events.keys(), timeout)
@@ -250,3 +259,136 @@ def test_export_requires_a_token(server: Server) -> None:
     response = httpx.get(f"{server.url}/api/v1/export/cot", timeout=30)
     assert response.status_code == 401
     assert response.headers["content-type"].startswith("application/problem+json")
+
+
+def test_a_withdrawn_record_is_deleted_from_connected_clients(
+    server: Server, parties: dict[str, PartyHandle], feed_for: Any
+) -> None:
+    with server.client(parties["relief"]) as relief:
+        gone = relief.submit("site", site(37.2, 36.1, "Field clinic"), "all")["id"]
+    feed = feed_for(parties["bravo"])
+
+    async def session() -> ET.Element:
+        async with TakClient(feed.port) as tak:
+            await tak.until({f"parley-site-{gone}"})
+
+            def withdraw() -> None:
+                with server.client(parties["relief"]) as relief:
+                    relief.submit("withdrawal", {"record": gone}, "all")
+
+            await asyncio.get_running_loop().run_in_executor(None, withdraw)
+            await tak.until({f"parley-site-{gone}-delete"})
+            return tak.events[f"parley-site-{gone}-delete"]
+
+    deleted = asyncio.run(asyncio.wait_for(session(), 60))
+    assert deleted.get("type") == "t-x-d-d"
+    assert deleted.find("detail/link").get("uid") == f"parley-site-{gone}"  # type: ignore[union-attr]
+    assert f"parley-site-{gone}" not in {e.get("uid") for e in export(server, parties["bravo"])}
+
+
+def _certificates(tmp_path: Path) -> dict[str, Path]:
+    """A CA, a server certificate for 127.0.0.1 and a client certificate, as TAK deployments
+    issue them (mutual TLS)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.now(UTC)
+
+    def name(text: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, text)])
+
+    def issue(
+        subject: str, key: ec.EllipticCurvePrivateKey, issuer: tuple[x509.Name, Any] | None
+    ) -> x509.Certificate:
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(name(subject))
+            .issuer_name(issuer[0] if issuer else name(subject))
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(minutes=5))
+            .not_valid_after(now + timedelta(days=1))
+        )
+        if issuer is None:
+            builder = builder.add_extension(x509.BasicConstraints(ca=True, path_length=0), True)
+        else:
+            builder = builder.add_extension(
+                x509.SubjectAlternativeName(
+                    [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+                ),
+                False,
+            )
+        return builder.sign(issuer[1] if issuer else key, hashes.SHA256())
+
+    found: dict[str, Path] = {}
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = issue("parley test CA", ca_key, None)
+    for label, cert, key in [("ca", ca, ca_key)] + [
+        (label, issue(label, k, (ca.subject, ca_key)), k)
+        for label, k in [
+            ("server", ec.generate_private_key(ec.SECP256R1())),
+            ("client", ec.generate_private_key(ec.SECP256R1())),
+        ]
+    ]:
+        found[label] = tmp_path / f"{label}.pem"
+        found[label].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        found[f"{label}-key"] = tmp_path / f"{label}.key"
+        found[f"{label}-key"].write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+    return found
+
+
+# pytak's TLS context still sets the deprecated OP_NO_TLSv1 flags.
+@pytest.mark.filterwarnings("ignore:ssl.OP_NO_SSL:DeprecationWarning")
+def test_the_feed_over_mutual_tls(
+    server: Server, parties: dict[str, PartyHandle], tmp_path: Path
+) -> None:
+    with server.client(parties["relief"]) as relief:
+        there = relief.submit("site", site(37.16, 36.2, "TLS hospital"), "all")["id"]
+    pem = _certificates(tmp_path)
+    feed = Feed(
+        server.url,
+        parties["alpha"],
+        "--tls-cert",
+        str(pem["server"]),
+        "--tls-key",
+        str(pem["server-key"]),
+        "--tls-client-ca",
+        str(pem["ca"]),
+    )
+    try:
+        parser = ConfigParser()
+        parser["tak"] = {
+            "COT_URL": f"tls://127.0.0.1:{feed.port}",
+            "PYTAK_TLS_CLIENT_CERT": str(pem["client"]),
+            "PYTAK_TLS_CLIENT_KEY": str(pem["client-key"]),
+            "PYTAK_TLS_CLIENT_CAFILE": str(pem["ca"]),
+        }
+
+        async def session() -> dict[str, ET.Element]:
+            async with TakClient(feed.port, parser["tak"]) as tak:
+                return await tak.until({f"parley-site-{there}"})
+
+        events = asyncio.run(asyncio.wait_for(session(), 60))
+        assert events[f"parley-site-{there}"].get("type") == "u-d-c-c"
+
+        # A client without a certificate from the CA is refused: an alert or a close, before
+        # any event (a timeout here would fail the test, not pass it).
+        context = ssl.create_default_context(cafile=str(pem["ca"]))
+        got = b""
+        with socket.create_connection(("127.0.0.1", feed.port), timeout=10) as raw:
+            try:
+                with context.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+                    got = tls.recv(1)
+            except ssl.SSLError as exc:
+                assert "CERTIFICATE_REQUIRED" in str(exc).upper() or "EOF" in str(exc).upper()
+        assert got == b""
+    finally:
+        feed.stop()
