@@ -79,7 +79,7 @@ def check_vote(current: AreaMap | None, party: str, body: dict[str, Any]) -> Non
             f"no version {body.get('version')!r} of map {body.get('map')!r}", field="body.version"
         )
     if body.get("vote") not in VOTES:
-        raise InvalidSubmission(f"vote must be one of {list(VOTES)}", field="body.vote")
+        raise InvalidSubmission(f"vote must be one of {', '.join(VOTES)}", field="body.vote")
     if body["version"] != current.latest:
         raise Conflict(
             f"version {body['version']} is not the latest ({current.latest}); vote on that",

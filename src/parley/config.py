@@ -95,7 +95,7 @@ def load(data_dir: Path, database_url: str | None = None) -> Settings:
     known = {f.name for f in fields(Settings)} - {"data_dir"}
     unknown = set(values) - known
     if unknown:
-        raise BadRequest(f"{path}: unknown settings {sorted(unknown)}")
+        raise BadRequest(f"{path}: unknown settings {', '.join(sorted(unknown))}")
     defaults = Settings(data_dir=data_dir)
     for name, value in values.items():
         # A switch written "false" (a string) would otherwise read as on.

@@ -70,13 +70,15 @@ def check_review(
         raise NotFound(f"no incident {body.get('incident')!r}", field="body.incident")
     step = body.get("step")
     if step not in REVIEW_STEPS:
-        raise InvalidSubmission(f"step must be one of {list(REVIEW_STEPS)}", field="body.step")
+        raise InvalidSubmission(f"step must be one of {', '.join(REVIEW_STEPS)}", field="body.step")
     if step in ("request", "assessment") and role != "observer":
         raise Forbidden(f"only observers make a {step}", field="body.step")
     if step == "request" and not isinstance(body.get("to"), str):
         raise InvalidSubmission("a request names the party it asks (to)", field="body.to")
     if step == "assessment" and body.get("finding") not in FINDINGS:
-        raise InvalidSubmission(f"finding must be one of {list(FINDINGS)}", field="body.finding")
+        raise InvalidSubmission(
+            f"finding must be one of {', '.join(FINDINGS)}", field="body.finding"
+        )
     if step == "answer":
         if request_to is None:
             raise NotFound(f"no request {body.get('request')!r}", field="body.request")

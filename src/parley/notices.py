@@ -32,7 +32,7 @@ LEAD_TIME = {"normal": timedelta(hours=48), "emergency": timedelta(hours=24)}
 def check_site(body: dict[str, Any]) -> None:
     if body.get("category") not in CATEGORIES:
         raise InvalidSubmission(
-            f"category must be one of {list(CATEGORIES)}, not {body.get('category')!r}",
+            f"category must be one of {', '.join(CATEGORIES)}, not {body.get('category')!r}",
             field="body.category",
         )
 

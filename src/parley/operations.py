@@ -31,7 +31,8 @@ IN_FORCE = frozenset({PLANNED, ACTIVE})
 def check_transition(operation: str, current: str, new: str) -> None:
     if new not in REQUESTABLE:
         raise Unprocessable(
-            f"status must be one of {sorted(REQUESTABLE)}, not {new!r}", field="body.status"
+            f"status must be one of {', '.join(sorted(REQUESTABLE))}, not {new!r}",
+            field="body.status",
         )
     if new not in NEXT.get(current, frozenset()):
         raise Conflict(

@@ -286,7 +286,9 @@ def _resolution(
     hub: Hub, party: Party, body: dict[str, Any], audience: tuple[str, ...] | None
 ) -> None:
     if body.get("outcome") not in RESOLUTIONS:
-        raise InvalidSubmission(f"outcome must be one of {list(RESOLUTIONS)}", field="body.outcome")
+        raise InvalidSubmission(
+            f"outcome must be one of {', '.join(RESOLUTIONS)}", field="body.outcome"
+        )
     mine = {c.id for _, c in hub.store.conflicts_for(party.id, 0, 100_000)}
     if body.get("conflict") not in mine:
         raise NotFound(f"no conflict {body.get('conflict')!r}", field="body.conflict")

@@ -102,7 +102,7 @@ def _kind(doc: dict[str, Any], party: Party) -> str:
     kind = doc.get("kind")
     if not isinstance(kind, str) or kind not in roles.KINDS:
         raise InvalidSubmission(
-            f"kind must be one of {sorted(roles.KINDS)}, not {kind!r}", field="kind"
+            f"kind must be one of {', '.join(sorted(roles.KINDS))}, not {kind!r}", field="kind"
         )
     if not roles.may_submit(party.role, kind):
         allowed = sorted(roles.ALLOWED[roles.Role(party.role)])
@@ -128,7 +128,9 @@ def _audience(
         )
     unknown = sorted({p for p in value if not is_party(p)})
     if unknown:
-        raise Unprocessable(f"audience names unknown parties: {unknown}", field="audience")
+        raise Unprocessable(
+            f"audience names unknown parties: {', '.join(unknown)}", field="audience"
+        )
     return tuple(sorted(set(value) | {party.id}))
 
 

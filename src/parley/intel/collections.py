@@ -199,7 +199,7 @@ class Collections:
             raise BadRequest("a collection is shared by at least two parties")
         unknown = sorted(set(chosen) - set(known))
         if unknown:
-            raise BadRequest(f"no such parties: {unknown}")
+            raise BadRequest(f"no such parties: {', '.join(unknown)}")
         if not title.strip():
             raise BadRequest("a collection needs a title")
         if alias == ALL:
