@@ -312,6 +312,25 @@ def fill(template: str, world: World, viewer: str, size: int) -> Iterator[Probe]
             yield Probe(template.replace("{rest:path}", f"parley/collections/{s.id}/x/"))
         yield Probe(template.replace("{rest:path}", "nowhere/"))
         return
+    if names == ["layer", "fmt"]:  # every layer in every export format
+        for layer in ("sites", "movements", "operations", "areas", "incidents", "conflicts"):
+            for fmt in ("geojson", "kml", "csv"):
+                yield Probe(template.replace("{layer}", layer).replace("{fmt}", fmt))
+        return
+    if names == ["layer"]:  # OGC API collections, whole
+        for layer in ("sites", "movements", "operations", "areas", "incidents", "conflicts"):
+            yield Probe(template.replace("{layer}", layer), {"limit": 10000})
+        return
+    if names == ["layer", "feature_id"]:  # OGC API features asked by hidden record ids
+        layers = {"site": "sites", "movement": "movements", "incident": "incidents"}
+        for s in hidden:
+            if s.kind in layers or s.kind == "operation":
+                suffix = "-0" if s.kind == "operation" else ""
+                at = template.replace("{layer}", layers.get(s.kind, "operations"))
+                path = at.replace("{feature_id}", s.id + suffix)
+                other = at.replace("{feature_id}", f"{uuid.uuid4()}{suffix}")
+                yield Probe(path, asks=s.id, instead=other)
+        return
     if names == ["status_id"]:
         yield Probe(template.replace("{status_id}", str(uuid.uuid4())))
         return

@@ -223,9 +223,7 @@ async def item(request: Request, party: Caller, layer: str, feature_id: str) -> 
             ]
             return _json(body, GEOJSON)
     raise NotFound(
-        f"no feature {feature_id!r} you may see in {layer}",
-        code="NotFound",
-        description="not found",
+        f"no such feature you may see in {layer}", code="NotFound", description="not found"
     )
 
 
