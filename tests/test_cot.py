@@ -255,6 +255,19 @@ def test_a_tak_client_receives_the_partys_picture(
     assert f"parley-site-{secret}" in bravo
 
 
+def test_cot_serve_stops_on_a_refused_token(server: Server) -> None:
+    found = subprocess.run(
+        [sys.executable, "-m", "parley", "cot", "serve", "--hub", server.url, "--port", "0"],
+        env={**os.environ, "PARLEY_TOKEN": "not-a-token"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert found.returncode == 1
+    assert "the hub refused the token (401)" in found.stderr
+    assert "Traceback" not in found.stderr
+
+
 def test_export_requires_a_token(server: Server) -> None:
     response = httpx.get(f"{server.url}/api/v1/export/cot", timeout=30)
     assert response.status_code == 401

@@ -113,6 +113,15 @@ class Feed:
             response = await http.get("/api/v1/export/cot")
             response.raise_for_status()
             root = ET.fromstring(response.content)
+        except httpx.HTTPStatusError as exc:
+            if exc.response.status_code in (401, 403):
+                # A wrong or revoked token will not mend itself: say so and stop.
+                raise click.ClickException(
+                    f"the hub refused the token ({exc.response.status_code}): "
+                    f"{_detail(exc.response)}"
+                ) from None
+            print(f"cot: cannot read the hub's export: {exc}", file=sys.stderr, flush=True)
+            return False
         except (httpx.HTTPError, ET.ParseError) as exc:
             # Keep serving the last picture: a TAK client is better off with it than with none.
             print(f"cot: cannot read the hub's export: {exc}", file=sys.stderr, flush=True)
@@ -149,3 +158,11 @@ class Feed:
         finally:
             self.clients.discard(writer)
             writer.close()
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        problem = response.json()
+    except ValueError:
+        return response.text[:200]
+    return str(problem.get("detail") or problem.get("title")) if isinstance(problem, dict) else ""
