@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from shapely.geometry import box, shape
@@ -160,14 +160,31 @@ def queryables(request: Request, _party: Caller, layer: str) -> JSONResponse:
     summary="A layer's features",
     responses={200: {"content": {GEOJSON: {}}}},
 )
-async def items(request: Request, party: Caller, layer: str) -> JSONResponse:
+async def items(
+    request: Request,
+    party: Caller,
+    layer: str,
+    bbox: Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat")] = None,
+    when: Annotated[
+        str | None,
+        Query(alias="datetime", description="an RFC 3339 instant or interval (start/end, ..)"),
+    ] = None,
+    limit_text: Annotated[
+        str | None,
+        Query(alias="limit", description=f"1 to {MAX_LIMIT}, {DEFAULT_LIMIT} if not given"),
+    ] = None,
+    offset_text: Annotated[
+        str | None, Query(alias="offset", description="features to skip")
+    ] = None,
+) -> JSONResponse:
+    # Parameters are read as text and checked here, so that each refusal is an OGC exception.
     _known(layer)
     params = request.query_params
     _format(request)
-    limit = _integer(params.get("limit"), "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
-    offset = _integer(params.get("offset"), "offset", 0, 0, 10**9)
-    area = _bbox(params.get("bbox"))
-    window = _datetime(params.get("datetime"))
+    limit = _integer(limit_text, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
+    offset = _integer(offset_text, "offset", 0, 0, 10**9)
+    area = _bbox(bbox)
+    window = _datetime(when)
     hub = hub_of(request)
 
     def select() -> list[Feature]:
