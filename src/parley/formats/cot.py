@@ -108,7 +108,6 @@ def for_viewer(hub: Hub, viewer: Party, *, now: datetime | None = None) -> list[
     from parley.intel.index import body_of
 
     hub.screening.refresh()
-    ended = {k for k, v in hub.screening.status.items() if v in ENDED}
     records: list[Record] = []
     for kind in KINDS:
         after = -1
@@ -117,7 +116,8 @@ def for_viewer(hub: Hub, viewer: Party, *, now: datetime | None = None) -> list[
             records.extend(
                 Record(s.id, s.kind, s.party_id, s.received_at, body_of(s.jws))
                 for s in page
-                if s.id not in ended
+                # One lookup per record: the screening thread may be adding to the dict.
+                if hub.screening.status.get(s.id) not in ENDED
             )
             if len(page) < 500:
                 break
