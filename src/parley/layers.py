@@ -9,7 +9,8 @@ viewer's own conflicts, worded by screening's audience-safe view), never around 
 * ``areas``: standalone areas, and the areas of each area map's version in force and of any
   newer version still proposed (``state``: ``in force`` or ``proposed``);
 * ``incidents``: one per reported incident, at its time;
-* ``conflicts``: one per conflict that alerts the viewer, placed on a record the viewer sees.
+* ``conflicts``: one per conflict that alerts the viewer and is not moot, placed on a record the
+  viewer sees.
 
 Withdrawn and superseded records are left out: a map shows what is current. Every feature keeps
 the time interval it applies in (``start``, ``end``; ``end`` None when open), which is what the
@@ -208,6 +209,8 @@ def _conflicts(hub: Hub, viewer: Party) -> Iterator[Feature]:
         page = hub.store.conflicts_for(viewer.id, after=after, limit=PAGE)
         for _, conflict in page:
             view = hub.screening.view(conflict, viewer.id)
+            if view.get("state") == "moot":
+                continue  # screening's contract: a moot conflict no longer concerns anyone
             geometry = _where(hub, viewer, (view["record"], view["other"]))
             if geometry is None:
                 continue
@@ -216,6 +219,7 @@ def _conflicts(hub: Hub, viewer: Party) -> Iterator[Feature]:
                 "name": f"{view['severity']} {view['kind']} conflict",
                 "category": view["kind"],
                 "severity": view["severity"],
+                "state": view.get("state"),
                 "record": view["record"],
                 "other": view["other"],
                 "distance_m": view["distance_m"],
