@@ -8,6 +8,7 @@ gets an empty schema. Without the variable the PostgreSQL half is skipped, unles
 
 from __future__ import annotations
 
+import ast
 import os
 import socket
 import threading
@@ -15,6 +16,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -28,6 +30,22 @@ from parley.config import Settings
 from parley.hub import Hub
 
 POSTGRES_URL = os.environ.get("PARLEY_TEST_POSTGRES_URL")
+
+# CPython before 3.11.8 keeps the AST constructor's recursion depth in interpreter-wide state
+# (python/cpython#106905): two threads calling ast.parse at once -- pytest formatting a failure
+# or rewriting a test module while a server thread formats a traceback (3.11's traceback module
+# parses source lines for its carets) -- end in "SystemError: AST constructor recursion depth
+# mismatch", and pytest aborts the whole session with INTERNALERROR. One lock makes it serial.
+_ast_lock = threading.RLock()
+_ast_parse = ast.parse
+
+
+def _serial_ast_parse(*args: Any, **kwargs: Any) -> Any:
+    with _ast_lock:
+        return _ast_parse(*args, **kwargs)
+
+
+ast.parse = _serial_ast_parse  # type: ignore[assignment]
 
 
 def _reset_postgres(url: str) -> None:
