@@ -13,6 +13,7 @@ from parley import __version__
 from parley.api import (
     alerts,
     conflicts,
+    docs,
     exports,
     incidents,
     log,
@@ -57,6 +58,9 @@ def create_app(settings: Settings, hub: Hub | None = None) -> FastAPI:
         version=__version__,
         description="A verifiable hub for deconfliction and protection notifications.",
         lifespan=lifespan,
+        # parley.api.docs serves /docs from packaged assets; ReDoc would need a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     problems.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
@@ -76,6 +80,7 @@ def create_app(settings: Settings, hub: Hub | None = None) -> FastAPI:
     app.include_router(cot_router)
     app.include_router(ogc_router)
     app.include_router(page_router)
+    docs.install(app)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, Any]:
