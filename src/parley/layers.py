@@ -19,11 +19,13 @@ OGC API's ``datetime`` filter reads.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 from shapely.geometry import shape
 
 from parley import clock
@@ -104,12 +106,24 @@ def _visible(hub: Hub, viewer: Party, kinds: tuple[str, ...]) -> Iterator[Submis
     yield from sorted(found, key=lambda s: s.log_index)
 
 
+def _shared_with(sub: Submission) -> str:
+    """ "all", or the audience's party ids: the viewer may see the record, so its document (and
+    the audience written in it) already; the column re-imports as an audience."""
+    if sub.audience_all:
+        return "all"
+    payload = sub.jws.split(".", 2)[1]
+    document = orjson.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    listed = document.get("audience")
+    parties = set(listed) if isinstance(listed, list) else set()
+    return " ".join(sorted(parties | {sub.party_id}))
+
+
 def _record(hub: Hub, sub: Submission, body: dict[str, Any]) -> Iterator[Feature]:
     common = {
         "record": sub.id,
         "kind": sub.kind,
         "party": sub.party_id,
-        "shared_with": "all" if sub.audience_all else "listed parties",
+        "shared_with": _shared_with(sub),
         "received_at": sub.received_at,
     }
     if sub.kind == "site":
