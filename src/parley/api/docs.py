@@ -20,6 +20,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, Response
 from fastapi.routing import APIRoute
 
+from parley.api import schemas as bodies
 from parley.api.auth import current_party
 from parley.api.problems import PROBLEM
 from parley.api.taxii import party_of
@@ -67,6 +68,10 @@ REQUEST_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     }
 }
 MEDIA: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {
+    ("get", "/schemas/{name}"): (
+        "application/schema+json",
+        {"type": "object", "description": "a JSON Schema (2020-12)"},
+    ),
     ("get", "/log/tile/{path}"): (
         "application/octet-stream",
         {"type": "string", "format": "binary", "description": "a C2SP tlog-tiles tile"},
@@ -116,7 +121,9 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 
 
 def install(app: FastAPI) -> None:
-    """Serve the completed document at /openapi.json and Swagger UI at /docs."""
+    """Serve the completed document at /openapi.json, Swagger UI at /docs, and the body
+    schemas at /schemas/{kind}.json."""
+    app.include_router(bodies.router)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -192,6 +199,8 @@ def complete(spec: dict[str, Any], needs_token: set[tuple[str, str]]) -> dict[st
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)
     schemas["Problem"] = PROBLEM_SCHEMA
+    for kind, body in bodies.BODIES.items():
+        schemas[bodies.component(kind)] = body
     components["securitySchemes"] = {
         BEARER: {
             "type": "http",
@@ -236,3 +245,9 @@ def _complete(path: str, method: str, operation: dict[str, Any], needs_token: bo
             "required": ["jws"],
             "properties": {"jws": COMPACT_JWS},
         }
+        kinds = ", ".join(f"`{k}` (`/schemas/{k}.json`)" for k in bodies.BODIES)
+        operation["description"] = (
+            operation.get("description", "")
+            + "\n\nThe signed document's `body` depends on its `kind`; JSON Schemas "
+            f"(2020-12), also under components as `Body-<kind>`: {kinds}."
+        )
