@@ -13,7 +13,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -145,3 +145,48 @@ def server(settings: Settings, parties: dict[str, PartyHandle]) -> Iterator[Serv
         uv.should_exit = True
         thread.join(timeout=10)
         hub.close()
+
+
+@dataclass
+class Ran:
+    code: int
+    out: str
+    err: str
+
+
+ParleyAs = Callable[..., Ran]
+
+
+@pytest.fixture
+def parley_as(
+    server: Server,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> ParleyAs:
+    """Run the real `parley` command in this process as a party of the test hub (a subprocess
+    each costs seconds of imports): ``parley_as(party, "site", "list")``."""
+    from parley.cli import main
+    from parley.parties import keys
+
+    def run(party: PartyHandle, *args: str) -> Ran:
+        key = tmp_path / f"{party.id}.key.json"
+        if not key.exists():
+            keys.write_private_key(key, party.key)
+        for name, value in {
+            "PARLEY_HUB": server.url,
+            "PARLEY_PARTY": party.id,
+            "PARLEY_KEY": str(key),
+            "PARLEY_TOKEN": party.token,
+        }.items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setattr("sys.argv", ["parley", *args])
+        with pytest.raises(SystemExit) as ended:
+            main()
+            raise SystemExit(0)
+        captured = capsys.readouterr()
+        assert "Traceback" not in captured.out + captured.err
+        code = ended.value.code
+        return Ran(code if isinstance(code, int) else 1, captured.out, captured.err)
+
+    return run

@@ -11,47 +11,23 @@ from typing import Any
 
 import pytest
 
-from parley.parties import keys
-
-from .conftest import PartyHandle, Server
+from .conftest import ParleyAs, PartyHandle, Server
 from .test_screening_hub import WINDOW, operation
 
 UUID_ONLY = re.compile(r"^\W*[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\W*$")
 
 
 class Runner:
-    def __init__(
-        self,
-        server: Server,
-        tmp: Path,
-        capsys: pytest.CaptureFixture[str],
-        monkeypatch: pytest.MonkeyPatch,
-    ) -> None:
-        self.server, self.tmp, self.capsys, self.monkeypatch = server, tmp, capsys, monkeypatch
+    def __init__(self, parley_as: ParleyAs) -> None:
+        self.parley_as = parley_as
 
     def __call__(self, party: PartyHandle, *args: str, code: int = 0) -> str:
-        from parley.cli import main
-
-        key = self.tmp / f"{party.id}.key.json"
-        if not key.exists():
-            keys.write_private_key(key, party.key)
-        for name, value in {
-            "PARLEY_HUB": self.server.url,
-            "PARLEY_PARTY": party.id,
-            "PARLEY_KEY": str(key),
-            "PARLEY_TOKEN": party.token,
-        }.items():
-            self.monkeypatch.setenv(name, value)
-        self.monkeypatch.setattr("sys.argv", ["parley", *args])
-        with pytest.raises(SystemExit) as ended:
-            main()
-            raise SystemExit(0)
-        captured = self.capsys.readouterr()
-        assert ended.value.code == code, (args, captured.out, captured.err)
+        ran = self.parley_as(party, *args)
+        assert ran.code == code, (args, ran.out, ran.err)
         if code == 0 and "--json" not in args:
-            for line in captured.out.splitlines():
+            for line in ran.out.splitlines():
                 assert not UUID_ONLY.match(line), (args, line)
-        return captured.out if code == 0 else captured.err
+        return ran.out if code == 0 else ran.err
 
     def json(self, party: PartyHandle, *args: str) -> Any:
         return json.loads(self(party, *args, "--json"))
@@ -61,10 +37,9 @@ def test_a_shift_through_the_reading_commands(
     server: Server,
     parties: dict[str, PartyHandle],
     tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
+    parley_as: ParleyAs,
 ) -> None:
-    run = Runner(server, tmp_path, capsys, monkeypatch)
+    run = Runner(parley_as)
     relief, alpha, bravo, monitor = (parties[p] for p in ("relief", "alpha", "bravo", "monitor"))
     added = run.json(
         relief,
@@ -171,12 +146,12 @@ def test_a_receipt_says_what_it_proves(
     server: Server,
     parties: dict[str, PartyHandle],
     tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
+    parley_as: ParleyAs,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import httpx
 
-    run = Runner(server, tmp_path, capsys, monkeypatch)
+    run = Runner(parley_as)
     relief = parties["relief"]
     added = run.json(
         relief,

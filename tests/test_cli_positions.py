@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pyproj import Geod
 
-from .conftest import PartyHandle, Server
+from .conftest import ParleyAs, PartyHandle, Server
 from .test_cli_notify import _run
 
 ISSUE_CASES = {
@@ -97,55 +97,36 @@ def test_the_position_endpoint_reads_back_what_was_typed(
 
 
 def test_the_shared_table_through_parley_site_add(
-    server: Server,
-    parties: dict[str, PartyHandle],
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
+    server: Server, parties: dict[str, PartyHandle], parley_as: ParleyAs
 ) -> None:
-    """Every typed position of tests/data/positions.json, through the real command, in-process
-    (a subprocess each would take a minute); the hub serves Syria with a 50 km margin."""
+    """Every typed position of tests/data/positions.json, through the real command, in-process;
+    the hub serves Syria with a 50 km margin."""
     from importlib import resources
 
     from parley import setup
-    from parley.cli import main
     from parley.geo.region import Region
-    from parley.parties import keys
 
     from .formats.test_positions import CASES, expected, metres
 
     syria = resources.files("parley.data").joinpath("syria-governorates.geojson").read_text()
     setup.record_region(server.settings, Region.from_geojson(syria, 50_000, "Syria"))
-    relief = parties["relief"]
-    key = tmp_path / "relief.key.json"
-    keys.write_private_key(key, relief.key)
-    for name, value in {
-        "PARLEY_HUB": server.url,
-        "PARLEY_PARTY": relief.id,
-        "PARLEY_KEY": str(key),
-        "PARLEY_TOKEN": relief.token,
-    }.items():
-        monkeypatch.setenv(name, value)
     for case in CASES:
         size = server.hub.store.log_size()
-        argv = ["parley", "site", "add", "--name", "Clinic (table)", "--category", "school"]
-        typed = ["--at", case["input"], "--radius", "50", "--yes", "--json"]
-        monkeypatch.setattr("sys.argv", [*argv, *typed])
-        with pytest.raises(SystemExit) as ended:
-            main()
-            raise SystemExit(0)
-        captured = capsys.readouterr()
+        ran = parley_as(
+            parties["relief"],
+            *("site", "add", "--name", "Clinic (table)", "--category", "school"),
+            *("--at", case["input"], "--radius", "50", "--yes", "--json"),
+        )
         if "refused" in case or "outside_region" in case:
-            assert ended.value.code == 1, (case["input"], captured.out)
+            assert ran.code == 1, (case["input"], ran.out)
             says = case.get("refused") or "outside the area this hub serves"
-            assert says in captured.err, (case["input"], captured.err)
+            assert says in ran.err, (case["input"], ran.err)
             if case.get("outside_region") == "swap":
-                assert "swap latitude and longitude" in captured.err
-            assert "Traceback" not in captured.err
+                assert "swap latitude and longitude" in ran.err
             assert server.hub.store.log_size() == size, case["input"]
         else:
-            assert ended.value.code == 0, (case["input"], captured.err)
-            answer = json.loads(captured.out)
+            assert ran.code == 0, (case["input"], ran.err)
+            answer = json.loads(ran.out)
             got = (answer["position"]["latitude"], answer["position"]["longitude"])
             assert metres(got, expected(case)) <= case["tolerance_m"], case["input"]
 

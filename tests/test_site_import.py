@@ -27,45 +27,20 @@ from parley.api.app import create_app
 from parley.client import Client
 from parley.geo.region import Region
 from parley.hub import Hub
-from parley.parties import jws, keys
+from parley.parties import jws
 
-from .conftest import PartyHandle, Server, free_port
+from .conftest import ParleyAs, PartyHandle, Server, free_port
 
 HEADER = ["Facility name", "Type of facility", "Latitude", "Longitude", "Radius (m)", "Notes"]
 
 
 @pytest.fixture
-def run(
-    server: Server,
-    parties: dict[str, PartyHandle],
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
-) -> Iterator[object]:
-    from parley.cli import main
-
-    relief = parties["relief"]
-    key = tmp_path / "relief.key.json"
-    keys.write_private_key(key, relief.key)
-    for name, value in {
-        "PARLEY_HUB": server.url,
-        "PARLEY_PARTY": relief.id,
-        "PARLEY_KEY": str(key),
-        "PARLEY_TOKEN": relief.token,
-    }.items():
-        monkeypatch.setenv(name, value)
-
+def run(parley_as: ParleyAs, parties: dict[str, PartyHandle]) -> object:
     def invoke(*args: str) -> tuple[int, str, str]:
-        monkeypatch.setattr("sys.argv", ["parley", "site", "import", *args])
-        with pytest.raises(SystemExit) as ended:
-            main()
-            raise SystemExit(0)
-        captured = capsys.readouterr()
-        assert "Traceback" not in captured.err + captured.out
-        code = ended.value.code
-        return (code if isinstance(code, int) else 1), captured.out, captured.err
+        ran = parley_as(parties["relief"], "site", "import", *args)
+        return ran.code, ran.out, ran.err
 
-    yield invoke
+    return invoke
 
 
 def _sites(server: Server, party: str = "relief") -> list[dict[str, object]]:
