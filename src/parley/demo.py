@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import json
+import logging
 import math
 import random
 import threading
@@ -96,6 +97,9 @@ class DemoWitnesses:
         from parley.witness import datadir
         from parley.witness.app import app_for
 
+        # The demo's witnesses trust the demo's own fresh log on first use by design: their
+        # warning about it is for real deployments, not for someone trying the demo.
+        logging.getLogger("parley.witness").setLevel(logging.ERROR)
         self.servers: list[tuple[uvicorn.Server, threading.Thread]] = []
         self.lines: list[str] = []
         self.described: list[dict[str, str]] = []
