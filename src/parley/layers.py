@@ -19,19 +19,18 @@ OGC API's ``datetime`` filter reads.
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import orjson
 from shapely.geometry import shape
 
 from parley import clock
 from parley.formats.coordinates import dms_text, mgrs_text
 from parley.hub import Hub
 from parley.intel.index import body_of
+from parley.parties import jws
 from parley.store.db import Party, Submission
 
 LAYERS: dict[str, str] = {
@@ -111,9 +110,7 @@ def _shared_with(sub: Submission) -> str:
     the audience written in it) already; the column re-imports as an audience."""
     if sub.audience_all:
         return "all"
-    payload = sub.jws.split(".", 2)[1]
-    document = orjson.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    listed = document.get("audience")
+    listed = jws.Parsed(sub.jws, stored=True).payload.get("audience")
     parties = set(listed) if isinstance(listed, list) else set()
     return " ".join(sorted(parties | {sub.party_id}))
 
