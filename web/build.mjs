@@ -2,15 +2,20 @@
 // hub then needs no node at run time and no internet (Leaflet and everything else is bundled).
 //
 //   npm ci && npm run build
+//
+// `node build.mjs --outdir DIR` builds into DIR instead: tests/test_web_js.py builds there and
+// compares with the committed bundle, which must be what these sources make.
 
 import { copyFile, mkdir, readdir, rm } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
 
 import * as esbuild from "esbuild";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const out = join(here, "..", "src", "parley", "web", "static");
+const { values: args } = parseArgs({ options: { outdir: { type: "string" } } });
+const out = args.outdir ? resolve(args.outdir) : join(here, "..", "src", "parley", "web", "static");
 
 await rm(out, { recursive: true, force: true });
 await mkdir(out, { recursive: true });

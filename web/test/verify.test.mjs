@@ -1,9 +1,10 @@
 // Known answers for the page's verification code, run with `npm test` (node:test, Node 20+).
-// The vectors are the ones the Python log code is tested with (../shared/data/tlog); the
-// browser tests (tests/test_page.py) check the same code against live receipts from a hub.
+// The vectors are the ones the Python log code is tested with (tests/log/vectors: RFC 6962/9162
+// Merkle vectors, C2SP signed-note vectors); the browser tests (tests/test_page.py) check the
+// same code against live receipts from a hub.
 
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 
@@ -13,9 +14,8 @@ import { CoordinateError, formatDms, formatMgrs, parseCoordinate } from "../src/
 import { leafHash, nodeHash, verifyInclusion } from "../src/merkle.js";
 import { openNote, parseCheckpoint, parseVerifierKey } from "../src/note.js";
 
-const SHARED = process.env.PARLEY_SHARED_DATA ?? join(import.meta.dirname, "../../../shared/data");
-const vectors = (name) => JSON.parse(readFileSync(join(SHARED, "tlog", name), "utf8"));
-const haveVectors = existsSync(join(SHARED, "tlog"));
+const TESTS = join(import.meta.dirname, "../../tests");
+const vectors = (name) => JSON.parse(readFileSync(join(TESTS, "log/vectors", name), "utf8"));
 
 test("canonical JSON sorts keys by UTF-16 code units and formats numbers as ECMAScript", () => {
   assert.equal(canonical({ b: 1, a: [true, null, "x"], "\u00e9": 2, A: 1e21 }), '{"A":1e+21,"a":[true,null,"x"],"b":1,"\u00e9":2}');
@@ -26,7 +26,7 @@ test("canonical JSON sorts keys by UTF-16 code units and formats numbers as ECMA
   assert.throws(() => canonical("\ud800"));
 });
 
-test("Merkle known answers", { skip: !haveVectors }, async () => {
+test("Merkle known answers", async () => {
   const v = vectors("merkle-vectors.json");
   assert.equal(hex(await leafHash(utf8(v.hasher.leaf.input_ascii))), v.hasher.leaf.hash);
   assert.equal(hex(await nodeHash(utf8(v.hasher.node.left_ascii), utf8(v.hasher.node.right_ascii))), v.hasher.node.hash);
@@ -44,7 +44,7 @@ test("Merkle known answers", { skip: !haveVectors }, async () => {
   assert.ok(checked > 10);
 });
 
-test("signed notes and checkpoints", { skip: !haveVectors }, async () => {
+test("signed notes and checkpoints", async () => {
   const v = vectors("signed-note-vectors.json");
   for (const vec of v.vectors) {
     const keys = vec.vkeys ?? [vec.vkey];
@@ -87,7 +87,7 @@ test("coordinates: decimal, DMS, packed DMS and MGRS", () => {
 // The same table the hub's reader is tested against; positions given as UTM are checked in the
 // browser test (tests/test_page.py), where pyproj is at hand.
 test("coordinates: the shared table of typed positions", () => {
-  const table = JSON.parse(readFileSync(join(import.meta.dirname, "../../tests/data/positions.json"), "utf8"));
+  const table = JSON.parse(readFileSync(join(TESTS, "data/positions.json"), "utf8"));
   for (const c of table.cases) {
     if ("refused" in c) {
       assert.throws(() => parseCoordinate(c.input), (err) => err instanceof CoordinateError && err.message.includes(c.refused), c.input);
