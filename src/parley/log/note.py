@@ -72,6 +72,9 @@ def check_name(name: str) -> None:
         raise NoteError("key name is empty")
     if "+" in name or any(c.isspace() for c in name) or _CONTROL.search(name):
         raise NoteError(f"key name {name!r} contains a space, plus sign or control character")
+    # A key typed on a command line can hold lone surrogates (undecodable argv bytes), which
+    # the key ID's hash input cannot encode.
+    _check_text(name, "key name")
 
 
 def key_id(name: str, sig_type: int, public_key: bytes) -> bytes:
@@ -307,7 +310,7 @@ def parse_verifier_key(vkey: str) -> Verifier | CosignatureVerifier:
     b64 = vkey.split("+", 2)[-1]
     try:
         sig_type = base64.b64decode(b64[:4], validate=True)[:1]
-    except binascii.Error:
+    except ValueError:  # binascii.Error, or a non-ASCII key: from_key below explains
         sig_type = b""
     if sig_type == bytes([COSIGNATURE_V1]):
         return CosignatureVerifier.from_key(vkey)

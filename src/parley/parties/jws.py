@@ -44,9 +44,14 @@ def _decode(part: str, name: str) -> bytes:
     if not _B64URL.fullmatch(part) or len(part) % 4 == 1:
         raise BadRequest(f"the JWS {name} is not unpadded base64url (RFC 7515)")
     try:
-        return b64url_decode(part)
+        raw = b64url_decode(part)
     except ParleyError:
         raise BadRequest(f"the JWS {name} is not unpadded base64url (RFC 7515)") from None
+    # The last character may carry spare bits the decoder ignores; without this, flipping
+    # them gives a second compact form of the same signed record that still verifies.
+    if b64url(raw) != part:
+        raise BadRequest(f"the JWS {name} is not canonical base64url (spare bits are set)")
+    return raw
 
 
 class Parsed:
