@@ -35,12 +35,23 @@ VECTORS = ROOT / "tests" / "data" / "web-vectors.json"
 STAMP = WEB / "node_modules" / ".parley-lockfile-sha256"
 
 
+def _missing(why: str) -> None:
+    if os.environ.get("PARLEY_REQUIRE_POSTGRES"):
+        pytest.fail(f"{why} (scripts/test installs Debian's nodejs and npm)")
+    pytest.skip(why)
+
+
 def _node() -> str:
     node = shutil.which("node")
     if node is None or shutil.which("npm") is None:
-        if os.environ.get("PARLEY_REQUIRE_POSTGRES"):
-            pytest.fail("node and npm are required (scripts/test installs Debian's nodejs, npm)")
-        pytest.skip("node and npm are not installed")
+        _missing("node and npm are required")
+    assert node is not None
+    version = subprocess.run([node, "--version"], capture_output=True, text=True, timeout=30)
+    major = re.match(r"v(\d+)\.", version.stdout)
+    # The page's code and tests use what browsers and Node 20 have and Node 18 lacks:
+    # globalThis.crypto with Ed25519, String.prototype.isWellFormed, import.meta.dirname.
+    if major is None or int(major.group(1)) < 20:
+        _missing(f"node 20 or later is required, not {version.stdout.strip() or node}")
     return node
 
 

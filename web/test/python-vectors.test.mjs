@@ -14,6 +14,7 @@ import { parseCoordinate } from "../src/coords.js";
 import { importKeyFile, importPublicKey, makeDocument, parse, sign, verify } from "../src/jws.js";
 import { parsePolicy } from "../src/policy.js";
 import { ReceiptError, verifyReceipt } from "../src/receipt.js";
+import { metres } from "./distance.mjs";
 
 const TESTS = join(import.meta.dirname, "../../tests");
 const V = JSON.parse(readFileSync(join(TESTS, "data/web-vectors.json"), "utf8"));
@@ -124,13 +125,3 @@ test("coordinates: MGRS cases of the shared table land where pyproj puts them", 
     assert.ok(m <= c.tolerance_m, `${c.input}: ${JSON.stringify(got)} is ${m.toFixed(2)} m from ${c.lat}, ${c.lon}`);
   }
 });
-
-// Haversine on a sphere of the WGS84 semi-major axis: within a few metres it errs by far less
-// than the tolerances.
-export function metres(a, b) {
-  const rad = Math.PI / 180;
-  const dlat = (b.lat - a.lat) * rad;
-  const dlon = (b.lon - a.lon) * rad;
-  const h = Math.sin(dlat / 2) ** 2 + Math.cos(a.lat * rad) * Math.cos(b.lat * rad) * Math.sin(dlon / 2) ** 2;
-  return 2 * 6378137 * Math.asin(Math.sqrt(h));
-}
