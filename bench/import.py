@@ -26,9 +26,10 @@ from pathlib import Path
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from parley import config, setup
-from parley.notices import CATEGORIES
+from parley import config
+from parley.hub import setup
 from parley.parties import keys
+from parley.records.notices import CATEGORIES
 
 PARLEY = str(Path(sys.executable).with_name("parley"))
 

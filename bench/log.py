@@ -36,13 +36,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from rich.console import Console
 from rich.table import Table
 
-from parley import clock, config, setup
-from parley.client import document
+from parley import clock, config
+from parley.client.http import document
+from parley.client.mirror import verify_remote
+from parley.hub import setup
+from parley.hub.admission import check
 from parley.log import merkle
-from parley.mirror import verify_remote
 from parley.parties import jws
 from parley.store.db import Store
-from parley.submissions import check
 
 console = Console(stderr=True)
 RNG = random.Random(9162)

@@ -61,8 +61,9 @@ from medallion_harness import (
 from rich.console import Console
 from rich.table import Table
 
-from parley import clock, setup
-from parley.client import document
+from parley import clock
+from parley.client.http import document
+from parley.hub import setup
 from parley.parties import jws
 from parley.store.db import Store
 
@@ -503,11 +504,11 @@ CATEGORIES: list[tuple[str, Callable[[list[str]], bool]]] = [
     ("Ed25519: load key + verify", _starts("Parsed.verify (", "public_key_from_raw (")),
     (
         "submission rules: SQL on the event loop (screening catch-up)",
-        lambda f: _any("parley/rules.py")(f) and _any("sqlalchemy/")(f),
+        lambda f: _any("parley/hub/rules.py")(f) and _any("sqlalchemy/")(f),
     ),
     (
         "submission rules: geometry, duplicate search, screening",
-        _any("parley/rules.py", "parley/geo/", "parley/deconfliction.py"),
+        _any("parley/hub/rules.py", "parley/geo/", "parley/hub/deconfliction.py"),
     ),
     ("other checks: JWS parse, clock, ids, log entry", _starts("check (parley/")),
     ("hub: hand-off to the writer, wake-ups (futures)", _starts("Hub.submit (", "Hub._submit (")),

@@ -54,7 +54,7 @@ from medallion_harness import (
 from rich.console import Console
 from rich.table import Table
 
-from parley import setup
+from parley.hub import setup
 from parley.intel import collections
 
 ENVELOPE = 100

@@ -30,7 +30,7 @@ from typing import Any
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from parley.cosigning import Cosigners, Witness
+from parley.hub.cosigning import Cosigners, Witness
 from parley.log import checkpoint as cp
 from parley.log import note
 from parley.log.merkle import MerkleTree, leaf_hash

@@ -23,11 +23,12 @@ import sqlalchemy as sa
 import uvicorn
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from parley import config, setup
+from parley import config
 from parley.api.app import create_app
-from parley.client import Client
+from parley.client.http import Client
 from parley.config import Settings
-from parley.hub import Hub
+from parley.hub import setup
+from parley.hub.core import Hub
 
 POSTGRES_URL = os.environ.get("PARLEY_TEST_POSTGRES_URL")
 
@@ -166,7 +167,7 @@ def parley_as(
 ) -> ParleyAs:
     """Run the real `parley` command in this process as a party of the test hub (a subprocess
     each costs seconds of imports): ``parley_as(party, "site", "list")``."""
-    from parley.cli import main
+    from parley.cli.app import main
     from parley.parties import keys
 
     def run(party: PartyHandle, *args: str) -> Ran:

@@ -15,7 +15,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from parley import clock
-from parley.client import document
+from parley.client.http import document
 from parley.parties import jws
 
 from .conftest import PartyHandle, Server

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from parley.client import Client, HubError
+from parley.client.http import Client, HubError
 
 from .conftest import PartyHandle, Server
 from .test_screening_hub import HOSPITAL, at, east_of, operation, site

@@ -119,7 +119,7 @@ def test_clear_errors_and_nonzero_exit(tmp_path: Path) -> None:
 def test_submit_signs_and_sends(server: Server, tmp_path: Path) -> None:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from parley import setup
+    from parley.hub import setup
     from parley.parties import keys
 
     key = Ed25519PrivateKey.generate()

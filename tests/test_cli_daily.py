@@ -197,7 +197,7 @@ def test_the_demo_prints_runnable_lines_with_the_real_values(
     import shlex
     import sys
 
-    from parley import demo
+    from parley.cli import demo
 
     summary = {
         "url": "http://127.0.0.1:8000",

@@ -103,8 +103,8 @@ def test_the_shared_table_through_parley_site_add(
     the hub serves Syria with a 50 km margin."""
     from importlib import resources
 
-    from parley import setup
     from parley.geo.region import Region
+    from parley.hub import setup
 
     from .formats.test_positions import CASES, expected, metres
 

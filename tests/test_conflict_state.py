@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from parley import clock
-from parley.client import Client
+from parley.client.http import Client
 
 from .conftest import PartyHandle, Server
 from .test_screening_hub import HOSPITAL, east_of, operation, site

@@ -17,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 
 from parley import clock
-from parley.client import document
+from parley.client.http import document
 from parley.errors import InvalidJSON, ParleyError
 from parley.formats import strict_json
 from parley.parties import jws

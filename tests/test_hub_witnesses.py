@@ -15,10 +15,10 @@ import httpx
 import pytest
 import uvicorn
 
-from parley import setup
 from parley.api.app import create_app
 from parley.config import Settings
-from parley.hub import Hub
+from parley.hub import setup
+from parley.hub.core import Hub
 from parley.log import checkpoint as cp
 from parley.log import note
 from parley.witness import datadir

@@ -29,9 +29,10 @@ from fastapi import routing
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from parley import clock, setup
+from parley import clock
 from parley.api.app import create_app
-from parley.client import Client
+from parley.client.http import Client
+from parley.hub import setup
 from parley.intel import collections as intel_collections
 
 from .conftest import PartyHandle, Server

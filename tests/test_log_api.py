@@ -15,14 +15,14 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from parley.client.mirror import verify_remote
+from parley.client.receipts import ReceiptError
+from parley.client.receipts import verify as verify_receipt
 from parley.errors import LogError
-from parley.hublog import StoredLogError
+from parley.hub.hublog import StoredLogError
 from parley.log import checkpoint as cp
 from parley.log import merkle, note
 from parley.log.verifier import VerifierState
-from parley.mirror import verify_remote
-from parley.receipts import ReceiptError
-from parley.receipts import verify as verify_receipt
 
 from .conftest import PartyHandle, Server
 
@@ -183,7 +183,7 @@ def _tamper(server: Server, sql: str, **params: Any) -> None:
 
 def _restart(server: Server) -> None:
     """A fresh hub process reads the (tampered) database from scratch."""
-    from parley.hublog import HubLog
+    from parley.hub.hublog import HubLog
     from parley.parties.keys import load_private_key
 
     server.hub.log.close()

@@ -11,10 +11,10 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
+from parley.client.mirror import verify_remote
 from parley.config import Settings
 from parley.log import checkpoint as cp
 from parley.log import note
-from parley.mirror import verify_remote
 
 from .conftest import PartyHandle, free_port
 from .test_log_api import SITE
@@ -55,7 +55,7 @@ def test_concurrent_processes_build_one_log(
 ) -> None:
     if not backend:
         pytest.skip("several processes share a log on PostgreSQL; SQLite has one process")
-    from parley.client import Client
+    from parley.client.http import Client
 
     ports = [free_port(), free_port()]
     procs = [_serve(settings, p) for p in ports]

@@ -21,11 +21,12 @@ import pytest
 import sqlalchemy as sa
 import uvicorn
 
-from parley import config, receipts
+from parley import config
 from parley.api.app import create_app
-from parley.client import Client
+from parley.client import receipts
+from parley.client.http import Client
 from parley.config import Settings
-from parley.hub import Hub
+from parley.hub.core import Hub
 from parley.store import schema as t
 
 from .conftest import PartyHandle, Server, free_port

@@ -28,7 +28,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from parley.cli import cli
+from parley.cli.app import cli
 from parley.log import checkpoint as cp
 from parley.log import note, tiles
 from parley.log.merkle import MerkleTree, leaf_hash

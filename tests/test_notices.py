@@ -8,8 +8,9 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from parley import clock, setup
-from parley.client import Client
+from parley import clock
+from parley.client.http import Client
+from parley.hub import setup
 
 from .conftest import PartyHandle, Server
 from .test_screening_hub import HOSPITAL, at, east_of, operation, site
@@ -217,7 +218,7 @@ def test_reminders_and_expiry_are_raised_once_per_party(
 ) -> None:
     from datetime import timedelta as td
 
-    from parley.housekeeping import expire, remind
+    from parley.hub.housekeeping import expire, remind
 
     relief, alpha, bravo = parties["relief"], parties["alpha"], parties["bravo"]
     soon = clock.now() + td(seconds=1)

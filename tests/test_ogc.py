@@ -18,7 +18,7 @@ import pytest
 from owslib.ogcapi.features import Features
 from owslib.util import Authentication
 
-from parley.layers import LAYERS
+from parley.hub.layers import LAYERS
 
 from .conftest import PartyHandle, Server
 from .test_exports import fetch, layer, scenario
@@ -179,3 +179,96 @@ def test_gdal_reads_every_layer_whole(
     # A spatial filter, passed to the server as bbox.
     near = gdal_read(server, alpha, "sites", tmp_path, "-spat", "37.4", "36.4", "37.6", "36.6")
     assert [f["properties"]["name"] for f in near] == ["Clinic"]
+
+
+def test_cached_layers_follow_the_log_and_hold_audiences(
+    server: Server, parties: dict[str, PartyHandle]
+) -> None:
+    """/ogc/ serves each party's layer from a cache: a new record, a withdrawal and an
+    operation's status show at once, and one party's cached layer never reaches another."""
+    ids = scenario(server, parties)
+    alpha, bravo = parties["alpha"], parties["bravo"]
+
+    def sites(party: PartyHandle) -> list[str]:
+        answer = fetch(server, party, "/ogc/collections/sites/items", limit="100")
+        assert answer.status_code == 200, answer.text
+        return [f["id"] for f in answer.json()["features"]]
+
+    def status(party: PartyHandle) -> set[str]:
+        found = fetch(server, party, "/ogc/collections/operations/items").json()["features"]
+        return {f["properties"]["status"] for f in found}
+
+    assert sites(alpha) == [ids["public"], ids["private"]]  # alpha's layer is now cached
+    assert sites(bravo) == [ids["public"]]
+    assert status(bravo) == {"planned"}
+    with server.client(parties["relief"]) as r, server.client(alpha) as a:
+        secret = r.submit("site", site(38.5, 35.5, name="Depot"), ["alpha"])["id"]
+        assert sites(alpha) == [ids["public"], ids["private"], secret]
+        assert sites(bravo) == [ids["public"]]
+        one = fetch(server, bravo, f"/ogc/collections/sites/items/{secret}")
+        assert one.status_code == 404
+        assert fetch(server, alpha, f"/ogc/collections/sites/items/{secret}").status_code == 200
+        r.submit("withdrawal", {"record": ids["public"]})
+        assert sites(alpha) == [ids["private"], secret]
+        assert sites(bravo) == []
+        a.submit("operation-status", {"operation": ids["operation"], "status": "active"})
+        assert status(bravo) == {"active"}
+
+
+def test_the_layer_index_selects_as_shapely_does() -> None:
+    """The cache's vector filters against the plain rule, on lines, polygons and points, windows
+    open at either end, and boxes across the antimeridian."""
+    from datetime import UTC, datetime, timedelta
+    from random import Random
+
+    from shapely.geometry import box, shape
+
+    from parley.hub.layer_cache import Indexed
+    from parley.hub.layers import Feature
+
+    rng = Random(15)
+    epoch = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def when() -> datetime:
+        return epoch + timedelta(hours=rng.randrange(0, 200))
+
+    made: list[Feature] = []
+    for i in range(300):
+        x, y = rng.uniform(-180, 180), rng.uniform(-80, 80)
+        geometry: dict[str, Any] = [
+            {"type": "Point", "coordinates": [x, y]},
+            # diagonal: its bounds meet many boxes the line itself misses
+            {"type": "LineString", "coordinates": [[x, y], [min(180, x + 30), min(90, y + 30)]]},
+            {"type": "Polygon", "coordinates": [[[x, y], [x, y + 5], [x + 5, y], [x, y]]]},
+        ][i % 3]
+        start = None if i % 7 == 0 else when()
+        end = None if start is None or i % 5 == 0 else start + timedelta(hours=rng.randrange(48))
+        made.append(Feature(str(i), geometry, {}, start, end))
+    indexed = Indexed.of(made, 0)
+    for _ in range(200):
+        minx, maxx = rng.uniform(-180, 180), rng.uniform(-180, 180)  # minx > maxx: antimeridian
+        miny = rng.uniform(-90, 60)
+        area = (minx, miny, maxx, miny + rng.uniform(0, 30))
+        window = rng.choice(
+            [(when(), None), (None, when()), (t := when(), t + timedelta(hours=5)), None]
+        )
+        boxes = (
+            [box(minx, area[1], 180, area[3]), box(-180, area[1], maxx, area[3])]
+            if minx > maxx
+            else [box(*area)]
+        )
+        expected = [
+            f.id
+            for f in made
+            if any(shape(f.geometry).intersects(b) for b in boxes)
+            and (
+                window is None
+                or f.start is None
+                or (
+                    (window[1] is None or f.start <= window[1])
+                    and (window[0] is None or f.end is None or f.end >= window[0])
+                )
+            )
+        ]
+        got = [made[i].id for i in indexed.select(area, window)]
+        assert got == expected, (area, window)

@@ -30,7 +30,7 @@ from typing import Any
 import httpx
 import pytest
 
-from parley import receipts
+from parley.client import receipts
 from parley.errors import LogError
 from parley.parties import jws
 from parley.parties.keys import b64url_decode, public_key_from_raw

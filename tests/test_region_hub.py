@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from parley import setup
-from parley.client import HubError
+from parley.client.http import HubError
 from parley.geo.region import Region
+from parley.hub import setup
 
 from .conftest import PartyHandle, Server
 from .test_cli_notify import _run

@@ -27,13 +27,13 @@ from typing import Any
 import httpx
 import pytest
 
-from parley import receipts
-from parley.client import Client
+from parley.client import receipts
+from parley.client.http import Client
+from parley.client.mirror import verify_remote
 from parley.config import Settings
 from parley.log import checkpoint as cp
 from parley.log import merkle, note
 from parley.log.verifier import VerifierState
-from parley.mirror import verify_remote
 
 from .conftest import PartyHandle, free_port
 from .test_log_api import SITE
@@ -51,7 +51,7 @@ def _parley_serve(data_dir: str, database_url: str, port: int, log_path: str) ->
     if database_url:
         os.environ["PARLEY_DATABASE_URL"] = database_url
     sys.argv = ["parley", "serve", "--data", data_dir, "--port", str(port)]
-    from parley.cli import main
+    from parley.cli.app import main
 
     main()
 
@@ -59,7 +59,7 @@ def _parley_serve(data_dir: str, database_url: str, port: int, log_path: str) ->
 @pytest.fixture(scope="module")
 def forkserver() -> ForkServerContext:
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["parley.cli", "parley.api.app", "parley.hub"])
+    context.set_forkserver_preload(["parley.cli.app", "parley.api.app", "parley.hub.core"])
     return context
 
 

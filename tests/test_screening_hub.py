@@ -12,7 +12,7 @@ import pytest
 from pyproj import Geod
 
 from parley import clock
-from parley.client import HubError
+from parley.client.http import HubError
 
 from .conftest import PartyHandle, Server
 

@@ -1,6 +1,6 @@
 """`parley site import`: CSV and .xlsx sheets of sites against a real hub, in-process.
 
-The command runs through `parley.cli.main` with capsys (a subprocess each would take seconds);
+The command runs through `parley.cli.app.main` with capsys (a subprocess each would take seconds);
 the hub is the real one on a real socket, on both backends.
 """
 
@@ -22,11 +22,13 @@ import openpyxl
 import pytest
 import uvicorn
 
-from parley import clock, config, demo, setup
+from parley import clock, config
 from parley.api.app import create_app
-from parley.client import Client
+from parley.cli import demo
+from parley.client.http import Client
 from parley.geo.region import Region
-from parley.hub import Hub
+from parley.hub import setup
+from parley.hub.core import Hub
 from parley.parties import jws
 
 from .conftest import ParleyAs, PartyHandle, Server, free_port

@@ -17,8 +17,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from taxii2client.v21 import ApiRoot, Collection, Server, as_pages
 
-from parley import setup
-from parley.client import Client
+from parley.client.http import Client
+from parley.hub import setup
 from parley.intel import collections as intel_collections
 
 from .conftest import PartyHandle

@@ -15,10 +15,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from parley import config, setup
+from parley import config
 from parley.api.app import create_app
 from parley.config import Settings
-from parley.hub import Hub
+from parley.hub import setup
+from parley.hub.core import Hub
 from parley.log import note
 from parley.log.policy import Policy
 from parley.witness import datadir

@@ -19,13 +19,13 @@ import httpx
 import pytest
 from cryptography.exceptions import InvalidSignature
 
-from parley import webhooks
 from parley.config import Settings
 from parley.errors import BadRequest
-from parley.hub import Hub
+from parley.hub import webhooks
+from parley.hub.core import Hub
+from parley.hub.webhooks import verify
 from parley.parties.keys import b64url_decode, load_private_key, public_key_from_raw
 from parley.parties.keys import public_raw as raw
-from parley.webhooks import verify
 
 from .conftest import PartyHandle, Server, free_port
 from .test_screening_hub import HOSPITAL, operation, site

@@ -15,8 +15,8 @@ import pytest
 from cryptography.exceptions import InvalidSignature
 
 from parley.config import Settings
+from parley.hub.webhooks import verify
 from parley.parties.keys import b64url_decode, public_key_from_raw
-from parley.webhooks import verify
 
 from .conftest import PartyHandle, Server
 from .test_screening_hub import HOSPITAL, operation, site

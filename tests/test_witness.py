@@ -27,7 +27,7 @@ import pytest
 from click.testing import CliRunner
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from parley.cli import cli
+from parley.cli.app import cli
 from parley.log import checkpoint as cp
 from parley.log import merkle, note
 from parley.witness import client, datadir

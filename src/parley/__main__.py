@@ -1,3 +1,3 @@
-from parley.cli import main
+from parley.cli.app import main
 
 main()

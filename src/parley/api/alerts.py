@@ -21,10 +21,10 @@ from parley.api.auth import bearer, current_party, hub_of
 from parley.api.events import Signal
 from parley.errors import BadRequest, NotFound, UnsupportedMediaType
 from parley.formats import strict_json
-from parley.hub import Hub
+from parley.hub.core import Hub
+from parley.hub.webhooks import FAILED, check_url
 from parley.parties import keys
 from parley.store.db import Alert, Party
-from parley.webhooks import FAILED, check_url
 
 router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
 CurrentParty = Annotated[Party, Depends(current_party)]

@@ -31,7 +31,7 @@ from parley.api.ogc import router as ogc_router
 from parley.api.page import router as page_router
 from parley.api.taxii import router as taxii_router
 from parley.config import Settings
-from parley.hub import Hub
+from parley.hub.core import Hub
 from parley.intel.stix import preload_validator
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from parley.hub import Hub
+from parley.hub.core import Hub
 from parley.store.db import Party
 
 

@@ -8,9 +8,9 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from parley.api.alerts import Cursor
 from parley.api.auth import current_party, hub_of
-from parley.deconfliction import STATES
 from parley.errors import BadRequest
 from parley.geo.screening import SEVERITY
+from parley.hub.deconfliction import STATES
 from parley.store.db import Party
 
 router = APIRouter(prefix="/api/v1/conflicts", tags=["conflicts"])

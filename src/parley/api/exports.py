@@ -10,7 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from parley.api.auth import current_party, hub_of
 from parley.errors import NotFound
 from parley.formats.layer_out import FORMATS, write
-from parley.layers import LAYERS, features
+from parley.hub.layers import LAYERS, features
 from parley.store.db import Party
 
 router = APIRouter(prefix="/api/v1/export", tags=["export"])

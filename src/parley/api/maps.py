@@ -6,9 +6,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from parley import areamaps
 from parley.api.auth import current_party, hub_of
 from parley.errors import NotFound
+from parley.records import areamaps
 from parley.store.db import Party
 
 router = APIRouter(prefix="/api/v1/maps", tags=["maps"])

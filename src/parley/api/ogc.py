@@ -1,5 +1,5 @@
 """OGC API – Features, Part 1 Core with GeoJSON, read-only, under ``/ogc/``: one collection per
-layer of :mod:`parley.layers`, each holding exactly what the caller may see.
+layer of :mod:`parley.hub.layers`, each holding exactly what the caller may see.
 
 Every request authenticates as a party, with ``Bearer <token>`` or HTTP Basic with the party id
 and its token (what QGIS and GDAL send when given a user name and password). Bad parameters get
@@ -14,16 +14,17 @@ from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
+import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
-from shapely.geometry import box, shape
+from fastapi.responses import JSONResponse, Response
 
 from parley import clock
 from parley.api.auth import hub_of
 from parley.api.taxii import party_of
 from parley.errors import BadRequest, NotFound
-from parley.layers import LAYERS, Feature, features
+from parley.hub.layer_cache import Indexed, cache_of
+from parley.hub.layers import LAYERS
 from parley.store.db import Party
 
 router = APIRouter(prefix="/ogc", tags=["ogc"])
@@ -176,7 +177,7 @@ async def items(
     offset_text: Annotated[
         str | None, Query(alias="offset", description="features to skip")
     ] = None,
-) -> JSONResponse:
+) -> Response:
     # Parameters are read as text and checked here, so that each refusal is an OGC exception.
     _known(layer)
     params = request.query_params
@@ -187,14 +188,11 @@ async def items(
     window = _datetime(when)
     hub = hub_of(request)
 
-    def select() -> list[Feature]:
-        return [
-            f
-            for f in features(hub, party, layer)
-            if _in_window(f, window) and (area is None or _meets(f, area))
-        ]
+    def select() -> tuple[Indexed, list[int]]:
+        indexed = cache_of(hub).get(hub, party, layer)
+        return indexed, indexed.select(area, window).tolist()
 
-    matched = await run_in_threadpool(select)
+    indexed, matched = await run_in_threadpool(select)
     page = matched[offset : offset + limit]
     base = f"{_base(request)}/collections/{layer}/items"
     kept = {k: v for k, v in params.items() if k in ITEM_PARAMS and k not in ("offset", "limit")}
@@ -207,17 +205,22 @@ async def items(
         links.append(_link(href(offset + limit), "next", GEOJSON, "the next page"))
     if offset > 0:
         links.append(_link(href(max(0, offset - limit)), "prev", GEOJSON, "the previous page"))
-    return _json(
-        {
-            "type": "FeatureCollection",
-            "features": [f.geojson() for f in page],
-            "numberMatched": len(matched),
-            "numberReturned": len(page),
-            "timeStamp": clock.iso(clock.now()),
-            "links": links,
-        },
-        GEOJSON,
+    # The features were serialized when the layer was built: a page joins their bytes.
+    tail = {
+        "numberMatched": len(matched),
+        "numberReturned": len(page),
+        "timeStamp": clock.iso(clock.now()),
+        "links": links,
+    }
+    body = b"".join(
+        (
+            b'{"type":"FeatureCollection","features":[',
+            b",".join([indexed.blobs[i] for i in page]),
+            b"],",
+            orjson.dumps(tail)[1:],
+        )
     )
+    return Response(body, media_type=GEOJSON)
 
 
 @router.get(
@@ -229,19 +232,19 @@ async def item(request: Request, party: Caller, layer: str, feature_id: str) -> 
     _known(layer)
     _format(request)
     hub = hub_of(request)
-    found = await run_in_threadpool(lambda: features(hub, party, layer))
-    for feature in found:
-        if feature.id == feature_id:
-            body = feature.geojson()
-            base = f"{_base(request)}/collections/{layer}"
-            body["links"] = [
-                _link(f"{base}/items/{feature_id}", "self", GEOJSON, "this feature"),
-                _link(base, "collection", "application/json", LAYERS[layer]),
-            ]
-            return _json(body, GEOJSON)
-    raise NotFound(
-        f"no such feature you may see in {layer}", code="NotFound", description="not found"
-    )
+    indexed = await run_in_threadpool(lambda: cache_of(hub).get(hub, party, layer))
+    at = indexed.position(feature_id)
+    if at is None:
+        raise NotFound(
+            f"no such feature you may see in {layer}", code="NotFound", description="not found"
+        )
+    body = orjson.loads(indexed.blobs[at])
+    base = f"{_base(request)}/collections/{layer}"
+    body["links"] = [
+        _link(f"{base}/items/{feature_id}", "self", GEOJSON, "this feature"),
+        _link(base, "collection", "application/json", LAYERS[layer]),
+    ]
+    return _json(body, GEOJSON)
 
 
 # -- parts ---------------------------------------------------------------------------------------
@@ -350,21 +353,3 @@ def _moment(text: str) -> datetime | None:
             "InvalidParameterValue",
             f"datetime {text[:40]!r} is not an RFC 3339 time with a zone (e.g. 2026-11-29T12:00Z)",
         ) from None
-
-
-def _in_window(feature: Feature, window: tuple[datetime | None, datetime | None] | None) -> bool:
-    if window is None or feature.start is None:
-        return True
-    start, end = window
-    if end is not None and feature.start > end:
-        return False
-    return not (start is not None and feature.end is not None and feature.end < start)
-
-
-def _meets(feature: Feature, area: tuple[float, float, float, float]) -> bool:
-    minx, miny, maxx, maxy = area
-    if minx > maxx:  # across the antimeridian
-        return _meets(feature, (minx, miny, 180.0, maxy)) or _meets(
-            feature, (-180.0, miny, maxx, maxy)
-        )
-    return bool(shape(feature.geometry).intersects(box(minx, miny, maxx, maxy)))

@@ -1,7 +1,7 @@
 """JSON Schemas (2020-12) of submission bodies, published at /schemas/{kind}.json and in the
 OpenAPI document's components.
 
-They describe what the hub's checks (parley.geo.shapes, parley.rules) accept; the hub does not
+They describe what the hub's checks (parley.geo.shapes, parley.hub.rules) accept; the hub does not
 validate with them, so tests submit docs/formats.md's examples and bad bodies and compare the
 hub's verdict with the schema's. Members they do not name are allowed: the hub ignores them or
 checks them by kind (``warn_on_conflict``, ``supersedes``, ``key``).

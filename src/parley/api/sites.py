@@ -12,8 +12,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 
 from parley import clock
-from parley.acknowledgements import unacknowledged
 from parley.api.auth import current_party, hub_of
+from parley.hub.acknowledgements import unacknowledged
 from parley.store.db import Party
 
 router = APIRouter(prefix="/api/v1", tags=["sites"])

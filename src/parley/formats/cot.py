@@ -39,7 +39,7 @@ from parley import clock
 from parley.errors import ParleyError
 
 if TYPE_CHECKING:
-    from parley.hub import Hub
+    from parley.hub.core import Hub
     from parley.store.db import Party
 
 VERSION = "2.0"
@@ -104,7 +104,7 @@ def for_viewer(hub: Hub, viewer: Party, *, now: datetime | None = None) -> list[
     """Everything ``viewer`` may see as events: records through the store's audience check
     (``list_submissions``), minus those out of force (withdrawn, cancelled, completed,
     superseded), and the viewer's conflicts as screening words them for it."""
-    from parley.deconfliction import ENDED
+    from parley.hub.deconfliction import ENDED
     from parley.intel.index import body_of
 
     hub.screening.refresh()

@@ -24,7 +24,7 @@ from typing import Any
 from parley import clock
 from parley.errors import BadRequest
 from parley.formats.coordinates import read_position
-from parley.notices import CATEGORIES
+from parley.records.notices import CATEGORIES
 
 MAX_BYTES = 20 * 1024 * 1024  # far above any real notification sheet; refused before reading
 MAX_ROWS = 100_000

@@ -27,7 +27,7 @@ from typing import Any
 
 from shapely.geometry import shape
 
-from parley.hub import Hub
+from parley.hub.core import Hub
 from parley.intel.index import body_of
 from parley.store.db import Party, StoredConflict, Submission
 

@@ -2,8 +2,8 @@
 
 Every read that returns a record takes the viewing party and filters by audience in SQL: there is
 no unfiltered read path for the API to call by mistake. Writes are called from a single writer
-thread per process (see ``parley.writer``); on PostgreSQL several processes may write at once and
-queue on the ``log_state`` row lock, which is what keeps the log free of gaps and forks.
+thread per process (see ``parley.hub.writer``); on PostgreSQL several processes may write at once
+and queue on the ``log_state`` row lock, which is what keeps the log free of gaps and forks.
 """
 
 from __future__ import annotations

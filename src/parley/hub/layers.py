@@ -28,7 +28,7 @@ from shapely.geometry import shape
 
 from parley import clock
 from parley.formats.coordinates import dms_text, mgrs_text
-from parley.hub import Hub
+from parley.hub.core import Hub
 from parley.intel.index import body_of
 from parley.parties import jws
 from parley.store.db import Party, Submission

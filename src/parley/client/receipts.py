@@ -24,7 +24,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from parley.errors import LogError, ParleyError
-from parley.hublog import RECEIPT_VERSION
+from parley.hub.hublog import RECEIPT_VERSION
 from parley.log import checkpoint as cp
 from parley.log import merkle, note
 from parley.log.policy import Policy

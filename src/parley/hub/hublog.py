@@ -21,12 +21,12 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from parley.cosigning import Cosigners
 from parley.errors import LogError, NotFound, ParleyError
+from parley.hub.admission import ENTRY_VERSION, log_entry
+from parley.hub.cosigning import Cosigners
 from parley.log import checkpoint as cp
 from parley.log import merkle, note, tiles
 from parley.store.db import LogRecord, Store, Submission
-from parley.submissions import ENTRY_VERSION, log_entry
 
 log = logging.getLogger("parley.log")
 
@@ -236,7 +236,7 @@ def _short(record_id: str | None) -> str:
 
 
 def _quick_entry(record: LogRecord) -> bytes | None:
-    """The entry ``parley.submissions.log_entry`` derives, written out directly.
+    """The entry ``parley.hub.admission.log_entry`` derives, written out directly.
 
     For these documents (fixed ASCII keys in sorted order, strings, the integer version) this
     is their RFC 8785 form at a fraction of the pure-Python canonicaliser's cost, which

@@ -25,11 +25,12 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from rich.progress import Progress
 
-from parley import clock, config, setup
-from parley.client import document
+from parley import clock, config
+from parley.client.http import document
 from parley.errors import ParleyError
 from parley.geo.region import Region
-from parley.hub import Accepted, Hub
+from parley.hub import setup
+from parley.hub.core import Accepted, Hub
 from parley.parties import jws, keys
 
 

@@ -57,7 +57,7 @@ def init(data_dir: Path, database_url: str | None, origin: str | None) -> dict[s
         settings.config_path.write_text(config.dump(replace(settings, database_url="")))
     if not settings.hub_key_path.exists():
         keys.write_private_key(settings.hub_key_path, Ed25519PrivateKey.generate())
-    from parley.webhooks import load_or_create_key
+    from parley.hub.webhooks import load_or_create_key
 
     load_or_create_key(settings.webhook_key_path)  # signs webhooks; never the log key
     store = open_store(settings)
@@ -118,7 +118,7 @@ def _check_party_id(party_id: str) -> None:
 
 
 def serve(settings: Settings, host: str, port: int) -> None:
-    from parley.hub import Hub
+    from parley.hub.core import Hub
 
     # The hub (and its start-up check of the stored log) comes up before the server, so a
     # log that fails the check ends the command with its message, before any port is open
@@ -160,7 +160,7 @@ def set_region(settings: Settings, region_file: Path | None, margin_km: float) -
 
 def record_region(settings: Settings, region: Region | None) -> dict[str, Any]:
     """Record the area the hub serves as a hub entry in the log, for every party to see."""
-    from parley import hubrecords
+    from parley.hub import hubrecords
 
     key = hub_key(settings)
     store = open_store(settings)

@@ -14,8 +14,8 @@ import click
 from rich.markup import escape
 
 from parley import clock
-from parley.cli import JSON, cli, emit, out
-from parley.cli_notify import (
+from parley.cli.app import JSON, cli, emit, out
+from parley.cli.notify import (
     AUDIENCE,
     _audience,
     _audience_of,
@@ -28,9 +28,9 @@ from parley.cli_notify import (
     party_options,
     site,
 )
-from parley.client import Client, HubError, Names, _answer, pages, short
+from parley.client.http import Client, HubError, Names, _answer, pages, short
 from parley.formats.coordinates import echo, echo_line, parse_position
-from parley.notices import CATEGORIES
+from parley.records.notices import CATEGORIES
 
 RESOLUTIONS = ("amended", "cancelled", "accepted-after-coordination")
 STATES = ("open", "acknowledged", "resolved", "moot")

@@ -14,10 +14,10 @@ import httpx
 from rich.markup import escape
 
 from parley import clock
-from parley.cli import JSON, cli, emit, err, out
-from parley.client import Client, HubError, Names, _answer, pages
+from parley.cli.app import JSON, cli, emit, err, out
+from parley.client.http import Client, HubError, Names, _answer, pages
 from parley.formats.coordinates import echo, echo_line, parse_position
-from parley.notices import CATEGORIES
+from parley.records.notices import CATEGORIES
 
 
 def party_options(command: Callable[..., Any]) -> Callable[..., Any]:

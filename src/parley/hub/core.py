@@ -18,10 +18,8 @@ from typing import Any
 
 import shapely
 
-from parley import clock, hubrecords, rules
+from parley import clock
 from parley.config import Settings
-from parley.cosigning import Cosigners, Witness
-from parley.deconfliction import Parsed, Screening
 from parley.errors import (
     Conflict,
     NotFound,
@@ -29,15 +27,18 @@ from parley.errors import (
     Unauthorized,
 )
 from parley.geo.region import Region
-from parley.housekeeping import Housekeeping
-from parley.hublog import HubLog
+from parley.hub import hubrecords, rules
+from parley.hub.admission import Checked, check, token_authenticated
+from parley.hub.cosigning import Cosigners, Witness
+from parley.hub.deconfliction import Parsed, Screening
+from parley.hub.housekeeping import Housekeeping
+from parley.hub.hublog import HubLog
+from parley.hub.rules import Prepared
+from parley.hub.webhooks import Deliveries
+from parley.hub.webhooks import load_or_create_key as load_webhook_key
+from parley.hub.writer import Writer
 from parley.parties import keys, tokens
-from parley.rules import Prepared
 from parley.store.db import REPLAYED, NewSubmission, Party, Store, Submission
-from parley.submissions import Checked, check, token_authenticated
-from parley.webhooks import Deliveries
-from parley.webhooks import load_or_create_key as load_webhook_key
-from parley.writer import Writer
 
 
 @dataclass

@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from parley import areamaps, audiences, clock, operations
+from parley import clock
 from parley.geo import screening, shapes
 from parley.geo.index import Meta, ScreeningIndex
 from parley.parties import jws
+from parley.records import areamaps, audiences, operations
 from parley.store.db import Store, StoredConflict
 
 KINDS = (
@@ -148,7 +149,8 @@ class Screening:
         (the records it says it has seen there, after ASTM F3548's OVN key) does not name.
 
         Only records the key may name are asked of it: those whose audience admits the new
-        operation's ``audience`` (parley.audiences), since a key is read by that audience."""
+        operation's ``audience`` (``parley.records.audiences``), as a key is read by that
+        audience."""
         with self._lock:
             self._catch_up()
             met: set[str] = set()

@@ -3,7 +3,7 @@
 ``prepare`` runs before the commit: it parses geometry, checks references and transitions, and
 collects flags (late, possible duplicate). Every refusal here stores nothing. Every reference to
 another record goes through ``_refer``, which applies the one audience rule
-(parley.audiences): a record about a record may not be wider than it. ``follow_up``
+(parley.records.audiences): a record about a record may not be wider than it. ``follow_up``
 runs after the commit for the kinds that tell other parties something (withdrawals, incidents).
 """
 
@@ -14,17 +14,18 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from parley import areamaps, audiences, clock, incidents, notices, operations
-from parley.deconfliction import REPEATABLE, Parsed, parse
+from parley import clock
 from parley.errors import Conflict, Forbidden, InvalidSubmission, NotFound, Unprocessable
 from parley.geo import shapes
 from parley.geo.region import footprint_shape
+from parley.hub.admission import Checked
+from parley.hub.deconfliction import REPEATABLE, Parsed, parse
 from parley.parties import jws
+from parley.records import areamaps, audiences, incidents, notices, operations
 from parley.store.db import Party, Submission
-from parley.submissions import Checked
 
 if TYPE_CHECKING:
-    from parley.hub import Accepted, Hub
+    from parley.hub.core import Accepted, Hub
 
 RESOLUTIONS = ("amended", "cancelled", "accepted-after-coordination")
 

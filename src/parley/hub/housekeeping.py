@@ -9,13 +9,13 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from parley import clock
-from parley.acknowledgements import unacknowledged
+from parley.hub.acknowledgements import unacknowledged
 from parley.parties import jws
 
 if TYPE_CHECKING:
-    from parley.hub import Hub
+    from parley.hub.core import Hub
 
-log = logging.getLogger("parley.housekeeping")
+log = logging.getLogger("parley.hub.housekeeping")
 
 
 def remind(hub: Hub, after: timedelta) -> int:

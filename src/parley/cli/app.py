@@ -90,7 +90,7 @@ def init(
     as_json: bool,
 ) -> None:
     """Create a data directory: database, hub signing key and settings."""
-    from parley import setup
+    from parley.hub import setup
 
     result = setup.init(data_dir, database_url, origin)
     origin_note = (
@@ -133,7 +133,7 @@ def region_set(
 
     The change is a hub entry in the log: every party sees when and how the area changed.
     """
-    from parley import setup
+    from parley.hub import setup
 
     done = setup.set_region(setup.settings_for(data_dir, database_url), region_file, margin_km)
     emit(
@@ -150,7 +150,7 @@ def region_set(
 @JSON
 def region_clear(data_dir: Path, database_url: str | None, as_json: bool) -> None:
     """Serve no particular area: positions anywhere are accepted. Logged like a change."""
-    from parley import setup
+    from parley.hub import setup
 
     done = setup.set_region(setup.settings_for(data_dir, database_url), None, 0)
     emit(done, as_json, f"no area of service any more (log entry {done['log_index']})")
@@ -163,7 +163,7 @@ def region_clear(data_dir: Path, database_url: str | None, as_json: bool) -> Non
 @click.option("--port", default=8000, show_default=True, type=int)
 def serve(data_dir: Path, database_url: str | None, host: str, port: int) -> None:
     """Serve the hub over HTTP."""
-    from parley import setup
+    from parley.hub import setup
 
     setup.serve(setup.settings_for(data_dir, database_url), host, port)
 
@@ -234,7 +234,7 @@ def party_add(
     as_json: bool,
 ) -> None:
     """Register a party; prints its API token once (the hub keeps only its hash)."""
-    from parley import setup
+    from parley.hub import setup
     from parley.parties.keys import load_public_key
 
     settings = setup.settings_for(data_dir, database_url)
@@ -252,7 +252,7 @@ def party_add(
 @JSON
 def party_list(data_dir: Path, database_url: str | None, as_json: bool) -> None:
     """List registered parties."""
-    from parley import setup
+    from parley.hub import setup
 
     parties = setup.open_store(setup.settings_for(data_dir, database_url)).parties()
     table = Table("id", "name", "role", "public key", "registered (UTC)")
@@ -269,8 +269,8 @@ def party_list(data_dir: Path, database_url: str | None, as_json: bool) -> None:
 @JSON
 def demo(data_dir: Path, host: str, port: int, no_serve: bool, as_json: bool) -> None:
     """Set up a hub with a real scenario on SQLite, then serve it."""
-    from parley import demo as scenario
-    from parley import setup
+    from parley.cli import demo as scenario
+    from parley.hub import setup
 
     summary = scenario.build(data_dir, f"http://{host}:{port}", quiet=as_json)
     if no_serve:
@@ -311,7 +311,7 @@ def receipt(
             if response.status_code != 202 or time.monotonic() > deadline:
                 break
             time.sleep(0.2)
-    from parley.client import _answer
+    from parley.client.http import _answer
 
     if response.status_code == 202:
         raise click.ClickException("no signed checkpoint covers this submission yet; retry")
@@ -351,7 +351,7 @@ def verify_receipt(
 ) -> None:
     """Check a receipt offline: signed checkpoint, inclusion proof, committed bytes, and with
     --policy the witnesses' cosignatures."""
-    from parley import receipts
+    from parley.client import receipts
     from parley.log import policy
     from parley.parties.keys import load_public_key
 
@@ -369,7 +369,7 @@ def verify_receipt(
         load_public_key(party_key) if party_key else None,
         policy.load(policy_path) if policy_path else None,
     )
-    from parley.receipts_text import notified
+    from parley.client.receipts_text import notified
 
     what, lines = notified(data)
     proven["notified"] = what
@@ -419,7 +419,7 @@ def verify_log(
     url: str, log_key: str, state_path: Path | None, policy_path: Path | None, as_json: bool
 ) -> None:
     """Fetch checkpoint and tiles, recompute the tree, check it extends what was seen before."""
-    from parley import mirror
+    from parley.client import mirror
     from parley.log import policy
 
     result = mirror.verify_remote(
@@ -468,9 +468,9 @@ def main() -> None:
         sys.exit(1)
 
 
-from parley import cli_cot as _cli_cot  # noqa: E402,F401  (registers its commands)
-from parley import cli_daily as _cli_daily  # noqa: E402,F401  (registers its commands)
-from parley import cli_import as _cli_import  # noqa: E402,F401  (registers its commands)
-from parley import cli_mirror as _cli_mirror  # noqa: E402,F401  (registers its commands)
-from parley import cli_notify as _cli_notify  # noqa: E402,F401  (registers its commands)
-from parley import cli_witness as _cli_witness  # noqa: E402,F401  (registers its commands)
+from parley.cli import cot as _cli_cot  # noqa: E402,F401  (registers its commands)
+from parley.cli import daily as _cli_daily  # noqa: E402,F401  (registers its commands)
+from parley.cli import importing as _cli_import  # noqa: E402,F401  (registers its commands)
+from parley.cli import mirror as _cli_mirror  # noqa: E402,F401  (registers its commands)
+from parley.cli import notify as _cli_notify  # noqa: E402,F401  (registers its commands)
+from parley.cli import witness as _cli_witness  # noqa: E402,F401  (registers its commands)

@@ -9,7 +9,7 @@ from parley import clock
 from parley.store.db import Submission
 
 if TYPE_CHECKING:
-    from parley.hub import Hub
+    from parley.hub.core import Hub
 
 
 def visible(hub: Hub, viewer: str, kind: str) -> list[Submission]:

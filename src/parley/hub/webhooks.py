@@ -47,7 +47,7 @@ from parley.store.db import Alert, Store
 
 DOMAIN = b"parley-webhook/1\n"
 FAILED = "the last delivery failed"
-log = logging.getLogger("parley.webhooks")
+log = logging.getLogger("parley.hub.webhooks")
 
 Render = Callable[[Alert, str], dict[str, Any]]
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address

@@ -20,10 +20,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from parley import clock
 from parley.geo.region import Region
+from parley.hub.admission import log_entry
 from parley.parties import jws
 from parley.parties.keys import b64url, public_raw
 from parley.store.db import NewSubmission, Party, Store, Submission
-from parley.submissions import log_entry
 
 HUB = "hub"
 ROLE = "hub"

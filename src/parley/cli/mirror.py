@@ -10,7 +10,7 @@ from typing import IO
 import click
 from rich.markup import escape
 
-from parley.cli import JSON, cli, emit, verify
+from parley.cli.app import JSON, cli, emit, verify
 
 
 @cli.command()

@@ -14,12 +14,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from parley import clock
-from parley.cli import JSON, err, out
-from parley.cli_notify import AUDIENCE, _audience, party_options, site
-from parley.client import Client, HubError
+from parley.cli.app import JSON, err, out
+from parley.cli.notify import AUDIENCE, _audience, party_options, site
+from parley.client.http import Client, HubError
 from parley.formats.coordinates import echo_line
 from parley.formats.spreadsheet import COLUMN_NAMES, ENCODINGS, Refusal, Sheet, SiteRow, read_sites
-from parley.notices import CATEGORIES
+from parley.records.notices import CATEGORIES
 
 BATCH = 500
 
