@@ -67,7 +67,9 @@ def parse_timestamp(text: object) -> datetime:
 
 def normal(moment: datetime) -> str:
     """Fixed width with microseconds, so stored timestamps sort as they compare."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    moment = moment.astimezone(UTC)
+    # glibc's %Y writes year 999 as "999", which sorts after "2026": pad it ourselves.
+    return f"{moment.year:04d}" + moment.strftime("-%m-%dT%H:%M:%S.%fZ")
 
 
 def normal_timestamp(text: object) -> str:
