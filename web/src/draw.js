@@ -1,5 +1,5 @@
 // Drawing a footprint on the map: a polygon (click each vertex, then Finish or click the first
-// vertex), a circle (click the centre; a second click sets the radius) or a point (one click).
+// vertex), a route (click each point, then Finish), a circle (click the centre; a second click sets the radius) or a point (one click).
 // Every shape drawn here is also written into the form's text fields, and the same shape can
 // be typed there instead, so the map is a convenience and never the only way in.
 
@@ -28,6 +28,7 @@ export class DrawTool {
   start(mode, { radius } = {}) {
     this.stop(false);
     this.mode = mode;
+    this.lineShape = mode === "line";
     this.points = [];
     this.center = null;
     this.radius = radius ?? null;
@@ -66,7 +67,7 @@ export class DrawTool {
       e.preventDefault();
       this.stop(false);
       this.onChange(null);
-    } else if (e.key === "Backspace" && this.mode === "polygon") {
+    } else if (e.key === "Backspace" && (this.mode === "polygon" || this.mode === "line")) {
       e.preventDefault();
       this.points.pop();
       this.redraw();
@@ -93,7 +94,7 @@ export class DrawTool {
         this.emit();
         this.stop();
       }
-    } else if (this.mode === "polygon") {
+    } else if (this.mode === "polygon" || this.mode === "line") {
       this.points.push(at);
       this.redraw();
       this.emit();
@@ -104,6 +105,10 @@ export class DrawTool {
   finish() {
     if (this.mode === "polygon" && this.points.length < 3) {
       this.onStatus("A polygon needs at least three vertices: click more points on the map.");
+      return false;
+    }
+    if (this.mode === "line" && this.points.length < 2) {
+      this.onStatus("A route needs at least two points: click more points on the map.");
       return false;
     }
     if (this.mode === "circle" && !this.center) {
@@ -121,6 +126,7 @@ export class DrawTool {
       point: "Click the map to place the position. Escape cancels.",
       circle: this.center ? "Click again to set the radius, or press Finish to keep the radius typed in the form." : "Click the circle's centre on the map. Escape cancels.",
       polygon: `${n} ${n === 1 ? "vertex" : "vertices"}: click to add, click the first vertex or press Finish (Enter) to close, Backspace removes the last.`,
+      line: `${n} route ${n === 1 ? "point" : "points"}: click to add, press Finish (Enter) to end the route, Backspace removes the last.`,
     }[this.mode];
     this.onStatus(text ?? "");
   }
@@ -130,6 +136,9 @@ export class DrawTool {
   }
 
   shape() {
+    if (this.mode === "line" || (this.mode === null && this.lineShape && this.points.length)) {
+      return { type: "line", points: this.points.slice() };
+    }
     if (this.mode === "polygon" || (this.mode === null && this.points.length)) {
       return { type: "polygon", points: this.points.slice() };
     }
@@ -142,7 +151,8 @@ export class DrawTool {
 
   // Show a shape that came from the form's text fields.
   show(shape) {
-    this.points = shape?.type === "polygon" ? shape.points.map((p) => L.latLng(p)) : [];
+    this.lineShape = shape?.type === "line";
+    this.points = shape?.type === "polygon" || shape?.type === "line" ? shape.points.map((p) => L.latLng(p)) : [];
     this.center = shape?.center ? L.latLng(shape.center) : null;
     this.radius = shape?.radius ?? null;
     this.redraw(shape?.type);
@@ -155,7 +165,10 @@ export class DrawTool {
 
   redraw(type = this.mode) {
     this.layer.clearLayers();
-    if (this.points.length) {
+    if (this.points.length && (type === "line" || (!type && this.lineShape))) {
+      L.polyline(this.points, { ...STYLE.drawing, interactive: false }).addTo(this.layer);
+      for (const p of this.points) L.circleMarker(p, { radius: 5, color: "#000", weight: 2, fillColor: "#fff", fillOpacity: 1, className: "draw-vertex" }).addTo(this.layer);
+    } else if (this.points.length) {
       const closed = this.mode !== "polygon" || this.points.length >= 3;
       L.polygon(this.points, { ...STYLE.drawing, interactive: false, fill: closed }).addTo(this.layer);
       this.points.forEach((p, i) => {

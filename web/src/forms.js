@@ -6,6 +6,7 @@ import { CoordinateError, formatDms, formatMgrs, parseCoordinate } from "./coord
 import { hex, sha256 } from "./bytes.js";
 import { clear, el, fromLocalInput, toLocalInput } from "./dom.js";
 import { AREA_RULES, SITE_CATEGORIES } from "./style-constants.js";
+import { BodyError, MAX_CORRIDOR_M, SEVERAL_SITES, movementBody, sitesMet } from "./shift.js";
 import { humanize, mapRecords, may, members, state } from "./state.js";
 
 export const hooks = {
@@ -25,7 +26,7 @@ function field(label, input, help) {
   return el("div", { class: "field" }, el("label", { for: input.id }, label), input, help ? el("p", { class: "help", id: helpId }, help) : null);
 }
 
-function inRange(input, low, high, what) {
+export function inRange(input, low, high, what) {
   const value = Number(input.value);
   if (input.value === "" || !Number.isFinite(value) || value < low || value > high) {
     throw new FieldError(input, `${what} must be a number from ${low} to ${high}`);
@@ -33,7 +34,7 @@ function inRange(input, low, high, what) {
   return value;
 }
 
-class FieldError extends Error {
+export class FieldError extends Error {
   constructor(input, message) {
     super(message);
     this.input = input;
@@ -138,7 +139,7 @@ function timeInput(name, value) {
   return el("input", { id: uid(name), type: "datetime-local", step: 60, value: value ? toLocalInput(value) : "" });
 }
 
-function readTime(input, what, required = true) {
+export function readTime(input, what, required = true) {
   let iso = null;
   try {
     iso = fromLocalInput(input.value);
@@ -167,9 +168,14 @@ function formShell(title, id, build) {
       hooks.draw.clear(); // the record itself is on the map now
       const conflicts = answer.conflicts ?? [];
       const flags = answer.flags ?? [];
+      const sites = sitesMet(conflicts);
       clear(
         status,
         el("p", { class: "ok" }, `Notified and logged at sequence ${answer.sequence}.`),
+        // Meeting several protected sites is not routine: say so before anything else.
+        sites >= SEVERAL_SITES
+          ? el("div", { class: "sites-warning", role: "alert" }, el("strong", {}, `Warning: this meets ${sites} protected sites.`), " Check the plan against each of them before it goes ahead.")
+          : "",
         // The hub's warnings (possible duplicate, late notice) are never hidden.
         flags.length ? el("div", { class: "flag-note", role: "alert" }, el("strong", {}, "The hub flagged it:"), el("ul", {}, flags.map((f) => el("li", {}, humanize(f))))) : "",
         conflicts.length
@@ -332,8 +338,56 @@ function operationForm() {
   });
 }
 
+// A convoy: a route typed or drawn point by point, a corridor half-width and a time window.
+function movementForm() {
+  return formShell("Notify a movement (convoy)", "movement-form", (form) => {
+    const name = el("input", { id: uid("name"), type: "text", required: true });
+    const route = el("textarea", { id: uid("route"), rows: 4, spellcheck: "false", placeholder: "one position per line, in order:\n36.50, 37.50\n36.52, 37.55" });
+    const corridor = el("input", { id: uid("corridor"), type: "number", min: 1, max: MAX_CORRIDOR_M, step: 1, value: 200 });
+    const soon = new Date(Math.ceil(Date.now() / 300_000) * 300_000 + 3_600_000);
+    const start = timeInput("start", soon);
+    const end = timeInput("end", new Date(soon.getTime() + 3 * 3_600_000));
+    const audience = audienceField();
+    const showRoute = () => {
+      const points = route.value.split("\n").filter((l) => l.trim()).map((l) => { try { const p = parseCoordinate(l); return [p.lat, p.lon]; } catch { return null; } }).filter(Boolean);
+      hooks.draw.show({ type: "line", points });
+    };
+    route.addEventListener("input", showRoute);
+    const draw = () => {
+      hooks.draw.onChange = (shape) => shape && (route.value = shape.points.map((p) => `${p.lat.toFixed(6)}, ${p.lng.toFixed(6)}`).join("\n"));
+      hooks.draw.start("line");
+    };
+    form.append(
+      field("Name", name, "How the parties will know it, e.g. UN convoy 7."),
+      el(
+        "fieldset",
+        {},
+        el("legend", {}, "Route"),
+        el("div", { class: "actions" }, el("button", { type: "button", onclick: draw }, "Draw route on map"), el("button", { type: "button", onclick: () => hooks.draw.finish() }, "Finish route")),
+        field("Route points (lat, lon, DMS or MGRS, one per line, in order)", route, "Drawn points appear here; you can type or correct them."),
+        field("Corridor half-width (metres)", corridor, "How far either side of the route the convoy may be."),
+      ),
+      el("fieldset", {}, el("legend", {}, "Time window (UTC)"), field("Start", start), field("End", end)),
+      audience.node,
+      el("button", { type: "submit", class: "primary" }, "Sign and notify movement"),
+    );
+    const inputs = { name, route, corridor, start, end };
+    return () => {
+      hooks.draw.stop();
+      let body;
+      try {
+        body = movementBody({ name: name.value, route: route.value, corridor: corridor.value, start: readTime(start, "Start"), end: readTime(end, "End") });
+      } catch (err) {
+        if (err instanceof BodyError) throw new FieldError(inputs[err.field] ?? name, err.message);
+        throw err;
+      }
+      return hooks.submit("movement", body, audience.get());
+    };
+  });
+}
+
 // A polygon typed (or drawn) one vertex a line, as GeoJSON.
-function readPolygon(vertices) {
+export function readPolygon(vertices) {
   const lines = vertices.value.split("\n").filter((l) => l.trim());
   const points = lines.map((line, i) => {
     try {
@@ -347,7 +401,7 @@ function readPolygon(vertices) {
 }
 
 // A closed GeoJSON ring, counter-clockwise as RFC 7946 asks.
-function ring(points) {
+export function ring(points) {
   const coords = points.map((p) => [p.lon, p.lat]);
   let area = 0;
   for (let i = 0; i < coords.length; i++) {
@@ -505,7 +559,7 @@ function areaMapForm() {
   });
 }
 
-function areaId(name, taken) {
+export function areaId(name, taken) {
   const base = name.trim().toLowerCase().normalize("NFKD").replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "") || "area";
   let id = base;
   for (let n = 2; taken.some((a) => a.id === id); n++) id = `${base}-${n}`;
@@ -517,6 +571,7 @@ export function renderForms() {
   const forms = [];
   if (may("site")) forms.push(siteForm());
   if (may("operation")) forms.push(operationForm());
+  if (may("movement")) forms.push(movementForm());
   if (may("area-map")) forms.push(areaMapForm());
   if (may("incident")) forms.push(incidentForm());
   clear(host, forms);

@@ -13,6 +13,7 @@ import { parseVerifierKey } from "./note.js";
 import { actions, renderRecord, showCheck } from "./panel.js";
 import { parsePolicy } from "./policy.js";
 import { verifyReceipt } from "./receipt.js";
+import { STATE_CHOICES, ackable, alertKind, alertState, choicesOf, filterAlerts, ticks, timelineRows, utcLabel, windowsOf } from "./shift.js";
 import { follow } from "./stream.js";
 import { AREA_RULES, INCIDENT_ICON, OKABE_ITO, SITE_CATEGORIES, siteIconHtml } from "./style-constants.js";
 import { KIND_LABEL, acknowledged, acknowledgedBy, humanize, inForce, mapRecords, may, recordName, state, statusOf, track } from "./state.js";
@@ -117,9 +118,11 @@ async function start() {
       return submit("area-vote", { map, version, vote, ...(comment ? { comment } : {}) }, "all");
     },
   });
-  window.parley = Object.freeze({ canonical, parseCoordinate, verifyReceipt, map: view.map, state });
+  window.parley = Object.freeze({ canonical, parseCoordinate, verifyReceipt, map: view.map, state, view });
 
   setupTime();
+  setupAlertFilters();
+  setupExport();
   setupRecordList();
   setupCheckFile();
   const failed = await view.loadBase();
@@ -161,11 +164,14 @@ async function refresh() {
       for (const name of maps) {
         if (typeof name === "string") state.maps.set(name, await state.hub.get(`/api/v1/maps/${encodeURIComponent(name)}`));
       }
-      const conflicts = await state.hub.all("/api/v1/conflicts", {}, () => undefined);
+      // Moot ones too: the map draws them faded and the alert filter can show them.
+      const conflicts = await state.hub.all("/api/v1/conflicts", { state: "open,acknowledged,resolved,moot" }, () => undefined);
       let changed = items.length > 0 || first;
       for (const c of conflicts.items) {
-        changed ||= !state.conflicts.has(c.id);
+        changed ||= state.conflicts.get(c.id)?.state !== c.state;
         state.conflicts.set(c.id, c);
+        // An alert shows its conflict's state as it is now.
+        for (const a of state.alerts.values()) if (a.conflict?.id === c.id && a.conflict.state !== c.state) state.alerts.set(a.id, { ...a, conflict: { ...a.conflict, state: c.state } });
       }
       first = false;
       // Redrawing five hundred sites costs a moment: only when something changed.
@@ -190,6 +196,7 @@ function render() {
   renderRecord();
   renderAlerts();
   renderMaps();
+  renderTimeline();
 }
 
 function select(id) {
@@ -211,6 +218,8 @@ async function submit(kind, body, audience) {
   // withdrawal) leaves that record there, updated.
   if (["site", "operation", "incident", "movement", "area-map"].includes(kind)) select(answer.id);
   else renderRecord();
+  // A new site may land in a cluster at this zoom: open it so the site itself is seen.
+  if (kind === "site") view.reveal(answer.id);
   toast(`${KIND_LABEL[kind] ?? kind} signed and logged (sequence ${answer.sequence}).`);
   return answer;
 }
@@ -278,21 +287,79 @@ function addAlert(alert, live) {
   if (view) view.renderConflicts(state.conflicts, state.records);
 }
 
+const alertFilter = () => ({ kind: $("#alerts-kind").value, severity: $("#alerts-severity").value, state: $("#alerts-filter-state").value });
+
+function setupAlertFilters() {
+  clear($("#alerts-filter-state"), STATE_CHOICES.map(([value, label]) => el("option", { value }, label)));
+  for (const id of ["#alerts-kind", "#alerts-severity", "#alerts-filter-state"]) $(id).addEventListener("change", renderAlerts);
+  $("#alerts-ack-shown").addEventListener("click", acknowledgeShown);
+}
+
+// Keep each filter's options to what is there, keeping the choice made.
+function fillChoices(select, values, anyLabel) {
+  const chosen = select.value;
+  const all = new Set(values);
+  if (chosen) all.add(chosen);
+  clear(select, el("option", { value: "" }, anyLabel), [...all].sort().map((v) => el("option", { value: v }, v)));
+  select.value = chosen;
+}
+
+function shownAlerts() {
+  return filterAlerts(state.alerts.values(), alertFilter());
+}
+
+async function acknowledgeShown() {
+  const button = $("#alerts-ack-shown");
+  const todo = ackable(shownAlerts());
+  button.disabled = true;
+  let done = 0;
+  const failed = [];
+  for (const alert of todo) {
+    try {
+      const updated = await state.hub.json("POST", `/api/v1/alerts/${encodeURIComponent(alert.id)}/ack`);
+      state.alerts.set(alert.id, { ...alert, ...updated });
+      done++;
+      $("#alerts-shown").textContent = `Acknowledging: ${done} of ${todo.length}…`;
+    } catch (err) {
+      failed.push(err.message);
+    }
+  }
+  renderAlerts();
+  $("#alerts-shown").textContent = failed.length
+    ? `${done} acknowledged; ${failed.length} not: ${failed[0]}`
+    : `${done} alert${done === 1 ? "" : "s"} acknowledged.`;
+}
+
 function renderAlerts() {
   const list = $("#alerts");
   const stateLine = $("#alerts-state");
+  const filter = alertFilter();
   if (!state.alertsAvailable) {
-    const conflicts = [...state.conflicts.values()];
-    stateLine.textContent = conflicts.length ? "This hub has no alert feed; the conflicts that concern you are listed instead." : "This hub has no alert feed, and no conflict concerns you.";
-    clear(list, conflicts.map((c) => alertItem({ id: c.id, severity: c.severity, created_at: c.created_at, conflict: c, acknowledged_at: null }, false)));
+    const all = [...state.conflicts.values()].map((c) => ({ id: c.id, kind: c.kind, severity: c.severity, created_at: c.created_at, conflict: c, acknowledged_at: null }));
+    fillChoices($("#alerts-kind"), choicesOf(all, alertKind), "Any type");
+    fillChoices($("#alerts-severity"), choicesOf(all, (a) => a.severity), "Any severity");
+    const shown = filterAlerts(all, filter);
+    $("#alerts-ack-shown").hidden = true;
+    stateLine.textContent = shown.length ? "This hub has no alert feed; the conflicts that concern you are listed instead." : "This hub has no alert feed, and no conflict shown here concerns you.";
+    clear(list, shown.map((a) => alertItem(a, false)));
     return;
   }
-  const alerts = [...state.alerts.values()].sort((a, b) => (b.created_at ?? "").localeCompare(a.created_at ?? ""));
+  const alerts = [...state.alerts.values()];
+  fillChoices($("#alerts-kind"), choicesOf(alerts, alertKind), "Any type");
+  fillChoices($("#alerts-severity"), choicesOf(alerts, (a) => a.severity), "Any severity");
+  const shown = filterAlerts(alerts, filter);
   const open = alerts.filter((a) => !a.acknowledged_at).length;
   $("#alert-count").textContent = open ? `${open} new` : "";
-  stateLine.textContent = alerts.length ? "" : `No alerts for ${state.me.id}. Conflicts that concern your party will appear here as they are raised.`;
-  stateLine.hidden = !alerts.length ? false : true;
-  clear(list, alerts.map((a) => alertItem(a, true)));
+  const toAck = ackable(shown).length;
+  $("#alerts-ack-shown").disabled = toAck === 0;
+  $("#alerts-ack-shown").textContent = toAck ? `Acknowledge all shown (${toAck})` : "Acknowledge all shown";
+  if (alerts.length) $("#alerts-shown").textContent = `${shown.length} of ${alerts.length} alert${alerts.length === 1 ? "" : "s"} shown.`;
+  stateLine.textContent = !alerts.length
+    ? `No alerts for ${state.me.id}. Conflicts that concern your party will appear here as they are raised.`
+    : shown.length ? "" : "No alert matches these filters.";
+  stateLine.hidden = !stateLine.textContent;
+  // Hundreds of alerts would make the panel unusable: the newest 200 that match.
+  clear(list, shown.slice(0, 200).map((a) => alertItem(a, true)));
 }
 
 function alertItem(alert, ackable) {
@@ -321,8 +388,8 @@ function alertItem(alert, ackable) {
   const target = c.record && state.records.has(c.record) ? c.record : c.other;
   return el(
     "li",
-    { class: `alert ${alert.severity ?? ""} ${alert.acknowledged_at ? "seen" : "new"}`, dataset: { alert: alert.id, conflict: c.id ?? "" } },
-    el("div", { class: "alert-head" }, el("span", { class: `severity ${alert.severity}` }, alert.severity ?? ""), " ", el("strong", {}, c.kind ?? alert.kind ?? "alert"), " ", el("time", { datetime: alert.created_at }, when(alert.created_at))),
+    { class: `alert ${alert.severity ?? ""} ${alert.acknowledged_at ? "seen" : "new"} state-${alertState(alert)}`, dataset: { alert: alert.id, conflict: c.id ?? "", state: alertState(alert) } },
+    el("div", { class: "alert-head" }, el("span", { class: `severity ${alert.severity}` }, alert.severity ?? ""), " ", el("strong", {}, c.kind ?? alert.kind ?? "alert"), " ", el("span", { class: "alert-state" }, alertState(alert)), " ", el("time", { datetime: alert.created_at }, when(alert.created_at))),
     el("p", {}, humanize(c.detail)),
     el(
       "div",
@@ -344,6 +411,8 @@ function setupTime() {
   const out = $("#time-value");
   // From a day ago to a week ahead, in quarter hours.
   const base = Math.floor((Date.now() - 24 * 3_600_000) / 900_000) * 900_000;
+  span.from = base;
+  span.to = base + 8 * 24 * 3_600_000;
   slider.max = String(8 * 24 * 4);
   slider.value = String(24 * 4 + 4);
   const apply = () => {
@@ -352,11 +421,62 @@ function setupTime() {
     out.textContent = all.checked ? "Every time" : when(t.toISOString());
     slider.setAttribute("aria-valuetext", out.textContent);
     view.setTime(all.checked ? null : t);
+    span.at = all.checked ? null : t.getTime();
     renderLegend();
+    renderTimeline();
   };
   slider.addEventListener("input", apply);
   all.addEventListener("change", apply);
   apply();
+}
+
+// The slider's span, and the time it shows (null: every time).
+const span = { from: 0, to: 1, at: null };
+
+// What is planned when: one bar per operation volume or movement in force in the slider's span.
+function renderTimeline() {
+  const host = $("#timeline");
+  if (!host || !span.to) return;
+  const items = [...state.records.values()].filter((r) => (r.kind === "operation" || r.kind === "movement") && inForce(r)).flatMap((r) => windowsOf(r, recordName(r)));
+  const rows = timelineRows(items, span.from, span.to);
+  const pct = (x) => `${(x * 100).toFixed(2)}%`;
+  const axis = el("div", { class: "timeline-axis", "aria-hidden": "true" }, ticks(span.from, span.to, 24).map((t) => el("span", { class: "tick", style: `left:${pct(t.x)}` }, t.label.replace(" 00:00Z", ""))));
+  const cursor = span.at === null ? null : el("div", { class: "timeline-now", style: `left:${pct((span.at - span.from) / (span.to - span.from))}`, "aria-hidden": "true" });
+  const shown = rows.slice(0, 60);
+  clear(
+    host,
+    rows.length ? [
+      el("p", { class: "help" }, `${rows.length} window${rows.length === 1 ? "" : "s"} from ${utcLabel(span.from)} to ${utcLabel(span.to)}${rows.length > shown.length ? `; the first ${shown.length} are drawn` : ""}.`),
+      el(
+        "div",
+        { class: "timeline-body" },
+        axis,
+        cursor,
+        el(
+          "ul",
+          { class: "timeline-rows" },
+          shown.map((row) =>
+            el(
+              "li",
+              { class: `timeline-row ${row.kind}` },
+              el(
+                "button",
+                {
+                  type: "button",
+                  class: `timeline-bar ${row.kind}`,
+                  style: `left:${pct(row.x0)};width:${pct(Math.max(row.x1 - row.x0, 0.004))}`,
+                  title: `${row.name}: ${utcLabel(Date.parse(row.start))} to ${row.end ? utcLabel(Date.parse(row.end)) : "open"}`,
+                  "aria-label": `${row.name}, ${KIND_LABEL[row.kind]}, ${utcLabel(Date.parse(row.start))} to ${row.end ? utcLabel(Date.parse(row.end)) : "open"}`,
+                  onclick: () => { select(row.id); view.focus(row.id); },
+                },
+                el("span", {}, row.name),
+              ),
+            ),
+          ),
+        ),
+      ),
+    ] : el("p", { class: "help" }, "Nothing planned in this span."),
+  );
 }
 
 const LAYERS = [
@@ -429,6 +549,9 @@ function renderLegend() {
     el("span", { class: "categories" }, Object.entries(SITE_CATEGORIES).map(([k, v]) => el("span", {}, svgNode(siteIconHtml(k, null)), v.label))),
   );
   const areaKey = el("li", { class: "sub" }, Object.entries(AREA_RULES).map(([, r]) => el("span", {}, svgNode(`<svg viewBox="0 0 28 14" width="28" height="14" aria-hidden="true"><path d="M2 7h24" stroke="${r.color}" stroke-width="3" stroke-dasharray="${r.dashArray}"/></svg>`), r.label)));
+  const group = el("input", { type: "checkbox", id: "layer-cluster", checked: view?.clustering ?? true });
+  group.addEventListener("change", () => view.setClustering(group.checked));
+  siteKey.prepend(el("span", { class: "inline" }, group, el("label", { for: group.id }, "Group nearby sites into counts")));
   items.splice(1, 0, siteKey);
   items.splice(5, 0, areaKey);
   clear($("#legend"), items);
@@ -514,6 +637,32 @@ function renderPending() {
     $("#pending"),
     pending.length ? pending.map((r) => el("li", {}, recordButton(r))) : el("li", { class: "empty" }, "None: you have acknowledged receipt of every protected site you can see."),
   );
+}
+
+// Print the current view: the map with its scale, and the layers' legend beside it (the print
+// stylesheet leaves out the rest of the sidebar).
+function setupExport() {
+  $("#print-map").addEventListener("click", () => window.print());
+  $("#export-png").addEventListener("click", async () => {
+    const button = $("#export-png");
+    button.disabled = true;
+    try {
+      const { exportPng } = await import("./export.js");
+      const blob = await exportPng(view.map, $("#legend"), `${state.me.id} · ${when(new Date().toISOString())}`);
+      const url = URL.createObjectURL(blob);
+      const a = el("a", { href: url, download: `parley-map-${new Date().toISOString().slice(0, 16).replace(":", "")}Z.png` });
+      document.body.append(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 10_000);
+      toast("Map saved as PNG, with its legend and scale.");
+    } catch (err) {
+      toast(`Could not save the map: ${err.message}`, true);
+    } finally {
+      button.disabled = false;
+    }
+  });
+  for (const event of ["beforeprint", "afterprint"]) window.addEventListener(event, () => view.map.invalidateSize());
 }
 
 function setupCheckFile() {

@@ -3,6 +3,9 @@
 // also reachable from the sidebar's lists, for people who do not use a mouse.
 
 import * as L from "leaflet";
+import { MarkerClusterGroup } from "leaflet.markercluster";
+
+import { formatMgrs } from "./coords.js";
 
 import { el, metres, when } from "./dom.js";
 import { AREA_RULES, INCIDENT_ICON, OKABE_ITO, STYLE, siteIconHtml } from "./style-constants.js";
@@ -48,6 +51,23 @@ export class MapView {
       },
     });
     new FitAll().addTo(this.map);
+    // Where the pointer is, in MGRS and decimal degrees: what a liaison officer reads out.
+    const Cursor = L.Control.extend({
+      options: { position: "bottomleft" },
+      onAdd() {
+        return el("div", { class: "cursor-position", id: "cursor-position", "aria-hidden": "true" });
+      },
+    });
+    this.cursor = new Cursor().addTo(this.map);
+    this.map.on("mousemove", (e) => {
+      const node = this.cursor.getContainer();
+      try {
+        node.textContent = `MGRS ${formatMgrs({ lat: e.latlng.lat, lon: e.latlng.lng })} · ${e.latlng.lat.toFixed(5)}, ${e.latlng.lng.toFixed(5)}`;
+      } catch {
+        node.textContent = `${e.latlng.lat.toFixed(5)}, ${e.latlng.lng.toFixed(5)}`;
+      }
+    });
+    this.map.on("mouseout", () => (this.cursor.getContainer().textContent = ""));
 
     // Base layers sit in their own pane below the records and never take a click.
     const base = this.map.createPane("base");
@@ -65,11 +85,17 @@ export class MapView {
       proposed: L.layerGroup().addTo(this.map),
       movements: L.layerGroup().addTo(this.map),
       operations: L.layerGroup().addTo(this.map),
+      operationLabels: L.layerGroup().addTo(this.map),
       sites: L.layerGroup().addTo(this.map),
       incidents: L.layerGroup().addTo(this.map),
       conflicts: L.layerGroup().addTo(this.map),
       highlight: L.layerGroup().addTo(this.map),
     };
+    // Hundreds of sites share the screen when zoomed out: nearby markers become one count,
+    // which a click (or Enter) opens. Their buffers stay drawn, outside the clusters.
+    this.clustering = true;
+    this.siteCluster = this.makeCluster();
+    this.layers.sites.addLayer(this.siteCluster);
     this.byRecord = new Map(); // record id -> Leaflet layers drawn for it
     this.townData = [];
     this.governorateLabels = [];
@@ -145,8 +171,36 @@ export class MapView {
   // -- records ----------------------------------------------------------------------------
 
   // `view` answers, for a record id, what the map needs to know: is it mine, is it acknowledged.
+  makeCluster() {
+    return new MarkerClusterGroup({
+      maxClusterRadius: 50,
+      disableClusteringAtZoom: this.clustering ? 12 : 0,
+      showCoverageOnHover: false,
+      spiderfyOnMaxZoom: true,
+      chunkedLoading: true,
+      iconCreateFunction: (cluster) => {
+        const n = cluster.getChildCount();
+        const size = n < 10 ? 30 : n < 100 ? 36 : 42;
+        return L.divIcon({ className: "site-cluster", html: `<span>${n}</span>`, iconSize: [size, size] });
+      },
+    });
+  }
+
+  // Group nearby sites (true) or draw every marker (false).
+  setClustering(on) {
+    const markers = this.siteCluster.getLayers();
+    this.layers.sites.removeLayer(this.siteCluster);
+    this.clustering = on;
+    this.siteCluster = on ? this.makeCluster() : L.featureGroup();
+    this.siteCluster.addLayers ? this.siteCluster.addLayers(markers) : markers.forEach((m) => this.siteCluster.addLayer(m));
+    this.layers.sites.addLayer(this.siteCluster);
+  }
+
   render(records, view) {
-    for (const group of ["areas", "proposed", "movements", "operations", "sites", "incidents"]) this.layers[group].clearLayers();
+    for (const group of ["areas", "proposed", "movements", "operations", "operationLabels", "sites", "incidents"]) this.layers[group].clearLayers();
+    this.siteCluster.clearLayers();
+    this.layers.sites.addLayer(this.siteCluster);
+    this.siteMarkers = [];
     this.byRecord.clear();
     for (const record of records.values()) {
       if (record.kind === "area-map") {
@@ -161,6 +215,8 @@ export class MapView {
         console.warn(`cannot draw record ${record.id}: ${err.message}`);
       }
     }
+    if (this.siteCluster.addLayers) this.siteCluster.addLayers(this.siteMarkers);
+    else this.siteMarkers.forEach((m) => this.siteCluster.addLayer(m));
     this.applyTime();
   }
 
@@ -185,7 +241,7 @@ export class MapView {
             riseOnHover: true,
           });
           tag(marker, { record: record.id, acknowledged: acked ? "yes" : "no" });
-          marker.addTo(this.layers.sites);
+          this.siteMarkers.push(marker);
           click(marker);
           layers.push(marker);
         }
@@ -203,6 +259,12 @@ export class MapView {
           click(layer);
           layer.addTo(this.layers.operations);
           layers.push(layer);
+          // The operation's name on the map itself, not only in a tooltip.
+          const centre = layer.getBounds().getCenter();
+          const text = (body.volumes?.length ?? 0) > 1 ? `${body.name ?? "Operation"} (${index + 1})` : body.name ?? "Operation";
+          const label = L.marker(centre, { pane: "labels", interactive: false, keyboard: false, icon: L.divIcon({ className: "operation-label", html: el("span", {}, text), iconSize: null }) });
+          label.volume = volume;
+          label.addTo(this.layers.operationLabels);
         });
         break;
       }
@@ -290,12 +352,15 @@ export class MapView {
       to = nearestPart(b, from) ?? to;
       const points = from.equals(to, 1e-9) ? [from, L.latLng(to.lat + 1e-4, to.lng)] : [from, to];
       L.polyline(points, { color: "#fff", weight: 8, opacity: 0.85, interactive: false }).addTo(this.layers.conflicts);
-      const line = L.polyline(points, { ...STYLE.conflict, className: "conflict-line" });
-      line.bindTooltip(tip(`Conflict: ${c.kind}`, `${c.severity}`, c.detail), { sticky: true });
+      // Drawn by state: an open conflict in full, a settled one lighter, a moot one faded.
+      const conflictState = c.state ?? "open";
+      const look = CONFLICT_LOOK[conflictState] ?? CONFLICT_LOOK.open;
+      const line = L.polyline(points, { ...STYLE.conflict, ...look, className: `conflict-line state-${conflictState}` });
+      line.bindTooltip(tip(`Conflict: ${c.kind}`, `${c.severity} · ${conflictState}`, c.detail), { sticky: true });
       line.on("click", (e) => this.clicked(c.record, e));
       line.addTo(this.layers.conflicts);
       for (const p of points) {
-        L.circleMarker(p, { radius: 6, color: OKABE_ITO.vermillion, weight: 3, fill: false, interactive: false }).addTo(this.layers.conflicts);
+        L.circleMarker(p, { radius: 6, color: look.color ?? OKABE_ITO.vermillion, opacity: look.opacity ?? 1, weight: 3, fill: false, interactive: false }).addTo(this.layers.conflicts);
       }
     }
   }
@@ -309,7 +374,7 @@ export class MapView {
 
   applyTime() {
     const t = this.time?.getTime();
-    for (const group of [this.layers.operations, this.layers.movements]) {
+    for (const group of [this.layers.operations, this.layers.operationLabels, this.layers.movements]) {
       for (const layer of this.allLayersOf(group)) {
         const w = layer.volume?.time;
         const start = Date.parse(w?.start ?? "");
@@ -341,7 +406,15 @@ export class MapView {
     if (!layers?.length) return;
     const bounds = L.latLngBounds([]);
     for (const l of layers) bounds.extend(l.getBounds ? l.getBounds() : l.getLatLng());
-    this.map.fitBounds(bounds.pad(0.5), { maxZoom: 12 });
+    this.map.fitBounds(bounds.pad(0.5), { maxZoom: 12, animate: false });
+    this.reveal(id);
+  }
+
+  // A site's marker out of any cluster: zoomed to, or spread out, if it is in one.
+  reveal(id) {
+    for (const l of this.byRecord.get(id) ?? []) {
+      if (l instanceof L.Marker && this.siteCluster.hasLayer(l) && !l.getElement() && this.siteCluster.zoomToShowLayer) this.siteCluster.zoomToShowLayer(l);
+    }
   }
 
   // Outline the selected record's shapes in black, over everything else.
@@ -368,11 +441,19 @@ export class MapView {
   }
 
   setVisible(name, visible) {
-    const layer = this.layers[name];
-    if (visible) layer.addTo(this.map);
-    else layer.remove();
+    for (const layer of name === "operations" ? [this.layers.operations, this.layers.operationLabels] : [this.layers[name]]) {
+      if (visible) layer.addTo(this.map);
+      else layer.remove();
+    }
   }
 }
+
+const CONFLICT_LOOK = {
+  open: {},
+  acknowledged: { opacity: 0.85, dashArray: "8 6" },
+  resolved: { color: OKABE_ITO.bluishGreen, opacity: 0.7, dashArray: "2 8" },
+  moot: { color: "#777", opacity: 0.3, dashArray: "2 8", weight: 3 },
+};
 
 // Markers get their element only when on the map (a hidden layer is not), so the record id
 // is written whenever they are added: tests and assistive tools find a record's marker by it.
