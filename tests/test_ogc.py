@@ -22,7 +22,7 @@ from parley.hub.layers import LAYERS
 
 from .conftest import PartyHandle, Server
 from .test_exports import fetch, layer, scenario
-from .test_screening_hub import at
+from .test_screening_hub import at, site
 
 PAGE = 5
 
@@ -245,6 +245,7 @@ def test_the_layer_index_selects_as_shapely_does() -> None:
         end = None if start is None or i % 5 == 0 else start + timedelta(hours=rng.randrange(48))
         made.append(Feature(str(i), geometry, {}, start, end))
     indexed = Indexed.of(made, 0)
+    shapes = [shape(f.geometry) for f in made]
     for _ in range(200):
         minx, maxx = rng.uniform(-180, 180), rng.uniform(-180, 180)  # minx > maxx: antimeridian
         miny = rng.uniform(-90, 60)
@@ -259,8 +260,8 @@ def test_the_layer_index_selects_as_shapely_does() -> None:
         )
         expected = [
             f.id
-            for f in made
-            if any(shape(f.geometry).intersects(b) for b in boxes)
+            for f, drawn in zip(made, shapes, strict=True)
+            if any(drawn.intersects(b) for b in boxes)
             and (
                 window is None
                 or f.start is None

@@ -1,0 +1,186 @@
+"""The map layers, indexed once per viewer and per state of the log, for /ogc/'s pages.
+
+Building a layer reads and re-parses every record the viewer may see (about 0.7 s for 10,000
+sites); a client paging through it, or QGIS panning, asks for it again with every request. So
+each (viewer, layer) is built once by :func:`parley.hub.layers.features` — the one audience
+check — and kept with:
+
+* every feature's GeoJSON, serialized once, in log order (a page is a join of bytes);
+* each feature's time interval as floats (open ends infinite), so ``datetime`` is two vector
+  comparisons;
+* each feature's bounds, so ``bbox`` is four; only features that are not points and whose
+  bounds meet the box are then tested exactly with shapely.
+
+The key is the viewer's party id: what a party may see is its own records, those shared with
+all and those whose audience names it, so two parties never share an entry. An entry is
+stamped with the log's size when its build began and is used only while the log still has that
+size: every record (a new site, a withdrawal, an operation's status, an area vote) grows the log,
+and nothing else changes these layers. ``conflicts`` is never cached: its features depend on the
+time (a conflict turns moot when a side's window ends) and on the viewer's acknowledgements,
+which are not log records. A few entries are kept, least recently used first out.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import weakref
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+import numpy.typing as npt
+import orjson
+import shapely
+from shapely.geometry import box, shape
+
+from parley.hub.core import Hub
+from parley.hub.layers import Feature, features
+from parley.store.db import Party
+
+UNCACHED = frozenset({"conflicts"})
+CAPACITY = 12
+Box = tuple[float, float, float, float]
+Window = tuple[datetime | None, datetime | None]
+
+
+@dataclass(frozen=True)
+class Indexed:
+    """One viewer's layer at one log size."""
+
+    size: int
+    ids: list[str]
+    blobs: list[bytes]
+    starts: npt.NDArray[np.float64]
+    ends: npt.NDArray[np.float64]
+    bounds: npt.NDArray[np.float64]  # (n, 4): minx, miny, maxx, maxy
+    exact: dict[int, shapely.Geometry]  # the features that are not points, by position
+
+    @classmethod
+    def of(cls, found: Sequence[Feature], size: int) -> Indexed:
+        n = len(found)
+        starts = np.full(n, -math.inf)
+        ends = np.full(n, math.inf)
+        bounds = np.zeros((n, 4))
+        exact: dict[int, shapely.Geometry] = {}
+        for i, feature in enumerate(found):
+            # A feature without a start applies at every time, whatever its end says: the same
+            # rule as the uncached filter had.
+            if feature.start is not None:
+                starts[i] = feature.start.timestamp()
+                if feature.end is not None:
+                    ends[i] = feature.end.timestamp()
+            if feature.geometry.get("type") == "Point":
+                x, y = feature.geometry["coordinates"][:2]
+                bounds[i] = (x, y, x, y)
+            else:
+                geometry = shape(feature.geometry)
+                bounds[i] = geometry.bounds
+                exact[i] = geometry
+        return cls(
+            size,
+            [f.id for f in found],
+            [orjson.dumps(f.geojson()) for f in found],
+            starts,
+            ends,
+            bounds,
+            exact,
+        )
+
+    def select(self, area: Box | None, window: Window | None) -> npt.NDArray[np.intp]:
+        """Positions of the features in ``area`` and ``window``, in log order."""
+        keep = np.ones(len(self.ids), dtype=bool)
+        if window is not None:
+            start, end = window
+            if end is not None:
+                keep &= self.starts <= end.timestamp()
+            if start is not None:
+                keep &= self.ends >= start.timestamp()
+        if area is not None:
+            minx, miny, maxx, maxy = area
+            boxes = (
+                [(minx, miny, 180.0, maxy), (-180.0, miny, maxx, maxy)]  # across the antimeridian
+                if minx > maxx
+                else [area]
+            )
+            inside = np.zeros(len(self.ids), dtype=bool)
+            for each in boxes:
+                inside |= self._meets(keep, each)
+            keep &= inside
+        return np.flatnonzero(keep)
+
+    def _meets(self, keep: npt.NDArray[np.bool_], area: Box) -> npt.NDArray[np.bool_]:
+        minx, miny, maxx, maxy = area
+        b = self.bounds
+        near = keep & (b[:, 2] >= minx) & (b[:, 0] <= maxx) & (b[:, 3] >= miny) & (b[:, 1] <= maxy)
+        if self.exact:
+            region = box(minx, miny, maxx, maxy)
+            for i in np.flatnonzero(near):
+                geometry = self.exact.get(int(i))
+                if geometry is not None and not geometry.intersects(region):
+                    near[i] = False
+        return near
+
+    def position(self, feature_id: str) -> int | None:
+        try:
+            return self.ids.index(feature_id)
+        except ValueError:
+            return None
+
+
+class LayerCache:
+    def __init__(self, capacity: int = CAPACITY) -> None:
+        self.capacity = capacity
+        self._entries: OrderedDict[tuple[str, str], Indexed] = OrderedDict()
+        self._building: dict[tuple[str, str], threading.Lock] = {}
+        self._lock = threading.Lock()
+
+    def get(self, hub: Hub, viewer: Party, layer: str) -> Indexed:
+        """``viewer``'s ``layer`` as of now (blocking: call it off the event loop)."""
+        if layer in UNCACHED:
+            return Indexed.of(features(hub, viewer, layer), -1)
+        key = (viewer.id, layer)
+        size = hub.store.log_size()
+        with self._lock:
+            entry = self._fresh(key, size)
+            if entry is not None:
+                return entry
+            building = self._building.setdefault(key, threading.Lock())
+        # One build per key at a time: concurrent readers of a stale layer wait for it rather
+        # than each rebuilding it.
+        with building:
+            with self._lock:
+                entry = self._fresh(key, size)
+                if entry is not None:
+                    return entry
+            # Stamped with the size read before the build: a record committed during the build
+            # makes the next request rebuild, never serves a stale layer as fresh.
+            entry = Indexed.of(features(hub, viewer, layer), size)
+            with self._lock:
+                self._entries[key] = entry
+                self._entries.move_to_end(key)
+                while len(self._entries) > self.capacity:
+                    self._entries.popitem(last=False)
+            return entry
+
+    def _fresh(self, key: tuple[str, str], size: int) -> Indexed | None:
+        entry = self._entries.get(key)
+        if entry is None or entry.size != size:
+            return None
+        self._entries.move_to_end(key)
+        return entry
+
+
+_caches: weakref.WeakKeyDictionary[Hub, LayerCache] = weakref.WeakKeyDictionary()
+_caches_lock = threading.Lock()
+
+
+def cache_of(hub: Hub) -> LayerCache:
+    """The hub's layer cache (kept beside the hub, not in it: it lives and dies with the hub)."""
+    with _caches_lock:
+        found = _caches.get(hub)
+        if found is None:
+            found = _caches[hub] = LayerCache()
+        return found
