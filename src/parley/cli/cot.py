@@ -22,7 +22,7 @@ from pathlib import Path
 import click
 import httpx
 
-from parley.cli.app import cli
+from parley.cli.base import cli
 from parley.formats import cot
 
 READ_LIMIT = 1 << 20  # what a TAK client sends us (its own position reports) is read and dropped

@@ -14,7 +14,7 @@ import click
 from rich.markup import escape
 
 from parley import clock
-from parley.cli.app import JSON, cli, emit, out
+from parley.cli.base import JSON, cli, emit, out
 from parley.cli.notify import (
     AUDIENCE,
     _audience,

@@ -14,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from parley import clock
-from parley.cli.app import JSON, err, out
+from parley.cli.base import JSON, err, out
 from parley.cli.notify import AUDIENCE, _audience, party_options, site
 from parley.client.http import Client, HubError
 from parley.formats.coordinates import echo_line

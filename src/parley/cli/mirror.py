@@ -10,7 +10,8 @@ from typing import IO
 import click
 from rich.markup import escape
 
-from parley.cli.app import JSON, cli, emit, verify
+from parley.cli.base import JSON, cli, emit
+from parley.cli.verify import verify
 
 
 @cli.command()

@@ -14,7 +14,7 @@ import httpx
 from rich.markup import escape
 
 from parley import clock
-from parley.cli.app import JSON, cli, emit, err, out
+from parley.cli.base import JSON, cli, emit, err, out
 from parley.client.http import Client, HubError, Names, _answer, pages
 from parley.formats.coordinates import echo, echo_line, parse_position
 from parley.records.notices import CATEGORIES

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 from rich.markup import escape
 
-from parley.cli.app import JSON, cli, emit
+from parley.cli.base import JSON, cli, emit
 
 WITNESS_DATA = click.option(
     "--data",

@@ -1,0 +1,70 @@
+"""The ``parley`` command group and what every command shares: options, consoles, output."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from parley import __version__, config
+
+# soft_wrap: long lines (URLs, keys, messages) stay whole, so piped output copies and pastes.
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+DATA = click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=config.DEFAULT_DATA,
+    show_default=True,
+    help="Data directory (SQLite database, hub key, settings).",
+)
+DATABASE = click.option(
+    "--database",
+    "database_url",
+    envvar="PARLEY_DATABASE_URL",
+    default=None,
+    help="Database URL, e.g. postgresql://user@host/db (default: SQLite in the data directory).",
+)
+JSON = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+POLICY = click.option(
+    "--policy",
+    "policy_path",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Witness policy file: refuse a checkpoint without the cosignatures its quorum needs.",
+)
+
+
+def emit(data: Any, as_json: bool, human: str | Table | None = None) -> None:
+    if as_json:
+        click.echo(json.dumps(data, indent=2, sort_keys=True))
+    elif human is not None:
+        out.print(human)
+
+
+REGION_FILE = click.option(
+    "--region",
+    "region_file",
+    default=None,
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="GeoJSON of the area this hub serves; records wholly outside it are refused.",
+)
+REGION_MARGIN = click.option(
+    "--margin",
+    "margin_km",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(0, 1000),
+    help="Kilometres added around the area.",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="parley")
+def cli() -> None:
+    """parley: a verifiable hub for deconfliction and protection notifications."""
