@@ -4,19 +4,14 @@ that leaves the hub refused, as on a network with no way out."""
 
 from __future__ import annotations
 
-import json
 import os
-import re
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 
-from parley import clock
 from parley.api import schemas as bodies
 
 from .conftest import PartyHandle, Server
@@ -136,61 +131,3 @@ def test_docs_render_offline_in_chromium(server: Server, tmp_path: Path) -> None
     assert refused == []  # nothing was even attempted outside the hub
     assert f"{server.url}/docs/assets/swagger-ui-bundle.js" in served
     assert f"{server.url}/openapi.json" in served
-
-
-DOC = Path(__file__).resolve().parent.parent / "docs" / "formats.md"
-BLOCK = re.compile(r"<!-- (example|bad): (\S+)(?: (\S+))? -->\n```json\n(.*?)\n```", re.S)
-
-
-def documented() -> list[tuple[str, str, str | None, str]]:
-    """(example or bad, kind, the field a bad body is refused for, the JSON) from the doc."""
-    return [(m[1], m[2], m[3], m[4]) for m in BLOCK.finditer(DOC.read_text())]
-
-
-def test_documented_examples_are_accepted_and_bad_bodies_refused_by_schema_and_hub(
-    server: Server, parties: dict[str, PartyHandle]
-) -> None:
-    blocks = documented()
-    kinds = {kind for _, kind, _, _ in blocks}
-    assert kinds == set(bodies.BODIES)  # every published schema has its example
-    tomorrow = (clock.now() + timedelta(days=1)).date().isoformat()
-    ids: dict[str, str] = {}
-    relief, alpha, bravo = parties["relief"], parties["alpha"], parties["bravo"]
-    author = {"site": relief, "movement": relief, "withdrawal": relief}
-    # a resolution goes to no one the conflict did not alert
-    audience: dict[str, str | list[str]] = {"resolution": [bravo.id]}
-    with server.client(relief) as r, server.client(alpha) as a, server.client(bravo) as b:
-        clients = {relief.id: r, alpha.id: a}
-        for what, kind, field, text in blocks:
-            published = httpx.get(f"{server.url}/schemas/{kind}.json")
-            assert published.headers["content-type"] == "application/schema+json"
-            validator = Draft202012Validator(
-                published.json(), format_checker=Draft202012Validator.FORMAT_CHECKER
-            )
-            text = text.replace("2026-12-01", tomorrow)
-            for placeholder, record in ids.items():
-                text = text.replace(placeholder, record)
-            body = json.loads(text)
-            errors = [e.message for e in validator.iter_errors(body)]
-            client = clients[author.get(kind, alpha).id]
-            answer = client.http.post(
-                "/api/v1/submissions",
-                content=client.sign(kind, body, audience.get(kind, "all")),
-                headers={"Content-Type": "application/jose"},
-            )
-            if what == "example":
-                assert errors == [], (kind, errors)
-                assert answer.status_code == 201, (kind, answer.text)
-                record = answer.json()["id"]
-                if kind == "site":
-                    ids["SITE-ID"] = record
-                if kind == "operation":
-                    ids["OPERATION-ID"] = record
-                    # the same volumes from bravo: a conflict alpha can resolve
-                    found = b.submit("operation", body)["conflicts"]
-                    ids["CONFLICT-ID"] = found[0]["id"]
-            else:
-                assert errors, (kind, "the schema accepts a body the hub refuses")
-                assert 400 <= answer.status_code < 500, (kind, answer.text)
-                assert answer.json().get("field") == field, (kind, answer.json())
-    assert set(ids) == {"SITE-ID", "OPERATION-ID", "CONFLICT-ID"}

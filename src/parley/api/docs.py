@@ -20,11 +20,12 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, Response
 from fastapi.routing import APIRoute
 
-from parley.api import schemas as bodies
+from parley.api import schemas as published
 from parley.api.auth import current_party
 from parley.api.problems import PROBLEM
 from parley.api.taxii import party_of
 from parley.errors import NotFound
+from parley.records.schemas import BODIES
 
 ASSETS = "/docs/assets"
 # Only what the page loads: the package ships Swagger Editor too, which is not served.
@@ -96,34 +97,13 @@ COMPACT_JWS = {
     "kind, party, nonce, time, audience and body",
     "example": "eyJhbGciOiJFZERTQSIsImtpZCI6ImFscGhhIn0.eyJraW5kIjoic2l0ZSJ9.c2lnbmF0dXJl",
 }
-PROBLEM_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "title": "Problem",
-    "description": "An RFC 9457 problem document; some carry more members (`field`, `refers`, "
-    "`current`, `errors`).",
-    "required": ["type", "title", "status", "detail"],
-    "properties": {
-        "type": {"type": "string", "format": "uri"},
-        "title": {"type": "string"},
-        "status": {"type": "integer", "minimum": 400, "maximum": 599},
-        "detail": {"type": "string"},
-        "field": {"type": "string", "description": "the input at fault"},
-        "errors": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
-            },
-        },
-    },
-    "additionalProperties": True,
-}
+PROBLEM_SCHEMA = published.PROBLEM
 
 
 def install(app: FastAPI) -> None:
     """Serve the completed document at /openapi.json, Swagger UI at /docs, and the body
     schemas at /schemas/{kind}.json."""
-    app.include_router(bodies.router)
+    app.include_router(published.router)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -199,8 +179,10 @@ def complete(spec: dict[str, Any], needs_token: set[tuple[str, str]]) -> dict[st
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)
     schemas["Problem"] = PROBLEM_SCHEMA
-    for kind, body in bodies.BODIES.items():
-        schemas[bodies.component(kind)] = body
+    for kind, body in BODIES.items():
+        schemas[published.body_component(kind)] = body
+    for name, answer in published.ANSWERS.items():
+        schemas[published.answer_component(name)] = answer
     components["securitySchemes"] = {
         BEARER: {
             "type": "http",
@@ -232,6 +214,11 @@ def _complete(path: str, method: str, operation: dict[str, Any], needs_token: bo
         operation["security"] = [{BEARER: []}]
     for status in sorted(statuses):
         responses[str(status)] = _problem(status)
+    if (method, path) in published.RESPONSES:
+        success, name = published.RESPONSES[method, path]
+        answer = responses.setdefault(success, {"description": "Successful Response"})
+        ref = {"$ref": f"#/components/schemas/{published.answer_component(name)}"}
+        answer["content"] = {"application/json": {"schema": ref}}
     if (method, path) in MEDIA:
         media, schema = MEDIA[method, path]
         for status, response in responses.items():
@@ -245,9 +232,11 @@ def _complete(path: str, method: str, operation: dict[str, Any], needs_token: bo
             "required": ["jws"],
             "properties": {"jws": COMPACT_JWS},
         }
-        kinds = ", ".join(f"`{k}` (`/schemas/{k}.json`)" for k in bodies.BODIES)
+        kinds = ", ".join(f"`{k}` (`/schemas/{k}.json`)" for k in BODIES)
         operation["description"] = (
             operation.get("description", "")
-            + "\n\nThe signed document's `body` depends on its `kind`; JSON Schemas "
-            f"(2020-12), also under components as `Body-<kind>`: {kinds}."
+            + "\n\nThe signed document's `body` depends on its `kind`; the hub checks it "
+            "against the kind's JSON Schema (2020-12), also under components as "
+            f"`Body-<kind>`: {kinds}. A body the schema refuses is a 400 problem whose `field` "
+            "and `pointer` name the member at fault."
         )

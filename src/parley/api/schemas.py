@@ -1,10 +1,10 @@
-"""JSON Schemas (2020-12) of submission bodies, published at /schemas/{kind}.json and in the
-OpenAPI document's components.
+"""JSON Schemas (2020-12) published by the hub: the body of each kind of submission at
+/schemas/{kind}.json (defined in parley.records.schemas, which the hub checks bodies with) and
+the API's answers at /schemas/answers/{name}.json, both also in the OpenAPI document's
+components (``Body-{kind}``, ``Answer-{name}``).
 
-They describe what the hub's checks (parley.geo.shapes, parley.hub.rules) accept; the hub does not
-validate with them, so tests submit docs/formats.md's examples and bad bodies and compare the
-hub's verdict with the schema's. Members they do not name are allowed: the hub ignores them or
-checks them by kind (``warn_on_conflict``, ``supersedes``, ``key``).
+Answers are described as clients may rely on them: the members named are always there; more
+may be added. Each schema is self-contained (no ``$ref``), so it is usable on its own.
 """
 
 from __future__ import annotations
@@ -15,165 +15,228 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from parley.errors import NotFound
+from parley.records.schemas import BODIES, DIALECT, schema
 
-DIALECT = "https://json-schema.org/draft/2020-12/schema"
-TEXT = {"type": "string", "minLength": 1, "pattern": r"\S"}
-TIME = {"type": "string", "format": "date-time", "description": "ISO 8601 with a zone"}
-RADIUS = {"type": "number", "exclusiveMinimum": 0}
-POINT = {
-    "type": "object",
-    "required": ["type", "coordinates"],
-    "properties": {
-        "type": {"const": "Point"},
-        "coordinates": {"type": "array", "items": {"type": "number"}, "minItems": 2},
-    },
-}
-POLYGON = {
-    "type": "object",
-    "required": ["type", "coordinates"],
-    "properties": {
-        "type": {"const": "Polygon"},
-        "coordinates": {
-            "type": "array",
-            "minItems": 1,
-            "items": {"type": "array", "minItems": 4, "items": {"type": "array"}},
-        },
-    },
-}
-LINESTRING = {
-    "type": "object",
-    "required": ["type", "coordinates"],
-    "properties": {
-        "type": {"const": "LineString"},
-        "coordinates": {"type": "array", "minItems": 2, "items": {"type": "array"}},
-    },
-}
-ALTITUDE = {
-    "type": "object",
-    "description": "metres above the WGS 84 ellipsoid; lower_m at most upper_m",
-    "required": ["lower_m", "upper_m"],
-    "properties": {"lower_m": {"type": "number"}, "upper_m": {"type": "number"}},
-}
-CLOSED_WINDOW = {
-    "type": "object",
-    "required": ["start", "end"],
-    "properties": {"start": TIME, "end": TIME},
-}
-OPEN_WINDOW = {
-    "type": "object",
-    "description": "end null: until further notice",
-    "required": ["start", "end"],
-    "properties": {"start": TIME, "end": {"anyOf": [TIME, {"type": "null"}]}},
+ID = {"type": "string"}
+NULLABLE_ID = {"type": ["string", "null"]}
+TIME = {"type": "string", "format": "date-time"}
+CURSOR = {"type": "integer", "minimum": 0}
+NEXT = {"type": ["integer", "null"], "description": "the cursor of the next page; null: no more"}
+AUDIENCE = {
+    "description": '"all", or the parties that may see it (the author always among them)',
+    "anyOf": [{"const": "all"}, {"type": "array", "items": {"type": "string"}}],
 }
 
+CONFLICT = {
+    "type": "object",
+    "title": "A conflict as the caller may see it",
+    "description": "Each side is named by role when the caller may see it; a record it may "
+    "not see is not named (record, other and distance_m are then null).",
+    "required": ["id", "kind", "severity", "state", "detail", "facts", "created_at"],
+    "properties": {
+        "id": ID,
+        "kind": {"type": "string"},
+        "severity": {"type": "string"},
+        "state": {"enum": ["open", "acknowledged", "resolved", "moot"]},
+        "operation": ID,
+        "site": ID,
+        "area": ID,
+        "movement": ID,
+        "other_operation": ID,
+        "record": NULLABLE_ID,
+        "other": NULLABLE_ID,
+        "distance_m": {"type": ["number", "null"]},
+        "detail": {"type": "string"},
+        "facts": {"type": "object"},
+        "created_at": TIME,
+        "cursor": {**CURSOR, "description": "in a list: the caller's alert cursor"},
+    },
+}
+ALERT = {
+    "type": "object",
+    "title": "An alert to the caller",
+    "required": ["id", "cursor", "kind", "severity", "created_at", "acknowledged_at", "message"],
+    "properties": {
+        "id": ID,
+        "cursor": CURSOR,
+        "kind": {"type": "string"},
+        "severity": {"type": "string"},
+        "created_at": TIME,
+        "acknowledged_at": {"type": ["string", "null"], "format": "date-time"},
+        "conflict": {"anyOf": [CONFLICT, {"type": "null"}]},
+        "record": NULLABLE_ID,
+        "message": {"type": "string"},
+    },
+}
+SUBMISSION = {
+    "type": "object",
+    "title": "A stored submission the caller may see",
+    "required": ["id", "sequence", "kind", "party", "received_at", "audience", "jws"],
+    "properties": {
+        "id": ID,
+        "sequence": {"type": "integer", "minimum": 0, "description": "its index in the log"},
+        "kind": {"enum": sorted(BODIES)},
+        "party": ID,
+        "client_time": TIME,
+        "received_at": TIME,
+        "audience": AUDIENCE,
+        "document": {"type": ["object", "null"], "description": "the signed payload"},
+        "jws": {"type": "string"},
+        "authenticated_by": {"enum": ["signature", "token", None]},
+        "salt": {"type": ["string", "null"], "description": "a restricted record's salt"},
+        "integrity": {"type": "string", "description": "only when damaged in the database"},
+    },
+}
 
-def _circle_needs_radius(geometry: str) -> dict[str, Any]:
-    """A Point is a circle: it needs ``radius_m``."""
-    return {
-        "if": {"properties": {geometry: {"properties": {"type": {"const": "Point"}}}}},
-        "then": {"required": ["radius_m"]},
+
+def items(item: dict[str, Any], title: str, paged: bool = True) -> dict[str, Any]:
+    page: dict[str, Any] = {
+        "type": "object",
+        "title": title,
+        "required": ["items", "next"] if paged else ["items"],
+        "properties": {"items": {"type": "array", "items": item}},
     }
+    if paged:
+        page["properties"]["next"] = NEXT
+    return page
 
 
-VOLUME = {
+PROBLEM: dict[str, Any] = {
     "type": "object",
-    "required": ["footprint", "altitude", "time"],
+    "title": "Problem",
+    "description": "An RFC 9457 problem document; some carry more members (`field`, `pointer`, "
+    "`refers`, `current`, `errors`).",
+    "required": ["type", "title", "status", "detail"],
     "properties": {
-        "footprint": {"oneOf": [POINT, POLYGON]},
-        "radius_m": RADIUS,
-        "altitude": ALTITUDE,
-        "time": CLOSED_WINDOW,
+        "type": {"type": "string", "format": "uri"},
+        "title": {"type": "string"},
+        "status": {"type": "integer", "minimum": 400, "maximum": 599},
+        "detail": {"type": "string"},
+        "field": {"type": "string", "description": "the input at fault, e.g. body.volumes[0]"},
+        "pointer": {
+            "type": "string",
+            "description": "a refused body's member at fault as a JSON Pointer (RFC 6901) into "
+            "the signed document, e.g. /body/volumes/0",
+        },
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
     },
-    **_circle_needs_radius("footprint"),
+    "additionalProperties": True,
 }
 
-BODIES: dict[str, dict[str, Any]] = {
-    "site": {
-        "title": "site: a protected site",
+ANSWERS: dict[str, dict[str, Any]] = {
+    "accepted": {
         "type": "object",
-        "required": ["category", "name", "geometry", "valid"],
+        "title": "A submission accepted and logged",
+        "required": ["id", "sequence", "kind", "received_at", "entry", "receipt", "conflicts"],
         "properties": {
-            "category": TEXT,
-            "name": TEXT,
-            "geometry": {"oneOf": [POINT, POLYGON]},
-            "radius_m": RADIUS,
-            "ceiling_m": {"type": ["number", "null"]},
-            "valid": OPEN_WINDOW,
-            "warn_on_conflict": {"type": "boolean"},
-        },
-        **_circle_needs_radius("geometry"),
-    },
-    "operation": {
-        "title": "operation: 4D volumes (footprint x altitude band x time window)",
-        "type": "object",
-        "required": ["name", "volumes"],
-        "properties": {
-            "name": TEXT,
-            "volumes": {"type": "array", "minItems": 1, "items": VOLUME},
-            "supersedes": {"type": "string", "description": "the operation this amends"},
-            "key": {"type": "array", "items": {"type": "string"}},
-            "warn_on_conflict": {"type": "boolean"},
+            "id": ID,
+            "sequence": {"type": "integer", "minimum": 0},
+            "kind": {"enum": sorted(BODIES)},
+            "received_at": TIME,
+            "entry": {"type": "string", "description": "the log entry's bytes, base64"},
+            "receipt": {
+                "description": "where to fetch the receipt; with ?receipt=S, the receipt "
+                "itself (null if no checkpoint was signed in time)",
+                "type": ["string", "object", "null"],
+            },
+            "conflicts": {"type": "array", "items": CONFLICT},
+            "flags": {"type": "array", "items": {"type": "string"}},
+            "related": {"type": "object", "description": "an incident's nearby operations"},
         },
     },
-    "movement": {
-        "title": "movement: a convoy's route with a corridor half-width",
-        "type": "object",
-        "required": ["name", "route", "corridor_m", "time"],
-        "properties": {
-            "name": TEXT,
-            "route": LINESTRING,
-            "corridor_m": RADIUS,
-            "altitude": ALTITUDE,
-            "time": CLOSED_WINDOW,
+    "submission": SUBMISSION,
+    "submissions": items(SUBMISSION, "A page of submissions"),
+    "conflict": CONFLICT,
+    "conflicts": items(CONFLICT, "A page of conflicts that alert the caller"),
+    "alert": ALERT,
+    "alerts": items(ALERT, "A page of the caller's alerts"),
+    "unacknowledged-sites": items(
+        {
+            "type": "object",
+            "required": ["id", "party", "received_at", "age_s"],
+            "properties": {
+                "id": ID,
+                "party": ID,
+                "received_at": TIME,
+                "age_s": {"type": "integer", "minimum": 0},
+            },
         },
-    },
-    "operation-status": {
-        "title": "operation-status: an operation becomes active, completed or cancelled",
-        "type": "object",
-        "required": ["operation", "status"],
-        "properties": {
-            "operation": {"type": "string"},
-            "status": {"enum": ["active", "completed", "cancelled"]},
+        "Sites the caller has not acknowledged",
+        paged=False,
+    ),
+    "participation": items(
+        {
+            "type": "object",
+            "required": ["party", "role", "unacknowledged_sites", "last_submitted_at"],
+            "properties": {
+                "party": ID,
+                "role": {"enum": ["member", "notifier", "observer"]},
+                "unacknowledged_sites": {"type": ["integer", "null"], "minimum": 0},
+                "last_submitted_at": {"type": ["string", "null"], "format": "date-time"},
+                "silent_for_s": {"type": ["integer", "null"]},
+            },
         },
-    },
-    "withdrawal": {
-        "title": "withdrawal: the notifier withdraws one of its records",
-        "type": "object",
-        "required": ["record"],
-        "properties": {"record": {"type": "string"}},
-    },
-    "resolution": {
-        "title": "resolution: how a conflict was settled",
-        "type": "object",
-        "required": ["conflict", "outcome"],
-        "properties": {
-            "conflict": {"type": "string"},
-            "outcome": {"enum": ["amended", "cancelled", "accepted-after-coordination"]},
-        },
-    },
+        "Per party: what it owes and how long it has been silent, as the caller may see",
+        paged=False,
+    ),
+    "problem": PROBLEM,
+}
+# Which answer each operation gives on success: (method, path) -> (status, answer).
+RESPONSES: dict[tuple[str, str], tuple[str, str]] = {
+    ("post", "/api/v1/submissions"): ("201", "accepted"),
+    ("get", "/api/v1/submissions"): ("200", "submissions"),
+    ("get", "/api/v1/submissions/{submission_id}"): ("200", "submission"),
+    ("get", "/api/v1/conflicts"): ("200", "conflicts"),
+    ("get", "/api/v1/alerts"): ("200", "alerts"),
+    ("post", "/api/v1/alerts/{alert_id}/ack"): ("200", "alert"),
+    ("get", "/api/v1/sites/unacknowledged"): ("200", "unacknowledged-sites"),
+    ("get", "/api/v1/participation"): ("200", "participation"),
 }
 
 
-def component(kind: str) -> str:
+def body_component(kind: str) -> str:
     """The name of ``kind``'s body schema in the OpenAPI document's components."""
     return "Body-" + kind
 
 
-def schema(kind: str, base: str = "") -> dict[str, Any]:
-    return {"$schema": DIALECT, "$id": f"{base}/schemas/{kind}.json", **BODIES[kind]}
+def answer_component(name: str) -> str:
+    """The name of an answer's schema in the OpenAPI document's components."""
+    return "Problem" if name == "problem" else "Answer-" + name
+
+
+def answer(name: str, base: str = "") -> dict[str, Any]:
+    return {"$schema": DIALECT, "$id": f"{base}/schemas/answers/{name}.json", **ANSWERS[name]}
 
 
 router = APIRouter(tags=["schemas"])
 
 
+def _named(name: str, known: dict[str, Any], where: str) -> str:
+    stem = name.removesuffix(".json")
+    if not name.endswith(".json") or stem not in known:
+        raise NotFound(
+            f"no schema {name!r}; {where}: {', '.join(k + '.json' for k in known)}", field="name"
+        )
+    return stem
+
+
 @router.get("/schemas/{name}")
 def published(name: str) -> JSONResponse:
     """The JSON Schema (2020-12) of the body of one kind of submission, e.g.
-    ``/schemas/site.json``."""
-    kind = name.removesuffix(".json")
-    if not name.endswith(".json") or kind not in BODIES:
-        raise NotFound(
-            f"no schema {name!r}; schemas: {', '.join(k + '.json' for k in BODIES)}",
-            field="name",
-        )
+    ``/schemas/site.json``; the hub checks every body with it."""
+    kind = _named(name, BODIES, "schemas")
     return JSONResponse(schema(kind), media_type="application/schema+json")
+
+
+@router.get("/schemas/answers/{name}")
+def published_answer(name: str) -> JSONResponse:
+    """The JSON Schema (2020-12) of one of the API's answers, e.g.
+    ``/schemas/answers/conflicts.json``."""
+    found = _named(name, ANSWERS, "answers")
+    return JSONResponse(answer(found), media_type="application/schema+json")

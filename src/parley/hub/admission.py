@@ -8,7 +8,8 @@ The document inside the JWS is::
 Checks, in order: the JWS parses and its payload is canonical; the signature verifies with the key
 of the party the bearer token belongs to; the document names that same party; the kind is known
 and the party's role may submit it; the audience is "all" or a list of registered parties; the
-client time is within the allowed skew. Nonce replay is refused at storage, in the transaction.
+client time is within the allowed skew; the body matches its kind's JSON Schema
+(parley.records.schemas). Nonce replay is refused at storage, in the transaction.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from parley import clock
 from parley.errors import Forbidden, InvalidSubmission, Unprocessable
 from parley.parties import jws, roles
 from parley.parties.keys import b64url_decode, public_key_from_raw
+from parley.records import schemas
 from parley.store.db import NewSubmission, Party
 
 ENTRY_VERSION = 1
@@ -79,6 +81,8 @@ def admit(
         raise InvalidSubmission("nonce must be a string of 16 to 128 characters", field="nonce")
     if not isinstance(doc.get("body"), dict):
         raise InvalidSubmission("body must be a JSON object", field="body")
+    # The kind's JSON Schema, the one published at /schemas/{kind}.json, before its rules.
+    schemas.check(kind, doc["body"])
     record_id = str(uuid.uuid4())
     received_at = clock.iso(received)
     salt = None if audience is None else secrets.token_hex(32)
