@@ -21,10 +21,11 @@ from parley.api.auth import bearer, current_party, hub_of
 from parley.api.events import Signal
 from parley.errors import BadRequest, NotFound, UnsupportedMediaType
 from parley.formats import strict_json
+from parley.hub.alerts import render
 from parley.hub.core import Hub
 from parley.hub.webhooks import FAILED, check_url
 from parley.parties import keys
-from parley.store.db import Alert, Party
+from parley.store.db import Party
 
 router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
 CurrentParty = Annotated[Party, Depends(current_party)]
@@ -37,30 +38,11 @@ MAX_CURSOR = 2**53 - 1
 Cursor = Annotated[int, Query(ge=0, le=MAX_CURSOR, description="the last cursor seen")]
 
 
-def render(hub: Hub, alert: Alert, viewer: str) -> dict[str, Any]:
-    found: dict[str, Any] = {
-        "id": alert.id,
-        "cursor": alert.seq,
-        "kind": alert.kind,
-        "severity": alert.conflict.severity if alert.conflict else "info",
-        "created_at": alert.created_at,
-        "acknowledged_at": alert.acknowledged_at,
-        "conflict": (
-            hub.screening.view(alert.conflict, viewer, alert.acknowledged_at is not None)
-            if alert.conflict
-            else None
-        ),
-        "record": alert.subject_id,
-        "message": alert.message or (alert.conflict.detail if alert.conflict else ""),
-    }
-    if alert.conflict:
-        found["message"] = found["conflict"]["detail"]
-    return found
-
-
 def _page(hub: Hub, party: Party, after: int, limit: int) -> list[dict[str, Any]]:
     hub.screening.refresh()
-    return [render(hub, a, party.id) for a in hub.store.alerts_for(party.id, after, limit)]
+    return [
+        render(hub.screening, a, party.id) for a in hub.store.alerts_for(party.id, after, limit)
+    ]
 
 
 @router.get("")
@@ -144,7 +126,7 @@ def acknowledge(request: Request, party: CurrentParty, alert_id: str) -> dict[st
     if not hub.store.acknowledge_alert(party.id, alert_id, clock.iso(clock.now())):
         raise NotFound(f"no alert {alert_id!r}")
     (alert,) = hub.store.alerts_for(party.id, alert_id=alert_id)
-    return render(hub, alert, party.id)
+    return render(hub.screening, alert, party.id)
 
 
 webhook_router = APIRouter(prefix="/api/v1/webhook", tags=["alerts"])

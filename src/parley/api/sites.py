@@ -23,7 +23,7 @@ CurrentParty = Annotated[Party, Depends(current_party)]
 @router.get("/sites/unacknowledged")
 def my_unacknowledged(request: Request, party: CurrentParty) -> dict[str, Any]:
     """Sites notified to the caller that it has not yet acknowledged receiving, oldest first."""
-    return {"items": unacknowledged(hub_of(request), party.id, party.id)}
+    return {"items": unacknowledged(hub_of(request).context, party.id, party.id)}
 
 
 @router.get("/participation")
@@ -42,7 +42,9 @@ def participation(request: Request, party: CurrentParty) -> dict[str, Any]:
                 "party": other.id,
                 "role": other.role,
                 "unacknowledged_sites": (
-                    len(unacknowledged(hub, other.id, party.id)) if other.role == "member" else None
+                    len(unacknowledged(hub.context, other.id, party.id))
+                    if other.role == "member"
+                    else None
                 ),
                 "last_submitted_at": seen,
                 "silent_for_s": round((now - datetime.fromisoformat(seen)).total_seconds())

@@ -15,7 +15,8 @@ from parley.api.auth import current_party, hub_of
 from parley.api.events import Signal
 from parley.errors import BadRequest, ParleyError, UnsupportedMediaType
 from parley.formats import strict_json
-from parley.hub.core import Accepted, Hub
+from parley.hub.admission import Accepted
+from parley.hub.core import Hub
 from parley.parties import jws
 from parley.store.db import Party, Submission
 

@@ -30,7 +30,8 @@ from parley.client.http import document
 from parley.errors import ParleyError
 from parley.geo.region import Region
 from parley.hub import setup
-from parley.hub.core import Accepted, Hub
+from parley.hub.admission import Accepted
+from parley.hub.core import Hub
 from parley.parties import jws, keys
 
 

@@ -9,31 +9,31 @@ from parley import clock
 from parley.store.db import Submission
 
 if TYPE_CHECKING:
-    from parley.hub.core import Hub
+    from parley.hub.context import Context
 
 
-def visible(hub: Hub, viewer: str, kind: str) -> list[Submission]:
+def visible(ctx: Context, viewer: str, kind: str) -> list[Submission]:
     found: list[Submission] = []
     cursor = -1
     while True:
-        page = hub.store.list_submissions(viewer, after=cursor, limit=1000, kind=kind)
+        page = ctx.store.list_submissions(viewer, after=cursor, limit=1000, kind=kind)
         found += page
         if len(page) < 1000:
             return found
         cursor = page[-1].log_index
 
 
-def unacknowledged(hub: Hub, member: str, viewer: str) -> list[dict[str, Any]]:
+def unacknowledged(ctx: Context, member: str, viewer: str) -> list[dict[str, Any]]:
     """Sites visible to both ``member`` and ``viewer`` that ``member`` has not acknowledged,
     still in force, oldest first."""
-    hub.screening.refresh()
+    ctx.screening.refresh()
     # Only the acknowledgements the viewer may see count, or a restricted one would show.
-    done = hub.store.acknowledged(member, viewer=viewer)
+    done = ctx.store.acknowledged(member, viewer=viewer)
     now = clock.now()
-    shared = {s.id for s in visible(hub, viewer, "site")} if viewer != member else None
+    shared = {s.id for s in visible(ctx, viewer, "site")} if viewer != member else None
     items = []
-    for site in visible(hub, member, "site"):
-        status = hub.screening.status.get(site.id)
+    for site in visible(ctx, member, "site"):
+        status = ctx.screening.status.get(site.id)
         if (
             site.id in done
             or (shared is not None and site.id not in shared)

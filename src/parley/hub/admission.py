@@ -14,11 +14,12 @@ client time is within the allowed skew; the body matches its kind's JSON Schema
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import secrets
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -185,3 +186,25 @@ def token_authenticated(
         "body": body,
     }
     return admit(doc, jws.unsecured(doc, party.id), party, is_party, received, 0)
+
+
+@dataclass
+class Accepted:
+    record: NewSubmission
+    index: int
+    conflicts: list[dict[str, Any]] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)
+    related: dict[str, Any] | None = None
+
+    def answer(self) -> dict[str, Any]:
+        return {
+            "id": self.record.id,
+            "sequence": self.index,
+            "kind": self.record.kind,
+            "received_at": self.record.received_at,
+            "entry": base64.b64encode(self.record.entry).decode("ascii"),
+            "receipt": f"/api/v1/submissions/{self.record.id}/receipt",
+            "conflicts": self.conflicts,
+            "flags": self.flags,
+            **({"related": self.related} if self.related is not None else {}),
+        }

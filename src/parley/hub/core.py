@@ -7,12 +7,10 @@ its methods, so authentication and audience checks live here and in the store, n
 from __future__ import annotations
 
 import asyncio
-import base64
 import functools
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -28,7 +26,9 @@ from parley.errors import (
 )
 from parley.geo.region import Region
 from parley.hub import hubrecords, rules
-from parley.hub.admission import Checked, check, token_authenticated
+from parley.hub.admission import Accepted, Checked, check, token_authenticated
+from parley.hub.alerts import render
+from parley.hub.context import Context
 from parley.hub.cosigning import Cosigners, Witness
 from parley.hub.deconfliction import Parsed, Screening
 from parley.hub.housekeeping import Housekeeping
@@ -39,29 +39,6 @@ from parley.hub.webhooks import load_or_create_key as load_webhook_key
 from parley.hub.writer import Writer
 from parley.parties import keys, tokens
 from parley.store.db import REPLAYED, NewSubmission, Party, Store, Submission
-
-
-@dataclass
-class Accepted:
-    record: NewSubmission
-    index: int
-    conflicts: list[dict[str, Any]] = field(default_factory=list)
-    flags: list[str] = field(default_factory=list)
-    related: dict[str, Any] | None = None
-
-    def answer(self) -> dict[str, Any]:
-        return {
-            "id": self.record.id,
-            "sequence": self.index,
-            "kind": self.record.kind,
-            "received_at": self.record.received_at,
-            "entry": base64.b64encode(self.record.entry).decode("ascii"),
-            "receipt": f"/api/v1/submissions/{self.record.id}/receipt",
-            "conflicts": self.conflicts,
-            "flags": self.flags,
-            **({"related": self.related} if self.related is not None else {}),
-        }
-
 
 Outcome = Accepted | ParleyError
 REGION_TTL_S = 1.0  # how soon a change of the area of service made elsewhere applies
@@ -88,17 +65,19 @@ class Hub:
         self._region_seq: int | None = None
         self._region_read = -REGION_TTL_S
         self.alert_listeners: list[Callable[[], None]] = []
-        from parley.api.alerts import render  # the one audience-safe view of an alert
-
         self.webhooks = Deliveries(
             self.store,
             load_webhook_key(settings.webhook_key_path),
-            functools.partial(render, self),
+            functools.partial(render, self.screening),
             allow_private=settings.webhooks_allow_private,
         )
         self.alert_listeners.append(self.webhooks.wake)
+        self.context = Context(settings, self.store, self.screening, lambda: self.region)
         self.housekeeping = Housekeeping(
-            self, settings.housekeeping_interval_s, timedelta(hours=settings.reminder_after_h)
+            self.context,
+            self.alert_listeners,
+            settings.housekeeping_interval_s,
+            timedelta(hours=settings.reminder_after_h),
         )
         self.writer = Writer(self.store, settings.batch_max, on_commit=self._committed)
 
@@ -143,7 +122,7 @@ class Hub:
 
     def check(self, party: Party, compact: str) -> tuple[Checked, Prepared]:
         checked = check(compact, party, self.is_party, clock.now(), self.settings.max_clock_skew_s)
-        return checked, rules.prepare(self, party, checked)
+        return checked, rules.prepare(self.context, party, checked)
 
     async def submit_token_authenticated(
         self, party: Party, kind: str, body: dict[str, Any], audience: str | list[str]
@@ -152,7 +131,7 @@ class Hub:
 
         def checker() -> tuple[Checked, Prepared]:
             checked = token_authenticated(kind, party, body, audience, self.is_party, clock.now())
-            return checked, rules.prepare(self, party, checked)
+            return checked, rules.prepare(self.context, party, checked)
 
         (outcome,) = await self._submit([checker])
         if isinstance(outcome, ParleyError):
@@ -217,7 +196,7 @@ class Hub:
         followed = [(a, prepared[a.record.id]) for a in accepted if prepared[a.record.id].follow_up]
         if followed:
             loop = asyncio.get_running_loop()
-            await loop.run_in_executor(None, rules.follow_up, self, followed)
+            await loop.run_in_executor(None, rules.follow_up, self.context, followed)
         if arrivals or followed:
             for listener in self.alert_listeners:
                 listener()
@@ -231,7 +210,7 @@ class Hub:
     def draft_site(self, party: Party, body: dict[str, Any]) -> list[str]:
         """The flags a site would get (possible duplicates), checked but not stored."""
         self.refresh_region()
-        return rules.draft_site(self, party, body)
+        return rules.draft_site(self.context, party, body)
 
     def check_position(self, lat: float, lon: float) -> None:
         """Refuse a position wholly outside the area this hub serves."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -13,24 +14,24 @@ from parley.hub.acknowledgements import unacknowledged
 from parley.parties import jws
 
 if TYPE_CHECKING:
-    from parley.hub.core import Hub
+    from parley.hub.context import Context
 
 log = logging.getLogger("parley.hub.housekeeping")
 
 
-def remind(hub: Hub, after: timedelta) -> int:
+def remind(ctx: Context, after: timedelta) -> int:
     """Alert each member once about every site it has left unacknowledged for ``after``."""
     raised = 0
-    for member in [p.id for p in hub.store.parties() if p.role == "member"]:
-        done = hub.store.alert_subjects(member, "reminder")
+    for member in [p.id for p in ctx.store.parties() if p.role == "member"]:
+        done = ctx.store.alert_subjects(member, "reminder")
         due = [
             item
-            for item in unacknowledged(hub, member, member)
+            for item in unacknowledged(ctx, member, member)
             if item["age_s"] >= after.total_seconds() and item["id"] not in done
         ]
         for item in due:
             hours = item["age_s"] / 3600
-            hub.store.add_alerts(
+            ctx.store.add_alerts(
                 "reminder",
                 item["id"],
                 f"you have not acknowledged receiving site {item['id']} from {item['party']}, "
@@ -41,16 +42,16 @@ def remind(hub: Hub, after: timedelta) -> int:
     return raised
 
 
-def expire(hub: Hub, now: datetime) -> int:
+def expire(ctx: Context, now: datetime) -> int:
     """Tell every member that can see it that a site or movement is no longer valid."""
     raised = 0
-    members = {p.id for p in hub.store.parties() if p.role == "member"}
-    for sub in hub.store.iter_submissions(("site", "movement")):
+    members = {p.id for p in ctx.store.parties() if p.role == "member"}
+    for sub in ctx.store.iter_submissions(("site", "movement")):
         body = jws.Parsed(sub.jws, stored=True).payload["body"]
         end = (body.get("valid") or body.get("time") or {}).get("end")
         if not end or clock.parse(end) > now:
             continue
-        holder = hub.screening.holders.get(sub.id)
+        holder = ctx.screening.holders.get(sub.id)
         audience = (
             members
             if holder is None or holder.audience is None
@@ -59,16 +60,23 @@ def expire(hub: Hub, now: datetime) -> int:
         told = sorted(
             p
             for p in audience - {sub.party_id}
-            if sub.id not in hub.store.alert_subjects(p, "expired")
+            if sub.id not in ctx.store.alert_subjects(p, "expired")
         )
-        hub.store.add_alerts("expired", sub.id, f"{sub.kind} {sub.id} expired at {end}", told)
+        ctx.store.add_alerts("expired", sub.id, f"{sub.kind} {sub.id} expired at {end}", told)
         raised += len(told)
     return raised
 
 
 class Housekeeping:
-    def __init__(self, hub: Hub, interval_s: float, remind_after: timedelta) -> None:
-        self.hub = hub
+    def __init__(
+        self,
+        ctx: Context,
+        listeners: Sequence[Callable[[], None]],
+        interval_s: float,
+        remind_after: timedelta,
+    ) -> None:
+        self.ctx = ctx
+        self.listeners = listeners
         self.interval_s = interval_s
         self.remind_after = remind_after
         self._stop = threading.Event()
@@ -80,9 +88,9 @@ class Housekeeping:
         self._thread.join(timeout=10)
 
     def run_once(self) -> int:
-        raised = remind(self.hub, self.remind_after) + expire(self.hub, clock.now())
+        raised = remind(self.ctx, self.remind_after) + expire(self.ctx, clock.now())
         if raised:
-            for listener in self.hub.alert_listeners:
+            for listener in self.listeners:
                 listener()
         return raised
 

@@ -25,7 +25,8 @@ from parley.records import areamaps, audiences, incidents, notices, operations
 from parley.store.db import Party, Submission
 
 if TYPE_CHECKING:
-    from parley.hub.core import Accepted, Hub
+    from parley.hub.admission import Accepted
+    from parley.hub.context import Context
 
 RESOLUTIONS = ("amended", "cancelled", "accepted-after-coordination")
 
@@ -37,49 +38,49 @@ class Prepared:
     follow_up: bool = False
 
 
-def prepare(hub: Hub, party: Party, checked: Checked) -> Prepared:
+def prepare(ctx: Context, party: Party, checked: Checked) -> Prepared:
     kind = checked.record.kind
     body: dict[str, Any] = checked.document["body"]
     audience = checked.record.audience
     ready = Prepared(parsed=parse(kind, body))
-    _in_region(hub, kind, ready.parsed, body)
+    _in_region(ctx, kind, ready.parsed, body)
     if kind in REPEATABLE:
-        ready.flags += _repeated(hub, party, kind, body)
+        ready.flags += _repeated(ctx, party, kind, body)
     if isinstance(ready.parsed, list):
-        _operation(hub, party, ready.parsed, body, audience)
+        _operation(ctx, party, ready.parsed, body, audience)
     elif kind == "site" and isinstance(ready.parsed, shapes.Site):
         notices.check_site(body)
-        ready.flags += _duplicates(hub, party, body)
+        ready.flags += _duplicates(ctx, party, body)
     elif kind == "movement" and isinstance(ready.parsed, shapes.Movement):
         ready.flags += notices.movement_flags(
-            ready.parsed, body, clock.now(), timedelta(seconds=hub.settings.max_clock_skew_s)
+            ready.parsed, body, clock.now(), timedelta(seconds=ctx.settings.max_clock_skew_s)
         )
     elif kind == "operation-status":
-        current = _own_operation(hub, party, body.get("operation"), "body.operation")
-        _refer(hub, "operation status", audience, str(body["operation"]), "body.operation", True)
+        current = _own_operation(ctx, party, body.get("operation"), "body.operation")
+        _refer(ctx, "operation status", audience, str(body["operation"]), "body.operation", True)
         operations.check_transition(str(body["operation"]), current, str(body.get("status")))
     elif kind == "acknowledgement":
-        _acknowledgement(hub, party, body.get("record"), audience)
+        _acknowledgement(ctx, party, body.get("record"), audience)
     elif kind == "withdrawal":
-        _withdrawal(hub, party, notices.check_withdrawal(body), audience)
+        _withdrawal(ctx, party, notices.check_withdrawal(body), audience)
         ready.follow_up = True
     elif kind == "incident":
         incidents.check_report(body)
         incidents.probe(body)  # the location and time must make a valid probe
         ready.follow_up = True
     elif kind == "review":
-        _review(hub, party, body, audience)
+        _review(ctx, party, body, audience)
     elif kind == "resolution":
-        _resolution(hub, party, body, audience)
+        _resolution(ctx, party, body, audience)
     elif kind in ("area-map", "area-vote"):
-        _area_map(hub, party, kind, body, audience)
+        _area_map(ctx, party, kind, body, audience)
     elif kind == "intelligence":
-        _stix_refs(hub, party, body, audience)
+        _stix_refs(ctx, party, body, audience)
     return ready
 
 
 def _stix_refs(
-    hub: Hub, party: Party, body: dict[str, Any], audience: tuple[str, ...] | None
+    ctx: Context, party: Party, body: dict[str, Any], audience: tuple[str, ...] | None
 ) -> None:
     """A STIX object names others in its ``*_ref`` and ``*_refs`` properties (a relationship's
     source and target, a report's objects). Each one that is intelligence the author may see
@@ -94,37 +95,37 @@ def _stix_refs(
         else:
             continue
         for where, stix_id in named:
-            held = hub.store.intelligence_audiences(stix_id, party.id)
+            held = ctx.store.intelligence_audiences(stix_id, party.id)
             if held and not any(audiences.within(audience, a) for a in held):
                 audiences.require_within(
                     audience, held[0], what="object", subject_name="object", refers=where
                 )
 
 
-def draft_site(hub: Hub, party: Party, body: dict[str, Any]) -> list[str]:
+def draft_site(ctx: Context, party: Party, body: dict[str, Any]) -> list[str]:
     """What notifying this site would be told, without signing or storing anything."""
     parsed = parse("site", body)
-    _in_region(hub, "site", parsed, body)
+    _in_region(ctx, "site", parsed, body)
     notices.check_site(body)
-    return _duplicates(hub, party, body)
+    return _duplicates(ctx, party, body)
 
 
-def _in_region(hub: Hub, kind: str, parsed: Parsed | None, body: dict[str, Any]) -> None:
+def _in_region(ctx: Context, kind: str, parsed: Parsed | None, body: dict[str, Any]) -> None:
     """Refuse what lies wholly outside the area the hub serves (a typo, most often)."""
-    if hub.region is None:
+    if ctx.region is None:
         return
     if isinstance(parsed, list):
         for i, volume in enumerate(parsed):
-            hub.region.check(footprint_shape(volume.footprint), f"body.volumes[{i}].footprint")
+            ctx.region.check(footprint_shape(volume.footprint), f"body.volumes[{i}].footprint")
     elif parsed is not None:
         where = "body.route" if kind == "movement" else "body.geometry"
-        hub.region.check(footprint_shape(parsed.footprint), where)
+        ctx.region.check(footprint_shape(parsed.footprint), where)
     elif kind == "incident":
-        hub.region.check(footprint_shape(incidents.probe(body).footprint), "body.location")
+        ctx.region.check(footprint_shape(incidents.probe(body).footprint), "body.location")
 
 
 def _refer(
-    hub: Hub,
+    ctx: Context,
     what: str,
     audience: tuple[str, ...] | None,
     subject: str,
@@ -134,13 +135,13 @@ def _refer(
 ) -> None:
     """The one audience rule, for a reference to a record the author has already been found
     to see (so reading its audience here reveals nothing new)."""
-    subject_audience = hub.store.audience_of(subject)
+    subject_audience = ctx.store.audience_of(subject)
     check = audiences.require_same if exact else audiences.require_within
     check(audience, subject_audience, what=what, subject_name=subject_name, refers=refers)
 
 
 def _area_map(
-    hub: Hub, party: Party, kind: str, body: dict[str, Any], audience: tuple[str, ...] | None
+    ctx: Context, party: Party, kind: str, body: dict[str, Any], audience: tuple[str, ...] | None
 ) -> None:
     if audience is not None:
         raise InvalidSubmission(
@@ -148,23 +149,23 @@ def _area_map(
         )
     if not isinstance(body.get("map"), str):
         raise InvalidSubmission("map must name the map", field="body.map")
-    hub.screening.refresh()
-    current = hub.screening.maps.get(body["map"])
+    ctx.screening.refresh()
+    current = ctx.screening.maps.get(body["map"])
     if kind == "area-map":
         proposed = areamaps.parse_proposal(body)
-        if hub.region is not None:
+        if ctx.region is not None:
             for i, area in enumerate(proposed.values()):
-                hub.region.check(footprint_shape(area.footprint), f"body.areas[{i}].geometry")
+                ctx.region.check(footprint_shape(area.footprint), f"body.areas[{i}].geometry")
         areamaps.check_proposal(current, body)
     else:
         areamaps.check_vote(current, party.id, body)
         assert current is not None  # check_vote refuses a vote on no map
         version = current.versions[body["version"]]
-        _refer(hub, "vote", audience, version.record, "body.version", subject_name="map version")
+        _refer(ctx, "vote", audience, version.record, "body.version", subject_name="map version")
 
 
 def _operation(
-    hub: Hub,
+    ctx: Context,
     party: Party,
     volumes: list[shapes.Volume],
     body: dict[str, Any],
@@ -173,19 +174,19 @@ def _operation(
     operations.check_horizon(
         volumes,
         clock.now(),
-        timedelta(days=hub.settings.planning_horizon_days),
-        timedelta(seconds=hub.settings.max_clock_skew_s),
+        timedelta(days=ctx.settings.planning_horizon_days),
+        timedelta(seconds=ctx.settings.max_clock_skew_s),
     )
     if "supersedes" in body:
-        current = _own_operation(hub, party, body["supersedes"], "body.supersedes")
-        _refer(hub, "amendment", audience, str(body["supersedes"]), "body.supersedes", True)
+        current = _own_operation(ctx, party, body["supersedes"], "body.supersedes")
+        _refer(ctx, "amendment", audience, str(body["supersedes"]), "body.supersedes", True)
         operations.check_amendable(str(body["supersedes"]), current)
     if "key" in body:
-        _picture(hub, party, volumes, body["key"], audience)
+        _picture(ctx, party, volumes, body["key"], audience)
 
 
 def _picture(
-    hub: Hub,
+    ctx: Context,
     party: Party,
     volumes: list[shapes.Volume],
     key: object,
@@ -199,9 +200,9 @@ def _picture(
     if not isinstance(key, list) or not all(isinstance(k, str) for k in key):
         raise InvalidSubmission("key must be a list of record ids", field="body.key")
     for i, named in enumerate(key):
-        if hub.store.get_submission(named, party.id) is not None:
-            _refer(hub, "operation", audience, named, f"body.key[{i}]")
-    unseen = hub.screening.unseen(party.id, volumes, key, audience)
+        if ctx.store.get_submission(named, party.id) is not None:
+            _refer(ctx, "operation", audience, named, f"body.key[{i}]")
+    unseen = ctx.screening.unseen(party.id, volumes, key, audience)
     if unseen:
         raise Conflict(
             f"{len(unseen)} record(s) in this space and time are newer than your picture; "
@@ -211,9 +212,9 @@ def _picture(
         )
 
 
-def _own_operation(hub: Hub, party: Party, operation: object, field: str) -> str:
+def _own_operation(ctx: Context, party: Party, operation: object, field: str) -> str:
     """The status of one of ``party``'s own operations; refused otherwise."""
-    found = hub.screening.operation(party.id, str(operation))
+    found = ctx.screening.operation(party.id, str(operation))
     if not isinstance(operation, str) or found is None:
         raise NotFound(f"no operation {operation!r}", field=field)
     holder, status = found
@@ -223,27 +224,27 @@ def _own_operation(hub: Hub, party: Party, operation: object, field: str) -> str
 
 
 def _acknowledgement(
-    hub: Hub, party: Party, record: object, audience: tuple[str, ...] | None
+    ctx: Context, party: Party, record: object, audience: tuple[str, ...] | None
 ) -> None:
     """A member acknowledges receipt of a site or movement it can see, once."""
-    found = hub.store.get_submission(record, party.id) if isinstance(record, str) else None
+    found = ctx.store.get_submission(record, party.id) if isinstance(record, str) else None
     if found is None or found.kind not in ("site", "movement"):
         raise NotFound(f"no site or movement {record!r}", field="body.record")
-    _refer(hub, "acknowledgement", audience, found.id, "body.record")
-    if hub.store.acknowledged(party.id, [found.id]):
+    _refer(ctx, "acknowledgement", audience, found.id, "body.record")
+    if ctx.store.acknowledged(party.id, [found.id]):
         raise Conflict(f"you already acknowledged {found.id}", field="body.record")
 
 
-def _repeated(hub: Hub, party: Party, kind: str, body: dict[str, Any]) -> list[str]:
-    same = hub.screening.same_body(party.id, kind, body)
+def _repeated(ctx: Context, party: Party, kind: str, body: dict[str, Any]) -> list[str]:
+    same = ctx.screening.same_body(party.id, kind, body)
     if same is None:
         return []
     return [f"likely duplicate of {same}: the same {kind} was already notified and is in force"]
 
 
-def _duplicates(hub: Hub, party: Party, body: dict[str, Any]) -> list[str]:
+def _duplicates(ctx: Context, party: Party, body: dict[str, Any]) -> list[str]:
     probe = shapes.parse_site({**body, "radius_m": notices.DUPLICATE_WITHIN_M})
-    near = hub.screening.nearby_sites(party.id, probe, notices.DUPLICATE_WITHIN_M)
+    near = ctx.screening.nearby_sites(party.id, probe, notices.DUPLICATE_WITHIN_M)
     return [
         f"possible duplicate of {other}: a {probe.category} within "
         f"{notices.DUPLICATE_WITHIN_M:.0f} m"
@@ -251,89 +252,91 @@ def _duplicates(hub: Hub, party: Party, body: dict[str, Any]) -> list[str]:
     ]
 
 
-def _withdrawal(hub: Hub, party: Party, record: str, audience: tuple[str, ...] | None) -> None:
-    found = hub.store.get_submission(record, party.id)
+def _withdrawal(ctx: Context, party: Party, record: str, audience: tuple[str, ...] | None) -> None:
+    found = ctx.store.get_submission(record, party.id)
     if found is None:
         raise NotFound(f"no record {record!r}", field="body.record")
     if found.party_id != party.id:
         raise Forbidden("only the notifier of a record withdraws it", field="body.record")
     if found.kind not in ("site", "movement"):
         raise Unprocessable("only sites and movements are withdrawn", field="body.record")
-    _refer(hub, "withdrawal", audience, found.id, "body.record", True)
-    hub.screening.refresh()
-    if hub.screening.status.get(record) == "withdrawn":
+    _refer(ctx, "withdrawal", audience, found.id, "body.record", True)
+    ctx.screening.refresh()
+    if ctx.screening.status.get(record) == "withdrawn":
         raise Conflict(f"{record} is already withdrawn", field="body.record")
 
 
-def _review(hub: Hub, party: Party, body: dict[str, Any], audience: tuple[str, ...] | None) -> None:
+def _review(
+    ctx: Context, party: Party, body: dict[str, Any], audience: tuple[str, ...] | None
+) -> None:
     incident = body.get("incident")
-    visible = isinstance(incident, str) and _is(hub, party, incident, "incident")
+    visible = isinstance(incident, str) and _is(ctx, party, incident, "incident")
     request: Submission | None = None
     request_to = None
     if body.get("step") == "answer" and isinstance(body.get("request"), str):
-        request = hub.store.get_submission(body["request"], party.id)
+        request = ctx.store.get_submission(body["request"], party.id)
         if request is not None and request.kind == "review":
             asked = jws.Parsed(request.jws, stored=True).payload["body"]
             if asked.get("step") == "request" and asked.get("incident") == incident:
                 request_to = str(asked.get("to"))
     incidents.check_review(party.role, party.id, body, request_to, visible)
     # check_review refused an incident the author cannot see, and an answer without its request
-    _refer(hub, "review", audience, str(incident), "body.incident", subject_name="incident")
+    _refer(ctx, "review", audience, str(incident), "body.incident", subject_name="incident")
     if request is not None:
-        _refer(hub, "answer", audience, request.id, "body.request", subject_name="request")
+        _refer(ctx, "answer", audience, request.id, "body.request", subject_name="request")
 
 
 def _resolution(
-    hub: Hub, party: Party, body: dict[str, Any], audience: tuple[str, ...] | None
+    ctx: Context, party: Party, body: dict[str, Any], audience: tuple[str, ...] | None
 ) -> None:
     if body.get("outcome") not in RESOLUTIONS:
         raise InvalidSubmission(
             f"outcome must be one of {', '.join(RESOLUTIONS)}", field="body.outcome"
         )
-    mine = {c.id for _, c in hub.store.conflicts_for(party.id, 0, 100_000)}
+    mine = {c.id for _, c in ctx.store.conflicts_for(party.id, 0, 100_000)}
     if body.get("conflict") not in mine:
         raise NotFound(f"no conflict {body.get('conflict')!r}", field="body.conflict")
     # A conflict is known only to the parties it alerted: that is its audience.
     audiences.require_within(
         audience,
-        hub.store.conflict_audience(str(body["conflict"])),
+        ctx.store.conflict_audience(str(body["conflict"])),
         what="resolution",
         subject_name="conflict",
         refers="body.conflict",
     )
 
 
-def _is(hub: Hub, party: Party, record: str, kind: str) -> bool:
-    found = hub.store.get_submission(record, party.id)
+def _is(ctx: Context, party: Party, record: str, kind: str) -> bool:
+    found = ctx.store.get_submission(record, party.id)
     return found is not None and found.kind == kind
 
 
-def follow_up(hub: Hub, done: Sequence[tuple[Accepted, Prepared]]) -> None:
+def follow_up(ctx: Context, done: Sequence[tuple[Accepted, Prepared]]) -> None:
     """Tell the parties concerned, after the commit."""
     for accepted, _ in done:
         record = accepted.record
         body = jws.Parsed(record.jws, stored=True).payload["body"]
         if record.kind == "withdrawal":
-            _tell_withdrawal(hub, record.party_id, str(body["record"]))
+            _tell_withdrawal(ctx, record.party_id, str(body["record"]))
         elif record.kind == "incident":
-            accepted.related = _correlate(hub, record.party_id, record.id, record.audience, body)
+            accepted.related = _correlate(ctx, record.party_id, record.id, record.audience, body)
 
 
-def _audience_of(hub: Hub, record: str) -> set[str]:
-    holder = hub.screening.holders.get(record)
-    every = {p.id for p in hub.store.parties()}
+def _audience_of(ctx: Context, record: str) -> set[str]:
+    holder = ctx.screening.holders.get(record)
+    every = {p.id for p in ctx.store.parties()}
     return every if holder is None or holder.audience is None else set(holder.audience)
 
 
-def _tell_withdrawal(hub: Hub, author: str, record: str) -> None:
-    hub.screening.refresh()
-    members = {p.id for p in hub.store.parties() if p.role == "member"}
-    told = sorted((members & _audience_of(hub, record)) - {author})
-    hub.store.add_alerts("withdrawal", record, f"{author} withdrew {record}", told)
+def _tell_withdrawal(ctx: Context, author: str, record: str) -> None:
+    ctx.screening.refresh()
+    members = {p.id for p in ctx.store.parties() if p.role == "member"}
+    told = sorted((members & _audience_of(ctx, record)) - {author})
+    ctx.store.add_alerts("withdrawal", record, f"{author} withdrew {record}", told)
 
 
 def _correlate(
-    hub: Hub, author: str, incident: str, audience: tuple[str, ...] | None, body: dict[str, Any]
+    ctx: Context, author: str, incident: str, audience: tuple[str, ...] | None, body: dict[str, Any]
 ) -> dict[str, Any]:
     """Operations near the incident in space and time that the reporter may see; each
     operation's party is alerted if it may see the incident.
@@ -341,15 +344,15 @@ def _correlate(
     Operations the reporter may not see are neither named nor counted: a count would let a
     reporter map hidden operations by placing incidents (restricted to itself) and watching
     it. Their parties are still alerted; nothing of that alert reaches the reporter."""
-    near = hub.screening.operations_near(incidents.probe(body))
-    seen_by = set(audience) if audience is not None else {p.id for p in hub.store.parties()}
+    near = ctx.screening.operations_near(incidents.probe(body))
+    seen_by = set(audience) if audience is not None else {p.id for p in ctx.store.parties()}
     named = []
     for operation, distance in near:
-        holder = hub.screening.holders[operation]
+        holder = ctx.screening.holders[operation]
         if holder.visible_to(author):
             named.append({"operation": operation, "distance_m": round(distance, 1)})
         if holder.party in seen_by and holder.party != author:
-            hub.store.add_alerts(
+            ctx.store.add_alerts(
                 "incident-correlation",
                 incident,
                 f"an incident was reported {distance:,.0f} m from your operation {operation}",

@@ -20,7 +20,8 @@ from typing import Any
 
 from parley import clock
 from parley.errors import BadRequest, Forbidden, NotFound, ParleyError
-from parley.hub.core import Accepted, Hub
+from parley.hub.admission import Accepted
+from parley.hub.core import Hub
 from parley.intel import filters, pool
 from parley.intel.collections import Collection, Collections
 from parley.intel.cursors import Cursors, Scope
