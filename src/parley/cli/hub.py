@@ -108,9 +108,10 @@ def region_clear(data_dir: Path, database_url: str | None, as_json: bool) -> Non
 @click.option("--port", default=8000, show_default=True, type=int)
 def serve(data_dir: Path, database_url: str | None, host: str, port: int) -> None:
     """Serve the hub over HTTP."""
+    from parley.api import serve as server
     from parley.hub import setup
 
-    setup.serve(setup.settings_for(data_dir, database_url), host, port)
+    server.serve(setup.settings_for(data_dir, database_url), host, port)
 
 
 @cli.command()
@@ -214,6 +215,7 @@ def party_list(data_dir: Path, database_url: str | None, as_json: bool) -> None:
 @JSON
 def demo(data_dir: Path, host: str, port: int, no_serve: bool, as_json: bool) -> None:
     """Set up a hub with a real scenario on SQLite, then serve it."""
+    from parley.api import serve as server
     from parley.cli import demo as scenario
     from parley.hub import setup
 
@@ -227,6 +229,6 @@ def demo(data_dir: Path, host: str, port: int, no_serve: bool, as_json: bool) ->
     try:
         summary["witnesses"] = witnesses.described
         emit(summary, as_json, scenario.describe(summary))
-        setup.serve(witnesses.configure(settings), host, port)
+        server.serve(witnesses.configure(settings), host, port)
     finally:
         witnesses.stop()

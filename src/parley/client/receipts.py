@@ -24,10 +24,10 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from parley.errors import LogError, ParleyError
-from parley.hub.hublog import RECEIPT_VERSION
 from parley.log import checkpoint as cp
 from parley.log import merkle, note
 from parley.log.policy import Policy
+from parley.log.receipt import RECEIPT_VERSION
 from parley.parties import jws
 
 

@@ -26,11 +26,11 @@ from parley.hub.admission import ENTRY_VERSION, log_entry
 from parley.hub.cosigning import Cosigners
 from parley.log import checkpoint as cp
 from parley.log import merkle, note, tiles
+from parley.log.receipt import RECEIPT_VERSION
 from parley.store.db import LogRecord, Store, Submission
 
 log = logging.getLogger("parley.log")
 
-RECEIPT_VERSION = "parley-receipt/1"
 _str = json.encoder.encode_basestring  # a JSON string, escaped as RFC 8785 escapes it
 CATCH_UP_CHUNK = 10_000
 
