@@ -236,7 +236,9 @@ async function startAlerts() {
   let cursor = 0;
   try {
     const { items, cursor: last } = await state.hub.all("/api/v1/alerts", { cursor: 0 });
-    for (const a of items) addAlert(a, false);
+    // Drawn once for the whole backlog, not once per alert.
+    for (const a of items) addAlert(a, false, false);
+    if (view) view.renderConflicts(state.conflicts, state.records);
     cursor = last ?? 0;
   } catch (err) {
     if (err instanceof HubError && err.status === 404) {
@@ -274,7 +276,7 @@ function streamStatus(status, detail) {
   node.dataset.state = status;
 }
 
-function addAlert(alert, live) {
+function addAlert(alert, live, draw = true) {
   const known = state.alerts.has(alert.id);
   state.alerts.set(alert.id, alert);
   if (alert.conflict?.id) state.conflicts.set(alert.conflict.id, alert.conflict);
@@ -283,6 +285,7 @@ function addAlert(alert, live) {
     // The conflict may name a record this page has not loaded yet.
     refresh();
   }
+  if (!draw) return;
   renderAlerts();
   if (view) view.renderConflicts(state.conflicts, state.records);
 }
@@ -316,8 +319,7 @@ async function acknowledgeShown() {
   const failed = [];
   for (const alert of todo) {
     try {
-      const updated = await state.hub.json("POST", `/api/v1/alerts/${encodeURIComponent(alert.id)}/ack`);
-      state.alerts.set(alert.id, { ...alert, ...updated });
+      await acknowledgeAlert(alert);
       done++;
       $("#alerts-shown").textContent = `Acknowledging: ${done} of ${todo.length}…`;
     } catch (err) {
@@ -328,6 +330,16 @@ async function acknowledgeShown() {
   $("#alerts-shown").textContent = failed.length
     ? `${done} acknowledged; ${failed.length} not: ${failed[0]}`
     : `${done} alert${done === 1 ? "" : "s"} acknowledged.`;
+}
+
+// A signed record on the log, told to this party alone; the alert takes the record's time.
+async function acknowledgeAlert(alert) {
+  const body = alert.conflict?.id ? { alert: alert.id, conflict: alert.conflict.id } : { alert: alert.id };
+  const document = makeDocument("alert-acknowledgement", state.me.id, body, [state.me.id], state.hub.now());
+  const answer = await state.hub.submit(await sign(document, state.key, state.me.id));
+  const conflict = alert.conflict?.state === "open" ? { ...alert.conflict, state: "acknowledged" } : alert.conflict;
+  state.alerts.set(alert.id, { ...alert, acknowledged_at: answer.received_at, conflict });
+  if (conflict?.id) state.conflicts.set(conflict.id, conflict);
 }
 
 function renderAlerts() {
@@ -362,7 +374,7 @@ function renderAlerts() {
   clear(list, shown.slice(0, 200).map((a) => alertItem(a, true)));
 }
 
-function alertItem(alert, ackable) {
+function alertItem(alert, canAck) {
   const c = alert.conflict ?? {};
   const status = el("span", { class: "status", role: "status" });
   const ack = el(
@@ -374,8 +386,7 @@ function alertItem(alert, ackable) {
       onclick: async () => {
         ack.disabled = true;
         try {
-          const updated = await state.hub.json("POST", `/api/v1/alerts/${encodeURIComponent(alert.id)}/ack`);
-          state.alerts.set(alert.id, { ...alert, ...updated });
+          await acknowledgeAlert(alert);
           renderAlerts();
         } catch (err) {
           status.textContent = `Not acknowledged: ${err.message}`;
@@ -397,7 +408,7 @@ function alertItem(alert, ackable) {
       target && state.records.has(target)
         ? el("button", { type: "button", onclick: () => { select(target); view.focus(target); } }, "Show on map")
         : null,
-      ackable ? (alert.acknowledged_at ? el("span", { class: "seen-at" }, `Acknowledged ${when(alert.acknowledged_at)}`) : ack) : null,
+      canAck ? (alert.acknowledged_at ? el("span", { class: "seen-at" }, `Acknowledged ${when(alert.acknowledged_at)}`) : ack) : null,
       status,
     ),
   );
