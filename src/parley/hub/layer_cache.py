@@ -1,9 +1,9 @@
 """The map layers, indexed once per viewer and per state of the log, for /ogc/'s pages.
 
-Building a layer reads and re-parses every record the viewer may see (about 0.7 s for 10,000
-sites); a client paging through it, or QGIS panning, asks for it again with every request. So
-each (viewer, layer) is built once by :func:`parley.hub.layers.features` — the one audience
-check — and kept with:
+Building a layer reads and re-parses every record the viewer may see (a third of a millisecond
+per site here: half a minute for 100,000); a client paging through it, or QGIS panning, asks
+for it again with every request. So each (viewer, layer) is built once by
+:func:`parley.hub.layers.features` — the one audience check — and kept with:
 
 * every feature's GeoJSON, serialized once, in log order (a page is a join of bytes);
 * each feature's time interval as floats (open ends infinite), so ``datetime`` is two vector
@@ -13,11 +13,14 @@ check — and kept with:
 
 The key is the viewer's party id: what a party may see is its own records, those shared with
 all and those whose audience names it, so two parties never share an entry. An entry is
-stamped with the log's size when its build began and is used only while the log still has that
-size: every record (a new site, a withdrawal, an operation's status, an area vote) grows the log,
-and nothing else changes these layers. ``conflicts`` is never cached: its features depend on the
-time (a conflict turns moot when a side's window ends) and on the viewer's acknowledgements,
-which are not log records. A few entries are kept, least recently used first out.
+stamped with the log's size when its build began and is used as it is only while the log
+still has that size: every record (a new site, a withdrawal, an operation's status, an area
+vote) grows the log, and nothing else changes these layers. When the log has grown, the
+entry is extended with the features of the new records, unless one of them is of a kind
+that changes features already built (:data:`RESHAPING`): then the layer is built again.
+``conflicts`` is never cached: its features depend on the time (a conflict turns moot when a
+side's window ends) and on the viewer's acknowledgements, which are not log records. A few
+entries are kept, least recently used first out.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import math
 import threading
 import weakref
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -41,6 +44,16 @@ from parley.hub.layers import Feature, features
 from parley.store.db import Party
 
 UNCACHED = frozenset({"conflicts"})
+# Records of these kinds change features already built: a withdrawal removes one, a status or an
+# amendment rewrites one, an area map's version or vote changes which version is in force. After
+# one, the layer is built again; after any other record, only the new records are read.
+RESHAPING: dict[str, tuple[str, ...]] = {
+    "sites": ("withdrawal",),
+    "movements": ("withdrawal", "operation-status"),
+    "operations": ("withdrawal", "operation-status", "operation"),
+    "areas": ("withdrawal", "area-map", "area-vote"),
+    "incidents": ("withdrawal",),
+}
 CAPACITY = 12
 Box = tuple[float, float, float, float]
 Window = tuple[datetime | None, datetime | None]
@@ -52,6 +65,7 @@ class Indexed:
 
     size: int
     ids: list[str]
+    index: dict[str, int]  # feature id -> position
     blobs: list[bytes]
     starts: npt.NDArray[np.float64]
     ends: npt.NDArray[np.float64]
@@ -79,9 +93,11 @@ class Indexed:
                 geometry = shape(feature.geometry)
                 bounds[i] = geometry.bounds
                 exact[i] = geometry
+        ids = [f.id for f in found]
         return cls(
             size,
-            [f.id for f in found],
+            ids,
+            {key: i for i, key in enumerate(ids)},
             [orjson.dumps(f.geojson()) for f in found],
             starts,
             ends,
@@ -124,10 +140,23 @@ class Indexed:
         return near
 
     def position(self, feature_id: str) -> int | None:
-        try:
-            return self.ids.index(feature_id)
-        except ValueError:
-            return None
+        return self.index.get(feature_id)
+
+    def extended(self, found: Sequence[Feature], size: int) -> Indexed:
+        """This layer with ``found`` appended (those it already holds skipped: a build sees
+        records committed after its stamp, and the next extension reads them again)."""
+        more = Indexed.of([f for f in found if f.id not in self.index], size)
+        at = len(self.ids)
+        return Indexed(
+            size,
+            self.ids + more.ids,
+            {**self.index, **{key: at + i for key, i in more.index.items()}},
+            self.blobs + more.blobs,
+            np.concatenate([self.starts, more.starts]),
+            np.concatenate([self.ends, more.ends]),
+            np.concatenate([self.bounds, more.bounds]),
+            {**self.exact, **{at + i: g for i, g in more.exact.items()}},
+        )
 
 
 class LayerCache:
@@ -155,9 +184,14 @@ class LayerCache:
                 entry = self._fresh(key, size)
                 if entry is not None:
                     return entry
+            with self._lock:
+                old = self._entries.get(key)
             # Stamped with the size read before the build: a record committed during the build
-            # makes the next request rebuild, never serves a stale layer as fresh.
-            entry = Indexed.of(features(hub, viewer, layer), size)
+            # is read again by the next request, never taken as already seen.
+            if old is not None and old.size < size and not _reshaped(hub, layer, old.size):
+                entry = old.extended(features(hub, viewer, layer, after=old.size - 1), size)
+            else:
+                entry = Indexed.of(features(hub, viewer, layer), size)
             with self._lock:
                 self._entries[key] = entry
                 self._entries.move_to_end(key)
@@ -171,6 +205,17 @@ class LayerCache:
             return None
         self._entries.move_to_end(key)
         return entry
+
+
+def _reshaped(hub: Hub, layer: str, size: int) -> bool:
+    """Whether any record from log index ``size`` on may change features built before it
+    (whoever may see it: this only decides between rebuilding and extending)."""
+    found = hub.store.iter_submissions(RESHAPING[layer], after=size - 1)
+    try:
+        return next(found, None) is not None
+    finally:
+        if isinstance(found, Generator):
+            found.close()  # its connection, now rather than when collected
 
 
 _caches: weakref.WeakKeyDictionary[Hub, LayerCache] = weakref.WeakKeyDictionary()

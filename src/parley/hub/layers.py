@@ -66,8 +66,9 @@ class UnknownLayer(LookupError):
     pass
 
 
-def features(hub: Hub, viewer: Party, layer: str) -> list[Feature]:
-    """Every feature of ``layer`` that ``viewer`` may see, in log order."""
+def features(hub: Hub, viewer: Party, layer: str, after: int = -1) -> list[Feature]:
+    """Every feature of ``layer`` that ``viewer`` may see, in log order; of the records after
+    log index ``after`` only, if given (conflicts are always read whole)."""
     if layer not in LAYERS:
         raise UnknownLayer(layer)
     hub.screening.refresh()
@@ -82,7 +83,7 @@ def features(hub: Hub, viewer: Party, layer: str) -> list[Feature]:
         "areas": ("area", "area-map"),
         "incidents": ("incident",),
     }[layer]
-    for sub in _visible(hub, viewer, kinds):
+    for sub in _visible(hub, viewer, kinds, after):
         if hub.screening.status.get(sub.id) in GONE:
             continue
         try:
@@ -92,10 +93,10 @@ def features(hub: Hub, viewer: Party, layer: str) -> list[Feature]:
     return made
 
 
-def _visible(hub: Hub, viewer: Party, kinds: tuple[str, ...]) -> Iterator[Submission]:
+def _visible(hub: Hub, viewer: Party, kinds: tuple[str, ...], start: int) -> Iterator[Submission]:
     found: list[Submission] = []
     for kind in kinds:
-        after = -1
+        after = start
         while True:
             page = hub.store.list_submissions(viewer.id, after=after, limit=PAGE, kind=kind)
             found.extend(page)
