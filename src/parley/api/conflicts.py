@@ -10,7 +10,7 @@ from parley.api.alerts import Cursor
 from parley.api.auth import current_party, hub_of
 from parley.errors import BadRequest
 from parley.geo.screening import SEVERITY
-from parley.hub.deconfliction import STATES
+from parley.records.kinds import STATES
 from parley.store.db import Party
 
 router = APIRouter(prefix="/api/v1/conflicts", tags=["conflicts"])

@@ -104,8 +104,8 @@ def for_viewer(hub: Hub, viewer: Party, *, now: datetime | None = None) -> list[
     """Everything ``viewer`` may see as events: records through the store's audience check
     (``list_submissions``), minus those out of force (withdrawn, cancelled, completed,
     superseded), and the viewer's conflicts as screening words them for it."""
-    from parley.hub.deconfliction import ENDED
     from parley.intel.index import body_of
+    from parley.records.kinds import ENDED
 
     hub.screening.refresh()
     records: list[Record] = []

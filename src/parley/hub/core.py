@@ -30,7 +30,7 @@ from parley.hub.admission import Accepted, Checked, check, token_authenticated
 from parley.hub.alerts import render
 from parley.hub.context import Context
 from parley.hub.cosigning import Cosigners, Witness
-from parley.hub.deconfliction import Parsed, Screening
+from parley.hub.deconfliction import Screening
 from parley.hub.housekeeping import Housekeeping
 from parley.hub.hublog import HubLog
 from parley.hub.rules import Prepared
@@ -38,6 +38,7 @@ from parley.hub.webhooks import Deliveries
 from parley.hub.webhooks import load_or_create_key as load_webhook_key
 from parley.hub.writer import Writer
 from parley.parties import keys, tokens
+from parley.records.kinds import Parsed
 from parley.store.db import REPLAYED, NewSubmission, Party, Store, Submission
 
 Outcome = Accepted | ParleyError

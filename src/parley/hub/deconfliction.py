@@ -9,12 +9,10 @@ conflicts"), and then learns only that such a record exists, never which or wher
 
 from __future__ import annotations
 
-import hashlib
 import json
 import threading
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -23,59 +21,8 @@ from parley.geo import screening, shapes
 from parley.geo.index import Meta, ScreeningIndex
 from parley.parties import jws
 from parley.records import areamaps, audiences, operations
+from parley.records.kinds import ENDED, KINDS, REPEATABLE, SIDES, Holder, Parsed, body_digest, parse
 from parley.store.db import Store, StoredConflict
-
-KINDS = (
-    "site",
-    "operation",
-    "area",
-    "movement",
-    "operation-status",
-    "withdrawal",
-    "area-map",
-    "area-vote",
-    "resolution",
-)
-
-Parsed = list[shapes.Volume] | shapes.Site | shapes.Area | shapes.Movement
-
-
-REPEATABLE = ("operation", "movement")
-ENDED = ("withdrawn", operations.CANCELLED, operations.COMPLETED, operations.SUPERSEDED)
-STATES = ("open", "acknowledged", "resolved", "moot")
-# A conflict's sides by the kind of record on each: an operation meets a site, an area (or an
-# area map's version), a movement, or another operation.
-SIDES = {"site": "site", "area": "area", "area-map": "area", "movement": "movement"}
-
-
-def body_digest(body: dict[str, Any]) -> str:
-    return hashlib.sha256(jws.canonical(body)).hexdigest()
-
-
-def parse(kind: str, body: dict[str, Any]) -> Parsed | None:
-    """Validate a record's geometry before it is stored; None for kinds without one."""
-    if kind == "operation":
-        return shapes.parse_volumes(body)
-    if kind == "site":
-        return shapes.parse_site(body)
-    if kind == "area":
-        return shapes.parse_area(body)
-    if kind == "movement":
-        return shapes.parse_movement(body)
-    return None
-
-
-@dataclass(frozen=True)
-class Holder:
-    """Who notified a record and who may see it."""
-
-    party: str
-    audience: frozenset[str] | None  # None: every party
-    kind: str
-    warn: bool
-
-    def visible_to(self, party: str) -> bool:
-        return self.audience is None or party in self.audience
 
 
 class Screening:

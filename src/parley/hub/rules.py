@@ -19,9 +19,9 @@ from parley.errors import Conflict, Forbidden, InvalidSubmission, NotFound, Unpr
 from parley.geo import shapes
 from parley.geo.region import footprint_shape
 from parley.hub.admission import Checked
-from parley.hub.deconfliction import REPEATABLE, Parsed, parse
 from parley.parties import jws
 from parley.records import areamaps, audiences, incidents, notices, operations
+from parley.records.kinds import REPEATABLE, Parsed, parse
 from parley.store.db import Party, Submission
 
 if TYPE_CHECKING:
