@@ -14,6 +14,7 @@ from parley.api import (
     alerts,
     conflicts,
     docs,
+    evidence,
     exports,
     incidents,
     log,
@@ -74,6 +75,7 @@ def create_app(settings: Settings, hub: Hub | None = None) -> FastAPI:
     app.include_router(maps.router)
     app.include_router(exports.router)
     app.include_router(incidents.router)
+    app.include_router(evidence.router)
     app.include_router(maps.areas_router)
     app.include_router(log.router)
     app.include_router(taxii_router)

@@ -11,14 +11,14 @@ import click
 import httpx
 from rich.markup import escape
 
-from parley.cli import cot, daily, hub, importing, mirror, notify, verify, witness
+from parley.cli import cot, daily, evidence, hub, importing, mirror, notify, verify, witness
 from parley.cli.base import (
     cli,
     err,
 )
 from parley.errors import ParleyError
 
-COMMANDS = (cot, daily, hub, importing, mirror, notify, verify, witness)
+COMMANDS = (cot, daily, evidence, hub, importing, mirror, notify, verify, witness)
 
 
 def main() -> None:
