@@ -6,6 +6,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -180,3 +182,50 @@ def test_export_from_the_cli(
     assert kml.returncode == 0 and kml.stdout.count("<Placemark") == 2
     missing = _run(server, bravo, tmp_path, "export", "--format", "csv")
     assert missing.returncode != 0 and "--layer" in missing.stderr
+
+
+def test_geopackage_opens_in_gdal_with_the_callers_features(
+    server: Server, parties: dict[str, PartyHandle], tmp_path: Path
+) -> None:
+    """Every layer as a GeoPackage: GDAL's ogrinfo (QGIS's reader) opens it, with the same
+    features as the GeoJSON export, typed columns, WGS 84; the audience holds; the CLI writes it."""
+    import pyogrio
+
+    ids = scenario(server, parties)
+    alpha, bravo = parties["alpha"], parties["bravo"]
+    for name in LAYERS:
+        answer = layer(server, alpha, name, "gpkg")
+        assert answer.headers["content-type"] == "application/geopackage+sqlite3"
+        assert answer.content.startswith(b"SQLite format 3\x00")
+        path = tmp_path / f"{name}.gpkg"
+        path.write_bytes(answer.content)
+        expected = layer(server, alpha, name).json()["features"]
+        info = pyogrio.read_info(path, layer=name)
+        assert info["features"] == len(expected), name
+        assert info["crs"] == "EPSG:4326", name
+        _, _, _, values = pyogrio.raw.read(path, layer=name, columns=["id"])
+        assert list(values[0]) == [f["id"] for f in expected], name
+    sites_info = pyogrio.read_info(tmp_path / "sites.gpkg", layer="sites")
+    types = dict(zip(sites_info["fields"], sites_info["dtypes"], strict=True))
+    assert types["radius_m"] == "int64" and types["name"] == "object"
+
+    if shutil.which("ogrinfo"):
+        listed = subprocess.run(
+            ["ogrinfo", "-ro", "-al", "-so", str(tmp_path / "sites.gpkg")],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert listed.returncode == 0 and "Warning" not in listed.stderr, listed.stderr
+        assert "Feature Count: 2" in listed.stdout and "WGS 84" in listed.stdout
+        assert "radius_m: Integer64" in listed.stdout
+
+    # bravo's GeoPackage, written by the CLI: the clinic shared with alpha only is not in it.
+    out = tmp_path / "bravo-sites.gpkg"
+    done = _run(
+        server, bravo, tmp_path, "export", "--format", "gpkg", "--layer", "sites", "--out", str(out)
+    )
+    assert done.returncode == 0, done.stderr
+    _, _, _, values = pyogrio.raw.read(out, layer="sites", columns=["id"])
+    assert list(values[0]) == [ids["public"]]
+    assert ids["private"].encode() not in out.read_bytes()

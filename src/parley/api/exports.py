@@ -36,15 +36,15 @@ async def stix(request: Request, party: CurrentParty) -> dict[str, Any]:
 )
 async def layer_export(request: Request, party: CurrentParty, layer: str, fmt: str) -> Response:
     """One layer the caller may see (sites, movements, operations, areas, incidents or
-    conflicts) as GeoJSON (RFC 7946), KML 2.2 or CSV with MGRS and DMS columns."""
+    conflicts) as GeoJSON (RFC 7946), KML 2.2, CSV with MGRS and DMS columns, or GeoPackage."""
     if layer not in LAYERS:
         raise NotFound(f"no layer {layer!r}; layers: {', '.join(LAYERS)}", field="layer")
     if fmt not in FORMATS:
         raise NotFound(f"no format {fmt!r}; formats: {', '.join(FORMATS)}", field="format")
     hub = hub_of(request)
-    text = await run_in_threadpool(lambda: write(features(hub, party, layer), layer, fmt))
+    content = await run_in_threadpool(lambda: write(features(hub, party, layer), layer, fmt))
     return Response(
-        text,
+        content,
         media_type=FORMATS[fmt],
         headers={"Content-Disposition": f'attachment; filename="parley-{layer}.{fmt}"'},
     )

@@ -403,7 +403,7 @@ def alerts(
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["stix", "geojson", "kml", "csv"]),
+    type=click.Choice(["stix", "geojson", "kml", "csv", "gpkg"]),
     default="stix",
     show_default=True,
 )
@@ -420,7 +420,7 @@ def alerts(
 )
 def export(client: Client, fmt: str, layer: str | None, out_path: Path | None) -> None:
     """Export what you may see: everything as a STIX 2.1 bundle, or one layer as GeoJSON, KML
-    2.2 or CSV (with MGRS and DMS columns)."""
+    2.2, CSV (with MGRS and DMS columns) or GeoPackage."""
     if fmt == "stix":
         text = json.dumps(client.get("/api/v1/export/stix"), indent=2) + "\n"
     elif layer is None:
@@ -429,6 +429,12 @@ def export(client: Client, fmt: str, layer: str | None, out_path: Path | None) -
         response = client.http.get(f"/api/v1/export/{layer}.{fmt}")
         if response.status_code >= 400:
             _answer(response)
+        if fmt == "gpkg":  # a SQLite database: bytes, as they came
+            if out_path:
+                out_path.write_bytes(response.content)
+            else:
+                click.get_binary_stream("stdout").write(response.content)
+            return
         text = response.text
     if out_path:
         out_path.write_text(text)

@@ -1,8 +1,10 @@
 """A layer's features written out for the field's tools: GeoJSON (RFC 7946) for GIS, KML 2.2 for
-Google Earth, CSV (with MGRS and DMS columns) for spreadsheets.
+Google Earth, CSV (with MGRS and DMS columns) for spreadsheets, GeoPackage for QGIS and ArcGIS.
 
 KML is written with the standard library's ElementTree: KML 2.2 is plain XML, and the tests read
 what is written back with fastkml and check the element order the KML 2.2 schema requires.
+GeoPackage (a SQLite database with binary geometries) is written by pyogrio, whose wheels carry
+GDAL's own GPKG driver: nobody needs GDAL installed.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ FORMATS = {
     "geojson": "application/geo+json",
     "kml": "application/vnd.google-earth.kml+xml",
     "csv": "text/csv; charset=utf-8",
+    "gpkg": "application/geopackage+sqlite3",
 }
 KML_NS = "http://www.opengis.net/kml/2.2"
 
@@ -197,9 +200,73 @@ def csv_text(features: Sequence[Feature]) -> str:
     return out.getvalue()
 
 
-def write(features: Sequence[Feature], layer: str, fmt: str) -> str:
+def gpkg(features: Sequence[Feature], layer: str) -> bytes:
+    """One GeoPackage table named for the layer, in WGS 84, any geometry type (a layer may hold
+    points and polygons). Numbers stay numbers (NULL where absent), lists and objects are JSON
+    text. GeoPackage 1.2, which every GDAL since 2.2 (QGIS 3's) reads without a warning."""
+    import numpy as np
+    import pyogrio.raw  # GDAL loads on first use only
+    import shapely
+
+    columns: dict[str, None] = {"id": None}
+    for feature in features:
+        columns.update(dict.fromkeys(feature.properties))
+    names = list(columns)
+    data: list[Any] = []
+    masks: list[Any] = []
+    for name in names:
+        values = [f.id if name == "id" else f.properties.get(name) for f in features]
+        column, mask = _gpkg_column(values)
+        data.append(column)
+        masks.append(mask)
+    geometries = np.array([shapely.to_wkb(shape(f.geometry)) for f in features] or [], dtype=object)
+    out = io.BytesIO()
+    pyogrio.raw.write(
+        out,
+        geometries,
+        data,
+        names,
+        field_mask=masks,
+        layer=layer,
+        driver="GPKG",
+        geometry_type="Unknown",
+        crs="EPSG:4326",
+        dataset_options={"VERSION": "1.2"},
+    )
+    return out.getvalue()
+
+
+def _gpkg_column(values: list[Any]) -> tuple[Any, Any]:
+    """A column's values as a typed array, and which of them are NULL."""
+    import numpy as np
+
+    mask = np.array([v is None for v in values], dtype=bool)
+    present = [v for v in values if v is not None]
+    numeric = present and all(
+        isinstance(v, int | float) and not isinstance(v, bool) for v in present
+    )
+    if numeric and all(isinstance(v, int) for v in present):
+        return np.array([0 if v is None else v for v in values], dtype=np.int64), mask
+    if numeric:
+        return np.array([0.0 if v is None else v for v in values], dtype=np.float64), mask
+    text = [
+        None
+        if v is None
+        else v
+        if isinstance(v, str)
+        else json.dumps(v, ensure_ascii=False)
+        if isinstance(v, list | dict)
+        else str(v)
+        for v in values
+    ]
+    return np.array(text, dtype=object), mask
+
+
+def write(features: Sequence[Feature], layer: str, fmt: str) -> str | bytes:
     if fmt == "geojson":
         return geojson(features, layer)
     if fmt == "kml":
         return kml(features, layer)
+    if fmt == "gpkg":
+        return gpkg(features, layer)
     return csv_text(features)
