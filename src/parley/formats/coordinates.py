@@ -26,6 +26,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import mgrs
 
 from parley.errors import BadRequest
+from parley.formats.mgrs_squares import corner_spelt_so, spelt
 from parley.geo.places import near
 
 FORMS = (
@@ -107,7 +108,10 @@ _PAIR = re.compile(r"^(-?\d{1,3}(?:\.\d+)?),\s*(-?\d{1,3}(?:\.\d+)?)")
 def _url(cleaned: str, original: str) -> Position | None:
     if "://" not in original and not original.lower().startswith(("www.", "maps.", "goo.gl")):
         return None
-    parts = urlsplit(original.strip())
+    try:
+        parts = urlsplit(original.strip())
+    except ValueError:  # "Invalid IPv6 URL", on an unclosed "[" in the host
+        parts = urlsplit("")
     query = parse_qs(parts.query)
     candidates = [*query.get("q", []), *query.get("query", []), *query.get("ll", [])]
     at = re.search(r"@(-?\d[\d.]*,-?\d[\d.]*)", unquote(parts.path))
@@ -201,12 +205,11 @@ def _same_reference(
     reference: str, zone: int, band: str, square: str, lat: float, lon: float, original: str
 ) -> None:
     digits = (len(reference) - len(str(zone)) - 3) // 2
-    again = mgrs.MGRS().toMGRS(lat, lon, MGRSPrecision=digits)
-    head = re.match(r"^0*(\d{1,2})([A-Z])([A-Z]{2})(\d*)$", again)
-    if head is None:  # the library answered something that is not MGRS: trust nothing
+    found = spelt(lat, lon, digits)
+    if found is None:  # the library answered something that is not MGRS: trust nothing
         raise _refuse(f"MGRS {original!r} cannot be checked: check the letters and digits")
-    found = (int(head.group(1)), head.group(2), head.group(3), head.group(4))
-    if found == (zone, band, square, reference[-2 * digits :]):
+    expected = (zone, band, square, reference[-2 * digits :])
+    if found == expected or corner_spelt_so(reference, digits, expected):
         return
     if found[0] == zone and found[2] == square and found[1] != band:
         raise _refuse(
