@@ -19,7 +19,7 @@ from parley.client.mirror import verify_remote
 from parley.client.receipts import ReceiptError
 from parley.client.receipts import verify as verify_receipt
 from parley.errors import LogError
-from parley.hub.hublog import StoredLogError
+from parley.hub.logcheck import StoredLogError
 from parley.log import checkpoint as cp
 from parley.log import merkle, note
 from parley.log.verifier import VerifierState
