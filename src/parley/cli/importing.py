@@ -18,7 +18,9 @@ from parley.cli.base import JSON, err, out
 from parley.cli.notify import AUDIENCE, _audience, party_options, site
 from parley.client.http import Client, HubError
 from parley.formats.coordinates import echo_line
-from parley.formats.spreadsheet import COLUMN_NAMES, ENCODINGS, Refusal, Sheet, SiteRow, read_sites
+from parley.formats.sheet_files import ENCODINGS
+from parley.formats.sheet_headers import COLUMN_NAMES
+from parley.formats.spreadsheet import Refusal, Sheet, SiteRow, read_sites
 from parley.records.notices import CATEGORIES
 
 BATCH = 500
