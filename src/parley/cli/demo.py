@@ -535,19 +535,13 @@ def _jitter(rng: random.Random, town: Place, metres: float) -> tuple[float, floa
 
 
 def _conflict_counts(settings: config.Settings) -> dict[str, int]:
-    from sqlalchemy import func, select
-
-    from parley.store import schema
     from parley.store.db import Store
 
     store = Store(settings.database)
     try:
-        with store.engine.connect() as conn:
-            c = schema.conflicts.c
-            rows = conn.execute(select(c.kind, func.count()).group_by(c.kind)).all()
+        return store.conflict_counts()
     finally:
         store.close()
-    return {str(kind): int(n) for kind, n in rows}
 
 
 def _counts(counts: object) -> str:

@@ -19,32 +19,16 @@ arrived, has exactly the collection's audience: every reader of a collection see
 from __future__ import annotations
 
 import threading
-import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, insert, select
-from sqlalchemy.exc import IntegrityError
-
-from parley import clock
 from parley.errors import BadRequest, Conflict
-from parley.intel import schema as t
 from parley.parties import roles
+from parley.store.collection_names import ALL, NAMESPACE, id_of, key_of
 from parley.store.db import Party, Store
+from parley.store.intel import CollectionRow
 
-# Collection ids are UUIDv5 under this namespace, from the audience, so every process (and the
-# sync of signed submissions) derives the same id without asking anyone.
-NAMESPACE = uuid.UUID("0f3e6c1a-4a52-5d0e-9b1e-6c7061726c65")
-ALL = "all"
-
-
-def key_of(audience: Iterable[str] | None) -> str:
-    """``all`` for every party, else the sorted, comma-separated party ids."""
-    return ALL if audience is None else ",".join(sorted(set(audience)))
-
-
-def id_of(key: str) -> str:
-    return str(uuid.uuid5(NAMESPACE, key))
+__all__ = ["ALL", "NAMESPACE", "Collection", "Collections", "define", "id_of", "key_of"]
 
 
 @dataclass(frozen=True)
@@ -65,6 +49,14 @@ class Collection:
         """As a submission names it."""
         parties = self.parties
         return ALL if parties is None else sorted(parties)
+
+    @classmethod
+    def of(cls, row: CollectionRow) -> Collection:
+        return cls(row.id, row.key, row.title, row.description, row.alias)
+
+    def row(self) -> CollectionRow:
+        """As the store keeps it."""
+        return CollectionRow(self.id, self.key, self.title, self.description, self.alias)
 
     def can_read(self, party: Party) -> bool:
         parties = self.parties
@@ -120,11 +112,9 @@ class Collections:
         self.reload()
 
     def reload(self) -> None:
-        c = t.intel_collections.c
-        with self.store.engine.connect() as conn:
-            rows = conn.execute(select(c.id, c.parties, c.title, c.description, c.alias)).all()
+        rows = self.store.intel.collections()
         with self._lock:
-            self._stored = {row[0]: Collection(*row) for row in rows}
+            self._stored = {row.id: Collection.of(row) for row in rows}
 
     def visible(self, party: Party, parties: Sequence[Party]) -> list[Collection]:
         """Every collection ``party`` may read, in a stable order."""
@@ -154,20 +144,13 @@ class Collections:
                 self.reload()  # defined by another process, perhaps
         return None
 
-    def for_audience(
-        self, audience: Iterable[str] | None, conn: Connection
-    ) -> tuple[str, Collection | None]:
-        """The id of the collection that holds records with this audience, and a new
-        collection to :meth:`remember` once ``conn`` commits when none was known for it (it is
-        inserted through ``conn``, so it exists exactly when its first object does)."""
+    def for_audience(self, audience: Iterable[str] | None) -> tuple[str, Collection | None]:
+        """The id of the collection that holds records with this audience, and, when none is
+        known here for it, the collection to create with its first object (the store creates
+        it only if no process has yet: :meth:`parley.store.intel.IntelTables.index`)."""
         key = key_of(audience)
         collection_id = id_of(key)
         if key == ALL or collection_id in self._stored:
-            return collection_id, None
-        stored = conn.execute(
-            select(t.intel_collections.c.id).where(t.intel_collections.c.id == collection_id)
-        ).first()
-        if stored is not None:
             return collection_id, None
         names = key.split(",")
         collection = Collection(
@@ -177,7 +160,6 @@ class Collections:
             f"Intelligence shared only between {', '.join(names)}.",
             None,
         )
-        _insert(conn, collection)
         return collection_id, collection
 
     def remember(self, collection: Collection) -> None:
@@ -206,29 +188,13 @@ class Collections:
             raise BadRequest(f"the alias {ALL!r} is the built-in collection's")
         key = key_of(chosen)
         collection = Collection(id_of(key), key, title.strip(), description, alias)
-        try:
-            with self.store.engine.begin() as conn:
-                _insert(conn, collection)
-        except IntegrityError:
+        if not self.store.intel.define_collection(collection.row()):
             raise Conflict(
                 "a collection for exactly these parties, or with this alias, already exists; "
                 "a collection's audience and name are fixed once defined"
-            ) from None
+            )
         self.reload()
         return collection
-
-
-def _insert(conn: Connection, collection: Collection) -> None:
-    conn.execute(
-        insert(t.intel_collections).values(
-            id=collection.id,
-            parties=collection.key,
-            title=collection.title,
-            description=collection.description,
-            alias=collection.alias,
-            created_at=clock.iso(clock.now()),
-        )
-    )
 
 
 def define(

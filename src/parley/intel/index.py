@@ -9,7 +9,7 @@ twice (its submission stays in the log). Indexing happens under the ``intel_stat
 
 **Reading.** Every query joins each row to its submission and applies the store's audience check
 (:func:`parley.store.db.visible_to`, the one place audiences are checked), on top of the
-collection check the caller made.
+collection check the caller made. The statements are the store's (:mod:`parley.store.intel`).
 """
 
 from __future__ import annotations
@@ -17,32 +17,19 @@ from __future__ import annotations
 import base64
 import json
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import (
-    ColumnElement,
-    Connection,
-    and_,
-    exists,
-    func,
-    insert,
-    or_,
-    select,
-    update,
-)
-from sqlalchemy.orm import aliased
 
 from parley import clock
-from parley.intel import schema as t
 from parley.intel.collections import Collection, Collections
 from parley.intel.filters import Filter
 from parley.intel.stix import Checked, Refused, Validator, normal, parse_timestamp
-from parley.store import schema as core
-from parley.store.db import Store, visible_to
+from parley.store.db import Store
+from parley.store.intel import IndexBatch
 
 KIND = "intelligence"
 SYNC_BATCH = 1000
@@ -111,11 +98,7 @@ class Index:
 
     def sync(self) -> None:
         """Index every intelligence submission not yet indexed (cheap when there is none)."""
-        c = core.submissions.c
-        latest = select(func.max(c.seq)).where(c.kind == KIND).scalar_subquery()
-        with self.store.engine.connect() as conn:
-            row = conn.execute(select(t.intel_state.c.synced_seq, latest)).one()
-        if row[1] is None or row[1] <= row[0]:
+        if not self.store.intel.behind(KIND):
             return
         with self._lock:
             while self._sync_batch():
@@ -124,15 +107,7 @@ class Index:
     def _sync_batch(self) -> bool:
         """One batch; True if there may be more. Checking happens before the lock is taken,
         so a slow batch never holds up the log's writer."""
-        c = core.submissions.c
-        with self.store.engine.connect() as conn:
-            synced = conn.execute(select(t.intel_state.c.synced_seq)).scalar_one()
-            subs = conn.execute(
-                select(c.seq, c.id, c.party_id, c.audience_all, c.jws)
-                .where(c.kind == KIND, c.seq > synced)
-                .order_by(c.seq)
-                .limit(SYNC_BATCH)
-            ).all()
+        synced, subs = self.store.intel.unindexed(KIND, SYNC_BATCH)
         if not subs:
             return False
         with self._planned_lock:
@@ -141,19 +116,13 @@ class Index:
             (sub, self._prepare(planned[sub.id], sub.party_id, sub.audience_all, sub.jws))
             for sub in subs
         ]
-        fresh: list[Collection] = []
-        with self.store.engine.begin() as conn:
-            # The write comes first: it takes the lock (the row lock on PostgreSQL, the
-            # database's write lock on SQLite) before anything is read.
-            conn.execute(update(t.intel_state).where(t.intel_state.c.id == 1).values(id=1))
-            state = conn.execute(select(t.intel_state.c.synced_seq, t.intel_state.c.last_added))
-            now_synced, last_added = state.one()
-            if now_synced != synced:
-                return True  # another process indexed meanwhile: start again from its point
+
+        def build(last_added: str) -> IndexBatch:
             # Strictly increasing, one microsecond apart at the least: a client that polls
             # with added_after set to the last date it saw can never skip a row.
             added = max(clock.now(), parse_timestamp(last_added) if last_added else EPOCH)
             rows = []
+            new: dict[str, Collection] = {}
             for sub, ready in prepared:
                 if ready is None:
                     continue
@@ -163,9 +132,9 @@ class Index:
                 if plan is not None:
                     collection_id = plan.collection_id
                 else:
-                    collection_id, new = self.collections.for_audience(audience, conn)
-                    if new is not None:
-                        fresh.append(new)
+                    collection_id, collection = self.collections.for_audience(audience)
+                    if collection is not None:
+                        new.setdefault(collection.id, collection)
                 rows.append(
                     {
                         "collection_id": collection_id,
@@ -177,16 +146,14 @@ class Index:
                         "submission_id": sub.id,
                     }
                 )
-            rows = _first_of_each_version(conn, rows)
-            if rows:
-                conn.execute(insert(t.intel_objects), rows)
-            conn.execute(
-                update(t.intel_state)
-                .where(t.intel_state.c.id == 1)
-                .values(synced_seq=subs[-1].seq, last_added=normal(added))
-            )
-        for collection in fresh:
-            self.collections.remember(collection)
+            fresh = [collection.row() for collection in new.values()]
+            return IndexBatch(rows, fresh, subs[-1].seq, normal(added))
+
+        created = self.store.intel.index(synced, build)
+        if created is None:
+            return True  # another process indexed meanwhile: start again from its point
+        for row in created:
+            self.collections.remember(Collection.of(row))
         with self._planned_lock:
             for sub in subs:
                 self._planned.pop(sub.id, None)
@@ -209,14 +176,7 @@ class Index:
 
     def indexed(self, submission_ids: Sequence[str]) -> dict[str, str]:
         """The version each of these submissions was indexed as (absent: not indexed)."""
-        o = t.intel_objects.c
-        found: dict[str, str] = {}
-        with self.store.engine.connect() as conn:
-            for start in range(0, len(submission_ids), 500):
-                chunk = list(submission_ids[start : start + 500])
-                query = select(o.submission_id, o.version).where(o.submission_id.in_(chunk))
-                found.update((row[0], row[1]) for row in conn.execute(query))
-        return found
+        return self.store.intel.indexed(submission_ids)
 
     def existing(
         self, viewer: str, collection_id: str, versions: Iterable[tuple[str, str]]
@@ -225,21 +185,8 @@ class Index:
         wanted = set(versions)
         if not wanted:
             return set()
-        o = t.intel_objects.c
-        found: set[tuple[str, str]] = set()
-        with self.store.engine.connect() as conn:
-            for chunk in _chunks(sorted({stix_id for stix_id, _ in wanted})):
-                query = (
-                    select(o.stix_id, o.version)
-                    .select_from(_joined())
-                    .where(
-                        o.collection_id == collection_id,
-                        o.stix_id.in_(chunk),
-                        visible_to(viewer),
-                    )
-                )
-                found.update((row[0], row[1]) for row in conn.execute(query))
-        return found & wanted
+        stix_ids = {stix_id for stix_id, _ in wanted}
+        return self.store.intel.existing(viewer, collection_id, stix_ids) & wanted
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -256,138 +203,38 @@ class Index:
     ) -> Page:
         """Rows of a collection ``viewer`` may see, in the order they were added, after the
         position ``after``; ``stix_id`` narrows to one object's versions."""
-        o = t.intel_objects.c
-        columns: list[Any] = [
-            o.seq,
-            o.stix_id,
-            o.version,
-            o.date_added,
-            o.spec_version,
-            o.submission_id,
-        ]
-        if with_objects:
-            columns.append(core.submissions.c.jws)
-        conditions = [o.collection_id == collection.id, o.seq > after, visible_to(viewer)]
-        if stix_id is not None:
-            conditions.append(o.stix_id == stix_id)
-        conditions += _filters(where, collection.id)
-        query = (
-            select(*columns)
-            .select_from(_joined())
-            .where(and_(*conditions))
-            .order_by(o.seq)
-            .limit(limit + 1)
+        rows = self.store.intel.page(
+            viewer,
+            collection.id,
+            after=after,
+            limit=limit + 1,
+            stix_id=stix_id,
+            with_objects=with_objects,
+            added_after=where.added_after,
+            ids=where.ids,
+            types=where.types,
+            spec_versions=where.spec_versions,
+            versions=where.versions,
         )
-        with self.store.engine.connect() as conn:
-            found = [Row(*row) for row in conn.execute(query)]
+        found = [Row(*row) for row in rows]
         return Page(found[:limit], len(found) > limit)
 
     def holds(self, viewer: str, collection: Collection, stix_id: str) -> bool:
         """Whether the collection has any version of the object that ``viewer`` may see."""
-        o = t.intel_objects.c
-        query = (
-            select(o.seq)
-            .select_from(_joined())
-            .where(o.collection_id == collection.id, o.stix_id == stix_id, visible_to(viewer))
-            .limit(1)
-        )
-        with self.store.engine.connect() as conn:
-            return conn.execute(query).first() is not None
+        return self.store.intel.holds(viewer, collection.id, stix_id)
 
     # -- add statuses -----------------------------------------------------------------------
 
     def save_status(self, party: str, document: dict[str, Any]) -> None:
-        with self.store.engine.begin() as conn:
-            conn.execute(
-                insert(t.intel_status).values(
-                    id=document["id"],
-                    party_id=party,
-                    created_at=clock.iso(clock.now()),
-                    document=json.dumps(document, separators=(",", ":")),
-                )
-            )
+        self.store.intel.save_status(
+            party, document["id"], json.dumps(document, separators=(",", ":"))
+        )
 
     def status(self, party: str, status_id: str) -> dict[str, Any] | None:
         """A status, only for the party whose request it describes."""
-        s = t.intel_status.c
-        with self.store.engine.connect() as conn:
-            row = conn.execute(
-                select(s.document).where(s.id == status_id, s.party_id == party)
-            ).first()
-        if row is None:
+        stored = self.store.intel.status(party, status_id)
+        if stored is None:
             return None
-        found = json.loads(row[0])
+        found = json.loads(stored)
         assert isinstance(found, dict)
         return found
-
-
-def _joined() -> Any:
-    o = t.intel_objects
-    return o.join(core.submissions, core.submissions.c.id == o.c.submission_id)
-
-
-def _filters(where: Filter, collection_id: str) -> list[ColumnElement[bool]]:
-    o = t.intel_objects.c
-    conditions: list[ColumnElement[bool]] = []
-    if where.added_after is not None:
-        conditions.append(o.date_added > where.added_after)
-        # date_added never decreases along seq, so the first row added after the time bounds
-        # the seq range too: the scan starts there instead of at the collection's beginning.
-        start = (
-            select(func.min(o.seq))
-            .where(o.collection_id == collection_id, o.date_added > where.added_after)
-            .scalar_subquery()
-        )
-        conditions.append(o.seq >= start)
-    if where.ids is not None:
-        conditions.append(o.stix_id.in_(where.ids))
-    if where.types is not None:
-        conditions.append(o.stix_type.in_(where.types))
-    if where.spec_versions is not None:
-        conditions.append(o.spec_version.in_(where.spec_versions))
-    if where.versions and "all" not in where.versions:
-        conditions.append(or_(*[_version(v) for v in where.versions]))
-    return conditions
-
-
-def _version(wanted: str) -> ColumnElement[bool]:
-    """``first``/``last`` compare with the other versions of the same object in the same
-    collection; every row of a collection has the collection's audience, so a reader of the
-    collection sees every version and first and last are the same for all of its readers."""
-    o = t.intel_objects.c
-    if wanted not in ("first", "last"):
-        return o.version == wanted
-    other = aliased(t.intel_objects)
-    beyond = other.c.version > o.version if wanted == "last" else other.c.version < o.version
-    return ~exists().where(
-        other.c.collection_id == o.collection_id, other.c.stix_id == o.stix_id, beyond
-    )
-
-
-def _first_of_each_version(conn: Connection, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Drop rows whose (collection, id, version) is already indexed or repeated in the batch."""
-    o = t.intel_objects.c
-    stored: set[tuple[str, str, str]] = set()
-    by_collection: dict[str, set[str]] = {}
-    for r in rows:
-        by_collection.setdefault(r["collection_id"], set()).add(r["stix_id"])
-    for collection_id, stix_ids in by_collection.items():
-        # Equality on the collection and IN on ids: an index range per id on both backends
-        # (a row-value IN over all three columns makes SQLite scan the whole index).
-        for chunk in _chunks(sorted(stix_ids)):
-            query = select(o.stix_id, o.version).where(
-                o.collection_id == collection_id, o.stix_id.in_(chunk)
-            )
-            stored.update((collection_id, row[0], row[1]) for row in conn.execute(query))
-    kept = []
-    for r in rows:
-        key = (r["collection_id"], r["stix_id"], r["version"])
-        if key not in stored:
-            stored.add(key)
-            kept.append(r)
-    return kept
-
-
-def _chunks(items: Sequence[str], size: int = 500) -> Iterator[Sequence[str]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]

@@ -1,0 +1,129 @@
+"""The engines every part of the store shares, and the one audience check.
+
+Every read that returns a record takes the viewing party and filters by audience in SQL, through
+:func:`visible_to`: there is no unfiltered read path for the API to call by mistake. Writes are
+called from a single writer thread per process (see ``parley.hub.writer``); on PostgreSQL several
+processes may write at once and queue on the ``log_state`` row lock, which is what keeps the log
+free of gaps and forks.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, exists, or_, select
+
+from parley.store import schema as t
+
+
+def _is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite")
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+class Base:
+    """The connection pools: ``engine`` for reads, ``_writer`` (under ``_write_lock``) for the
+    writer thread's transactions. On SQLite they are separate, so reads never BEGIN IMMEDIATE."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.sqlite = _is_sqlite(url)
+        self._write_lock = threading.Lock()
+        if self.sqlite:
+            self.engine = create_engine(url, connect_args={"check_same_thread": False})
+            self._writer = create_engine(url, connect_args={"check_same_thread": False})
+            _sqlite_pragmas(self.engine, immediate=False)
+            _sqlite_pragmas(self._writer, immediate=True)
+        else:
+            url = url.replace("postgresql://", "postgresql+psycopg://", 1)
+            self.engine = create_engine(url, pool_size=8, max_overflow=8, pool_pre_ping=True)
+            self._writer = self.engine
+
+    def close(self) -> None:
+        self.engine.dispose()
+        self._writer.dispose()
+
+    def migrate(self) -> None:
+        from alembic import command
+        from alembic.config import Config
+
+        config = Config()
+        config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+        with self._writer.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+
+
+def visible_to(viewer: str) -> Any:
+    """The one audience check every read goes through."""
+    members = exists().where(
+        t.audiences.c.submission_seq == t.submissions.c.seq, t.audiences.c.party_id == viewer
+    )
+    return or_(t.submissions.c.audience_all, members)
+
+
+def audience_of(conn: Connection, submission_id: str) -> frozenset[str] | None:
+    """Who may see a record: None for every party. Unfiltered: callers must already have found
+    the record through an audience-checked read."""
+    c = t.submissions.c
+    a = t.audiences.c
+    row = conn.execute(select(c.seq, c.audience_all).where(c.id == submission_id)).first()
+    if row is None or row[1]:
+        return None
+    members = conn.execute(select(a.party_id).where(a.submission_seq == row[0]))
+    return frozenset(r[0] for r in members)
+
+
+def body(compact: str) -> dict[str, Any]:
+    from parley.parties.jws import Parsed
+
+    found = Parsed(compact, stored=True).payload.get("body")
+    return found if isinstance(found, dict) else {}
+
+
+def party_columns() -> list[Any]:
+    c = t.parties.c
+    return [c.id, c.name, c.role, c.public_key, c.created_at]
+
+
+def submission_columns() -> list[Any]:
+    c = t.submissions.c
+    return [
+        c.seq,
+        c.id,
+        c.kind,
+        c.party_id,
+        c.nonce,
+        c.client_time,
+        c.received_at,
+        c.audience_all,
+        c.jws,
+        c.salt,
+        c.log_index,
+    ]
+
+
+def _sqlite_pragmas(engine: Engine, *, immediate: bool) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy's BEGIN below be the only transaction control.
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        # FULL: a commit is on disk before it returns, so no checkpoint (and no receipt)
+        # can cover an entry an OS crash or power cut would take back (docs/log.md).
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        # IMMEDIATE takes the write lock up front, so a writer waits instead of failing with
+        # SQLITE_BUSY when another process (a CLI command, say) writes at the same time.
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

@@ -1,0 +1,374 @@
+"""The TAXII index of ``intelligence`` submissions: collections, object versions, add statuses.
+
+Every read joins each object row to its submission and applies :func:`visible_to`, on top of the
+collection check the caller made. Indexing happens under the ``intel_state`` row lock, so
+``date_added`` never decreases along ``seq`` and a page read never misses a row committed later.
+The rules (which collection holds what, what a version is) are ``parley.intel``'s; this module
+only keeps and finds rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    and_,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
+
+from parley import clock
+from parley.store import base
+from parley.store import collection_names as named
+from parley.store import schema as t
+from parley.store.base import Base, visible_to
+
+
+@dataclass(frozen=True)
+class CollectionRow:
+    id: str
+    key: str  # the audience: "all" or sorted, comma-separated party ids
+    title: str
+    description: str | None
+    alias: str | None
+
+
+@dataclass(frozen=True)
+class Unindexed:
+    """An intelligence submission the index has not read yet."""
+
+    seq: int
+    id: str
+    party_id: str
+    audience_all: bool
+    jws: str
+
+
+@dataclass(frozen=True)
+class IndexBatch:
+    """What one indexing step writes: object rows (keys as ``intel_objects``' columns), the
+    collections they need that may not exist yet, and how far the index has read."""
+
+    objects: list[dict[str, Any]]
+    collections: list[CollectionRow]
+    synced_seq: int
+    last_added: str
+
+
+class IntelTables:
+    """The facade's ``intel``: shares the store's engines."""
+
+    def __init__(self, db: Base) -> None:
+        self._db = db
+
+    @property
+    def engine(self) -> Engine:
+        return self._db.engine
+
+    # -- collections --------------------------------------------------------------------------
+
+    def collections(self) -> list[CollectionRow]:
+        c = t.intel_collections.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(c.id, c.parties, c.title, c.description, c.alias)).all()
+        return [CollectionRow(*row) for row in rows]
+
+    def define_collection(self, collection: CollectionRow) -> bool:
+        """Store a configured collection; False if one with its audience or alias exists."""
+        try:
+            with self.engine.begin() as conn:
+                _insert_collection(conn, collection)
+        except IntegrityError:
+            return False
+        return True
+
+    # -- indexing -----------------------------------------------------------------------------
+
+    def behind(self, kind: str) -> bool:
+        """Whether a submission of ``kind`` is newer than the index (cheap when none is)."""
+        c = t.submissions.c
+        latest = select(func.max(c.seq)).where(c.kind == kind).scalar_subquery()
+        with self.engine.connect() as conn:
+            row = conn.execute(select(t.intel_state.c.synced_seq, latest)).one()
+        return row[1] is not None and row[1] > row[0]
+
+    def unindexed(self, kind: str, limit: int) -> tuple[int, list[Unindexed]]:
+        """How far the index has read, and the next ``limit`` submissions of ``kind``."""
+        c = t.submissions.c
+        with self.engine.connect() as conn:
+            synced = conn.execute(select(t.intel_state.c.synced_seq)).scalar_one()
+            subs = conn.execute(
+                select(c.seq, c.id, c.party_id, c.audience_all, c.jws)
+                .where(c.kind == kind, c.seq > synced)
+                .order_by(c.seq)
+                .limit(limit)
+            ).all()
+        return int(synced), [Unindexed(*sub) for sub in subs]
+
+    def index(self, synced: int, build: Callable[[str], IndexBatch]) -> list[CollectionRow] | None:
+        """Write one batch under the ``intel_state`` lock, if the index still stands at
+        ``synced`` (None if another process indexed meanwhile). ``build`` gets the last
+        ``date_added`` given, read under the lock. Answers the collections it created."""
+        with self.engine.begin() as conn:
+            # The write comes first: it takes the lock (the row lock on PostgreSQL, the
+            # database's write lock on SQLite) before anything is read.
+            conn.execute(update(t.intel_state).where(t.intel_state.c.id == 1).values(id=1))
+            state = conn.execute(select(t.intel_state.c.synced_seq, t.intel_state.c.last_added))
+            now_synced, last_added = state.one()
+            if now_synced != synced:
+                return None
+            batch = build(last_added)
+            created = []
+            for collection in batch.collections:
+                stored = conn.execute(
+                    select(t.intel_collections.c.id).where(
+                        t.intel_collections.c.id == collection.id
+                    )
+                ).first()
+                if stored is None:
+                    # inserted with its first object, so it exists exactly when that does
+                    _insert_collection(conn, collection)
+                    created.append(collection)
+            rows = _first_of_each_version(conn, batch.objects)
+            if rows:
+                conn.execute(insert(t.intel_objects), rows)
+            conn.execute(
+                update(t.intel_state)
+                .where(t.intel_state.c.id == 1)
+                .values(synced_seq=batch.synced_seq, last_added=batch.last_added)
+            )
+        return created
+
+    def indexed(self, submission_ids: Sequence[str]) -> dict[str, str]:
+        """The version each of these submissions was indexed as (absent: not indexed)."""
+        o = t.intel_objects.c
+        found: dict[str, str] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(submission_ids):
+                query = select(o.submission_id, o.version).where(o.submission_id.in_(chunk))
+                found.update((row[0], row[1]) for row in conn.execute(query))
+        return found
+
+    def existing(
+        self, viewer: str, collection_id: str, stix_ids: Iterable[str]
+    ) -> set[tuple[str, str]]:
+        """The (id, version) pairs of these objects the collection holds, among rows ``viewer``
+        sees."""
+        o = t.intel_objects.c
+        found: set[tuple[str, str]] = set()
+        with self.engine.connect() as conn:
+            for chunk in _chunks(sorted(set(stix_ids))):
+                query = (
+                    select(o.stix_id, o.version)
+                    .select_from(_joined())
+                    .where(
+                        o.collection_id == collection_id,
+                        o.stix_id.in_(chunk),
+                        visible_to(viewer),
+                    )
+                )
+                found.update((row[0], row[1]) for row in conn.execute(query))
+        return found
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def page(
+        self,
+        viewer: str,
+        collection_id: str,
+        *,
+        after: int,
+        limit: int,
+        stix_id: str | None = None,
+        with_objects: bool = False,
+        added_after: str | None = None,
+        ids: Sequence[str] | None = None,
+        types: Sequence[str] | None = None,
+        spec_versions: Sequence[str] | None = None,
+        versions: Sequence[str] = (),
+    ) -> list[tuple[Any, ...]]:
+        """Up to ``limit`` rows (seq, id, version, date_added, spec_version, submission_id and,
+        ``with_objects``, the submission's JWS) of a collection ``viewer`` may see, in the order
+        they were added, after the position ``after``; the rest narrow as TAXII's filters do
+        (``versions``: "first", "last", "all" or versions; empty, no version filter)."""
+        o = t.intel_objects.c
+        columns: list[Any] = [
+            o.seq,
+            o.stix_id,
+            o.version,
+            o.date_added,
+            o.spec_version,
+            o.submission_id,
+        ]
+        if with_objects:
+            columns.append(t.submissions.c.jws)
+        conditions = [o.collection_id == collection_id, o.seq > after, visible_to(viewer)]
+        if stix_id is not None:
+            conditions.append(o.stix_id == stix_id)
+        if added_after is not None:
+            conditions.append(o.date_added > added_after)
+            # date_added never decreases along seq, so the first row added after the time
+            # bounds the seq range too: the scan starts there instead of at the collection's
+            # beginning.
+            start = (
+                select(func.min(o.seq))
+                .where(o.collection_id == collection_id, o.date_added > added_after)
+                .scalar_subquery()
+            )
+            conditions.append(o.seq >= start)
+        if ids is not None:
+            conditions.append(o.stix_id.in_(ids))
+        if types is not None:
+            conditions.append(o.stix_type.in_(types))
+        if spec_versions is not None:
+            conditions.append(o.spec_version.in_(spec_versions))
+        if versions and "all" not in versions:
+            conditions.append(or_(*[_version(v) for v in versions]))
+        query = (
+            select(*columns)
+            .select_from(_joined())
+            .where(and_(*conditions))
+            .order_by(o.seq)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [tuple(row) for row in conn.execute(query)]
+
+    def holds(self, viewer: str, collection_id: str, stix_id: str) -> bool:
+        """Whether the collection has any version of the object that ``viewer`` may see."""
+        o = t.intel_objects.c
+        query = (
+            select(o.seq)
+            .select_from(_joined())
+            .where(o.collection_id == collection_id, o.stix_id == stix_id, visible_to(viewer))
+            .limit(1)
+        )
+        with self.engine.connect() as conn:
+            return conn.execute(query).first() is not None
+
+    def audiences(self, stix_id: str, viewer: str) -> list[frozenset[str] | None]:
+        """The audiences of the intelligence records ``viewer`` may see whose object has id
+        ``stix_id`` (None: every party). Indexed objects are found through the TAXII index, in
+        the collections ``viewer`` could read (so the lookup uses the collection's index); the
+        few the index has not reached yet, by reading their bodies."""
+        c = t.submissions.c
+        o = t.intel_objects.c
+        with self.engine.connect() as conn:
+            parties = conn.execute(select(t.parties.c.id).order_by(t.parties.c.id)).scalars()
+            keys = {named.ALL} | {named.key_of((viewer, p)) for p in parties}
+            stored = conn.execute(select(t.intel_collections.c.parties)).scalars()
+            keys |= {k for k in stored if viewer in k.split(",")}
+            found = [
+                row[0]
+                for row in conn.execute(
+                    select(c.id)
+                    .select_from(t.submissions.join(t.intel_objects, o.submission_id == c.id))
+                    .where(
+                        o.collection_id.in_([named.id_of(k) for k in keys]),
+                        o.stix_id == stix_id,
+                        visible_to(viewer),
+                    )
+                )
+            ]
+            synced = conn.execute(select(t.intel_state.c.synced_seq)).scalar()
+            recent = conn.execute(
+                select(c.id, c.jws).where(
+                    c.kind == "intelligence", c.seq > (synced or 0), visible_to(viewer)
+                )
+            ).all()
+            found += [row[0] for row in recent if base.body(row[1]).get("id") == stix_id]
+            return [base.audience_of(conn, record) for record in found]
+
+    # -- add statuses -------------------------------------------------------------------------
+
+    def save_status(self, party: str, status_id: str, document: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert(t.intel_status).values(
+                    id=status_id,
+                    party_id=party,
+                    created_at=clock.iso(clock.now()),
+                    document=document,
+                )
+            )
+
+    def status(self, party: str, status_id: str) -> str | None:
+        """A status document, only for the party whose request it describes."""
+        s = t.intel_status.c
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(s.document).where(s.id == status_id, s.party_id == party)
+            ).first()
+        return None if row is None else str(row[0])
+
+
+def _insert_collection(conn: Connection, collection: CollectionRow) -> None:
+    conn.execute(
+        insert(t.intel_collections).values(
+            id=collection.id,
+            parties=collection.key,
+            title=collection.title,
+            description=collection.description,
+            alias=collection.alias,
+            created_at=clock.iso(clock.now()),
+        )
+    )
+
+
+def _joined() -> Any:
+    o = t.intel_objects
+    return o.join(t.submissions, t.submissions.c.id == o.c.submission_id)
+
+
+def _version(wanted: str) -> ColumnElement[bool]:
+    """``first``/``last`` compare with the other versions of the same object in the same
+    collection; every row of a collection has the collection's audience, so a reader of the
+    collection sees every version and first and last are the same for all of its readers."""
+    o = t.intel_objects.c
+    if wanted not in ("first", "last"):
+        return o.version == wanted
+    other = aliased(t.intel_objects)
+    beyond = other.c.version > o.version if wanted == "last" else other.c.version < o.version
+    return ~exists().where(
+        other.c.collection_id == o.collection_id, other.c.stix_id == o.stix_id, beyond
+    )
+
+
+def _first_of_each_version(conn: Connection, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Drop rows whose (collection, id, version) is already indexed or repeated in the batch."""
+    o = t.intel_objects.c
+    stored: set[tuple[str, str, str]] = set()
+    by_collection: dict[str, set[str]] = {}
+    for r in rows:
+        by_collection.setdefault(r["collection_id"], set()).add(r["stix_id"])
+    for collection_id, stix_ids in by_collection.items():
+        # Equality on the collection and IN on ids: an index range per id on both backends
+        # (a row-value IN over all three columns makes SQLite scan the whole index).
+        for chunk in _chunks(sorted(stix_ids)):
+            query = select(o.stix_id, o.version).where(
+                o.collection_id == collection_id, o.stix_id.in_(chunk)
+            )
+            stored.update((collection_id, row[0], row[1]) for row in conn.execute(query))
+    kept = []
+    for r in rows:
+        key = (r["collection_id"], r["stix_id"], r["version"])
+        if key not in stored:
+            stored.add(key)
+            kept.append(r)
+    return kept
+
+
+def _chunks(items: Sequence[str], size: int = 500) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
