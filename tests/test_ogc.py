@@ -273,3 +273,49 @@ def test_the_layer_index_selects_as_shapely_does() -> None:
         ]
         got = [made[i].id for i in indexed.select(area, window)]
         assert got == expected, (area, window)
+
+
+def test_html_answers_are_escaped_and_self_contained(
+    server: Server, parties: dict[str, PartyHandle]
+) -> None:
+    """f=html, or a browser's Accept, gets a page: landing, collections, one collection, items
+    and one item; what parties wrote is escaped; nothing is loaded from elsewhere."""
+    ids = scenario(server, parties)
+    alpha, bravo = parties["alpha"], parties["bravo"]
+    with server.client(parties["relief"]) as r:
+        evil = r.submit("site", site(38.2, 35.2, name="<script>alert(1)</script>"), "all")["id"]
+    browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+    pages = {
+        "/ogc/": {"f": "html"},
+        "/ogc/collections": {"f": "html"},
+        "/ogc/collections/sites": {"f": "html"},
+        "/ogc/conformance": {"f": "html"},
+        "/ogc/collections/sites/items": {},  # by Accept alone
+        f"/ogc/collections/sites/items/{evil}": {},
+    }
+    for path, params in pages.items():
+        answer = httpx.get(
+            f"{server.url}{path}",
+            params=params,
+            headers={"Authorization": f"Bearer {alpha.token}", "Accept": browser},
+            timeout=30,
+        )
+        assert answer.status_code == 200, (path, answer.text)
+        assert answer.headers["content-type"].startswith("text/html"), path
+        assert "default-src 'none'" in answer.headers["content-security-policy"]
+        text = answer.text
+        assert text.startswith("<!doctype html>") and "<script" not in text, path
+        assert "src=" not in text and "stylesheet" not in text, path
+    items = fetch(server, alpha, "/ogc/collections/sites/items", f="html").text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in items and ids["private"] in items
+    first = fetch(server, alpha, "/ogc/collections/sites/items", f="html", limit="2").text
+    assert "2 of 3 features" in first and "offset=2&amp;f=html" in first  # next stays HTML
+    # bravo's page has no clinic; JSON clients (no HTML in Accept) still get GeoJSON.
+    theirs = fetch(server, bravo, "/ogc/collections/sites/items", f="html").text
+    assert ids["private"] not in theirs and "Clinic" not in theirs
+    plain = httpx.get(
+        f"{server.url}/ogc/collections/sites/items",
+        headers={"Authorization": f"Bearer {alpha.token}", "Accept": "application/geo+json"},
+        timeout=30,
+    )
+    assert plain.headers["content-type"] == "application/geo+json"

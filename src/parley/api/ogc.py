@@ -20,6 +20,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
 from parley import clock
+from parley.api import ogc_html
 from parley.api.auth import hub_of
 from parley.api.taxii import party_of
 from parley.errors import BadRequest, NotFound
@@ -56,20 +57,23 @@ def _json(body: dict[str, Any], media_type: str = "application/json") -> JSONRes
     return JSONResponse(body, media_type=media_type)
 
 
-def _format(request: Request) -> None:
-    wanted = request.query_params.get("f")
-    if wanted is not None and wanted not in ("json", "geojson"):
-        raise OgcBadRequest("InvalidParameterValue", f"f must be json, not {wanted!r}")
+def _format(request: Request) -> bool:
+    """Whether to answer in HTML (else JSON)."""
+    chosen = request.query_params.get("f")
+    if chosen is not None and chosen not in ("json", "geojson", "html"):
+        raise OgcBadRequest("InvalidParameterValue", f"f must be json or html, not {chosen!r}")
+    return ogc_html.wanted(request)
 
 
 @router.get("", include_in_schema=False)
 @router.get("/", summary="OGC API – Features landing page")
-def landing(request: Request, _party: Caller) -> JSONResponse:
-    _format(request)
+def landing(request: Request, _party: Caller) -> Response:
+    html = _format(request)
     base = _base(request)
     root = str(request.base_url).rstrip("/")
     links = [
         _link(f"{base}/", "self", "application/json", "this document"),
+        _link(f"{base}/?f=html", "alternate", "text/html", "this document as HTML"),
         _link(
             f"{root}/openapi.json",
             "service-desc",
@@ -92,39 +96,41 @@ def landing(request: Request, _party: Caller) -> JSONResponse:
             "the layers",
         ),
     ]
-    return _json(
-        {
-            "title": "parley",
-            "description": "The cease-fire's layers the caller may see: sites, movements, "
-            "operations, areas, incidents and conflicts.",
-            "links": links,
-        }
-    )
+    doc = {
+        "title": "parley",
+        "description": "The cease-fire's layers the caller may see: sites, movements, "
+        "operations, areas, incidents and conflicts.",
+        "links": links,
+    }
+    return ogc_html.landing(request, doc) if html else _json(doc)
 
 
 @router.get("/conformance", summary="Conformance classes")
-def conformance(request: Request, _party: Caller) -> JSONResponse:
-    _format(request)
-    return _json({"conformsTo": CONFORMANCE})
+def conformance(request: Request, _party: Caller) -> Response:
+    doc = {"conformsTo": CONFORMANCE}
+    return ogc_html.conformance(request, doc) if _format(request) else _json(doc)
 
 
 @router.get("/collections", summary="The layers")
-def collections(request: Request, _party: Caller) -> JSONResponse:
-    _format(request)
+def collections(request: Request, _party: Caller) -> Response:
+    html = _format(request)
     base = _base(request)
-    return _json(
-        {
-            "links": [_link(f"{base}/collections", "self", "application/json", "the layers")],
-            "collections": [_collection(base, layer) for layer in LAYERS],
-        }
-    )
+    doc = {
+        "links": [
+            _link(f"{base}/collections", "self", "application/json", "the layers"),
+            _link(f"{base}/collections?f=html", "alternate", "text/html", "the layers as HTML"),
+        ],
+        "collections": [_collection(base, layer) for layer in LAYERS],
+    }
+    return ogc_html.collections(request, doc) if html else _json(doc)
 
 
 @router.get("/collections/{layer}", summary="One layer")
-def collection(request: Request, _party: Caller, layer: str) -> JSONResponse:
-    _format(request)
+def collection(request: Request, _party: Caller, layer: str) -> Response:
+    html = _format(request)
     _known(layer)
-    return _json(_collection(_base(request), layer))
+    doc = _collection(_base(request), layer)
+    return ogc_html.collection(request, doc) if html else _json(doc)
 
 
 @router.get("/collections/{layer}/queryables", summary="What a layer's features can be queried by")
@@ -181,7 +187,7 @@ async def items(
     # Parameters are read as text and checked here, so that each refusal is an OGC exception.
     _known(layer)
     params = request.query_params
-    _format(request)
+    html = _format(request)
     limit = _integer(limit_text, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
     offset = _integer(offset_text, "offset", 0, 0, 10**9)
     area = _bbox(bbox)
@@ -212,6 +218,9 @@ async def items(
         "timeStamp": clock.iso(clock.now()),
         "links": links,
     }
+    if html:
+        doc = {"features": [orjson.loads(indexed.blobs[i]) for i in page], **tail}
+        return ogc_html.items(request, LAYERS[layer], doc, base)
     body = b"".join(
         (
             b'{"type":"FeatureCollection","features":[',
@@ -228,9 +237,9 @@ async def items(
     summary="One feature",
     responses={200: {"content": {GEOJSON: {}}}},
 )
-async def item(request: Request, party: Caller, layer: str, feature_id: str) -> JSONResponse:
+async def item(request: Request, party: Caller, layer: str, feature_id: str) -> Response:
     _known(layer)
-    _format(request)
+    html = _format(request)
     hub = hub_of(request)
     indexed = await run_in_threadpool(lambda: cache_of(hub).get(hub, party, layer))
     at = indexed.position(feature_id)
@@ -244,7 +253,7 @@ async def item(request: Request, party: Caller, layer: str, feature_id: str) -> 
         _link(f"{base}/items/{feature_id}", "self", GEOJSON, "this feature"),
         _link(base, "collection", "application/json", LAYERS[layer]),
     ]
-    return _json(body, GEOJSON)
+    return ogc_html.item(request, LAYERS[layer], body) if html else _json(body, GEOJSON)
 
 
 # -- parts ---------------------------------------------------------------------------------------
