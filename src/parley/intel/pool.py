@@ -8,13 +8,18 @@ breaks, are checked in the calling thread with the same :class:`Validator`. The 
 same either way: the workers run the same code.
 
 One pool per process (``spawn``ed, so no lock held by one of the server's threads is copied into
-a worker), started on first use; the workers exit with the process.
+a worker), started on first use. The workers end with the process however it ends: each watches
+its parent and exits when it is gone (a ``parley serve`` stopped by SIGTERM or SIGKILL runs no
+clean-up, and a worker waiting for work would otherwise wait for ever, re-parented to init, and
+keep multiprocessing's resource tracker alive with it; the tracker exits once the last worker
+has).
 """
 
 from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -24,6 +29,7 @@ from parley.intel.stix import Checked, Refused, Validator
 
 SPLIT_AT = 64
 MAX_WORKERS = 8
+WATCH_S = 0.2
 
 Verdict = Checked | Refused
 
@@ -73,12 +79,28 @@ def _check_slice(items: Sequence[object]) -> list[Verdict]:
     return found
 
 
+def _watch_parent(parent: int) -> None:
+    """Runs first in each worker: end the worker when the process that started it has ended."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(WATCH_S)
+        os._exit(0)  # no clean-up to do: a worker holds nothing but its inputs
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def _get_pool(workers: int) -> ProcessPoolExecutor | None:
     global _pool
     with _lock:
         if _pool is None:
             try:
-                _pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"))
+                _pool = ProcessPoolExecutor(
+                    max_workers=workers,
+                    mp_context=get_context("spawn"),
+                    initializer=_watch_parent,
+                    initargs=(os.getpid(),),
+                )
             except (OSError, ValueError):
                 return None
         return _pool
