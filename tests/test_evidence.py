@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from parley.client import evidence as ev
+from parley.client.evidence_check import check
 from parley.log import checkpoint as cp
 from parley.log import note
 from parley.parties import keys
@@ -178,7 +179,7 @@ def _chromium_lines(page: Path, lines: list[str]) -> None:
 def _check(data: bytes, log_key: str) -> list[str]:
     """The failures the offline check reports, or the error that stops it."""
     try:
-        report = ev.check(ev.load(data), log_key)
+        report = check(ev.load(data), log_key)
     except ev.EvidenceError as exc:
         return [exc.detail]
     return report.failures()
@@ -254,7 +255,7 @@ def test_outside_a_restricted_sites_audience_evidence_is_a_missing_record(
     out = tmp_path / "restricted.json"
     assert parley_as(relief, "evidence", made["id"], "--out", str(out)).code == 0
     key = httpx.get(f"{server.url}/log/verifier-key").text.strip()
-    report = ev.check(ev.load(out.read_bytes()), key)
+    report = check(ev.load(out.read_bytes()), key)
     assert report.ok, report.failures()
     (item,) = json.loads(out.read_text())["items"]
     assert item["submission"]["salt"]  # the log holds a commitment, opened by the salt

@@ -85,13 +85,13 @@ def verify_evidence(
 ) -> None:
     """Check an evidence file with no access to the hub: every signature, inclusion and
     consistency proof and cosignature; print its timeline in UTC with ✓ or the failure."""
-    from parley.client import evidence, evidence_page
+    from parley.client import evidence, evidence_check, evidence_page
     from parley.log import policy
 
     if not log_key:
         raise click.ClickException(MISSING_LOG_KEY)
     data = evidence.load(evidence_file.read_bytes())
-    report = evidence.check(
+    report = evidence_check.check(
         data,
         log_key,
         policy.load(policy_path) if policy_path else None,
