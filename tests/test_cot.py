@@ -405,3 +405,86 @@ def test_the_feed_over_mutual_tls(
         assert got == b""
     finally:
         feed.stop()
+
+
+def test_areas_and_incidents_reach_a_tak_client(
+    server: Server, parties: dict[str, PartyHandle], feed_for: Any
+) -> None:
+    """A standalone area as a drawn shape, incidents as spot markers; a restricted incident
+    reaches only its audience."""
+    from tests.test_taxii_export import AREA, INCIDENT
+
+    with server.client(parties["alpha"]) as alpha:
+        area = alpha.submit("area", AREA, "all")["id"]
+        seen = alpha.submit("incident", {**INCIDENT, "title": "Market shelling"}, "all")["id"]
+        hidden = alpha.submit("incident", {**INCIDENT, "description": "Hidden report"}, ["bravo"])[
+            "id"
+        ]
+    want = {f"parley-area-{area}", f"parley-incident-{seen}"}
+    feed = feed_for(parties["charlie"])
+
+    async def session() -> tuple[dict[str, ET.Element], list[bytes]]:
+        async with TakClient(feed.port) as tak:
+            await tak.until(want)
+            return tak.events, tak.raw
+
+    events, raw = asyncio.run(asyncio.wait_for(session(), 90))
+    shape = events[f"parley-area-{area}"]
+    assert shape.get("type") == "u-d-f"
+    vertices = [link.get("point") for link in shape.findall("detail/link")]
+    ring = AREA["geometry"]["coordinates"][0]  # type: ignore[index]
+    assert vertices == [f"{lat:.7f},{lon:.7f}" for lon, lat in ring]
+    assert "no-operations area (in force)" in shape.findtext("detail/remarks", "")
+    assert shape.get("start") == "2026-01-01T00:00:00.000Z"
+
+    spot = events[f"parley-incident-{seen}"]
+    assert spot.get("type") == "b-m-p-s-m"
+    assert spot.get("start") == "2026-03-01T10:00:00.000Z" < spot.get("stale", "")
+    assert spot.find("point").get("lat") == "36.2000000"  # type: ignore[union-attr]
+    assert spot.find("detail/contact").get("callsign") == "Market shelling"  # type: ignore[union-attr]
+    assert spot.findtext("detail/remarks") == INCIDENT["description"]
+
+    assert f"parley-incident-{hidden}" not in events
+    assert not any(b"Hidden report" in data or hidden.encode() in data for data in raw)
+    bravo = {e.get("uid") for e in export(server, parties["bravo"])}
+    assert {f"parley-incident-{hidden}", f"parley-area-{area}"} <= bravo
+
+
+def test_an_area_maps_proposed_version_is_amber() -> None:
+    """Each area of an area map's version is its own shape, in force in its rule's colour and
+    proposed in amber."""
+    from parley.formats import cot
+
+    body = {
+        "map": "north",
+        "version": 2,
+        "valid": {"start": "2026-01-01T00:00:00Z", "end": None},
+        "areas": [
+            {
+                "id": "a1",
+                "rule": "no-fly",
+                "geometry": {"type": "Polygon", "coordinates": [SQUARE]},
+            },
+            {
+                "id": "a2",
+                "rule": "delineation",
+                "geometry": {"type": "Polygon", "coordinates": [SQUARE]},
+            },
+        ],
+    }
+    at = "2026-01-02T00:00:00Z"
+    made = cot.events(
+        [
+            cot.Record("m1", "area-map", "alpha", at, body, "in force"),
+            cot.Record("m2", "area-map", "alpha", at, body, "proposed"),
+        ],
+        [],
+    )
+    colours = {e.get("uid"): e.find("detail/strokeColor").get("value") for e in made}  # type: ignore[union-attr]
+    assert colours == {
+        "parley-area-m1-a1": str(cot._signed(cot.RED)),
+        "parley-area-m1-a2": str(cot._signed(cot.ORANGE)),
+        "parley-area-m2-a1": str(cot._signed(cot.AMBER)),
+        "parley-area-m2-a2": str(cot._signed(cot.AMBER)),
+    }
+    assert "(proposed)" in (made[2].findtext("detail/remarks") or "")

@@ -11,15 +11,17 @@ and tasking):
 * ``b-m-r`` — a route ("bits, map, route"), its checkpoints ``<link type="b-m-p-w">`` waypoints.
 * ``b-m-p-s-m`` — a spot map marker ("bits, map, point, spot, marker"), coloured by
   ``<color argb>``: ATAK's neutral way to pin something that is not a unit; used for conflicts,
-  which are findings about two records, not a friendly or hostile thing.
+  which are findings about two records, not a friendly or hostile thing, and for incidents,
+  which are reports of what happened there, not a unit either.
 * ``t-x-d-d`` — a delete request (``<link uid>`` of the event to drop), sent by the feed when a
   record leaves the viewer's picture (withdrawn, cancelled, superseded).
 
-Sites and operations are shapes because what matters is where they apply (the protected radius,
-the volume footprint); the atom codes (``a-f-G`` and friends) would claim an affiliation parley
-does not know. Times are UTC with milliseconds and a ``Z``; ``start``/``stale`` are the record's
-window (an open-ended site goes stale a month after the day of the export; the feed re-sends
-it daily).
+Sites, operations and areas (standalone, and each area of an area map's version in force or
+proposed, the proposed ones amber) are shapes because what matters is where they apply (the
+protected radius, the volume footprint, the area's outline); the atom codes (``a-f-G`` and
+friends) would claim an affiliation parley does not know. Times are UTC with milliseconds and a
+``Z``; ``start``/``stale`` are the record's window (an open-ended site goes stale a month after
+the day of the export; the feed re-sends it daily).
 
 Uids are stable: ``parley-<kind>-<record id>`` (``-v<n>`` per operation volume) so TAK clients
 replace an event instead of stacking copies when the feed sends it again.
@@ -31,16 +33,12 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from shapely.geometry import shape
 
 from parley import clock
 from parley.errors import ParleyError
-
-if TYPE_CHECKING:
-    from parley.hub.core import Hub
-    from parley.store.db import Party
 
 VERSION = "2.0"
 HOW = "h-e"  # human, entered: every record is a person's notification, not a sensor reading
@@ -53,7 +51,7 @@ ROUTE = "b-m-r"
 WAYPOINT = "b-m-p-w"
 SPOT = "b-m-p-s-m"
 DELETE = "t-x-d-d"
-KINDS = ("site", "operation", "movement")
+KINDS = ("site", "operation", "movement", "area", "area-map", "incident")
 
 # ATAK colours are signed 32-bit ARGB integers.
 GREEN = 0xFF00A651
@@ -73,13 +71,14 @@ class Record:
     party: str
     received_at: str
     body: dict[str, Any]
+    state: str | None = None  # an area map's version: "in force" or "proposed"
 
 
 def events(
     records: Iterable[Record], conflicts: Iterable[dict[str, Any]], *, now: datetime | None = None
 ) -> list[ET.Element]:
-    """One event per site and movement, one per operation volume, one per locatable conflict
-    (a conflict is placed at the first record it names that ``records`` holds)."""
+    """One event per site, movement and incident, one per operation volume and per area, one
+    per locatable conflict (placed at the first record it names that ``records`` holds)."""
     when = now or clock.now()
     found: list[ET.Element] = []
     where: dict[str, tuple[float, float]] = {}
@@ -98,39 +97,6 @@ def events(
         if event is not None:
             found.append(event)
     return found
-
-
-def for_viewer(hub: Hub, viewer: Party, *, now: datetime | None = None) -> list[ET.Element]:
-    """Everything ``viewer`` may see as events: records through the store's audience check
-    (``list_submissions``), minus those out of force (withdrawn, cancelled, completed,
-    superseded), and the viewer's conflicts as screening words them for it."""
-    from parley.intel.index import body_of
-    from parley.records.kinds import ENDED
-
-    hub.screening.refresh()
-    records: list[Record] = []
-    for kind in KINDS:
-        after = -1
-        while True:
-            page = hub.store.list_submissions(viewer.id, after=after, limit=500, kind=kind)
-            records.extend(
-                Record(s.id, s.kind, s.party_id, s.received_at, body_of(s.jws))
-                for s in page
-                # One lookup per record: the screening thread may be adding to the dict.
-                if hub.screening.status.get(s.id) not in ENDED
-            )
-            if len(page) < 500:
-                break
-            after = page[-1].log_index
-    conflicts: list[dict[str, Any]] = []
-    after = 0
-    while True:
-        found = hub.store.conflicts_for(viewer.id, after=after, limit=500)
-        conflicts.extend(hub.screening.view(c, viewer.id) for _, c in found)
-        if len(found) < 500:
-            break
-        after = found[-1][0]
-    return events(records, conflicts, now=now)
 
 
 def document(found: Iterable[ET.Element]) -> bytes:
@@ -205,6 +171,38 @@ def _record(record: Record, now: datetime) -> Iterator[ET.Element]:
             )
     elif record.kind == "movement":
         yield _route(record, now)
+    elif record.kind in ("area", "area-map"):
+        start, stale = _window(body.get("valid"), record, now)
+        state = record.state or "in force"
+        for area in [body] if record.kind == "area" else body["areas"]:
+            rule = str(area.get("rule"))
+            key = record.id if record.kind == "area" else f"{record.id}-{area['id']}"
+            yield _shape(
+                f"parley-area-{key}",
+                area["geometry"],
+                None,
+                start,
+                stale,
+                record,
+                name=str(area.get("name") or f"{rule} area"),
+                remarks=f"{rule} area ({state}) notified by {record.party}; parley record "
+                f"{record.id}",
+                colour=(RED if rule == "no-fly" else ORANGE) if state == "in force" else AMBER,
+            )
+    elif record.kind == "incident":
+        moment = clock.parse(str(body["time"]))
+        event = _event(
+            f"parley-incident-{record.id}",
+            SPOT,
+            clock.parse(record.received_at),
+            moment,
+            _open_stale(now, moment),
+        )
+        place = shape(body["location"]).representative_point()
+        _point(event, place.y, place.x)
+        title = body.get("title") or f"incident reported by {record.party}"
+        _spot(event, RED, str(title), str(body.get("description") or ""))
+        yield event
 
 
 def _window(window: object, record: Record, now: datetime) -> tuple[datetime, datetime]:
@@ -338,18 +336,21 @@ def _conflict(
         f"parley-conflict-{conflict['id']}", SPOT, created, created, _open_stale(now, created)
     )
     _point(event, *place)
-    detail = ET.SubElement(event, "detail")
     colour = RED if conflict.get("severity") == "critical" else AMBER
+    name = f"{conflict.get('severity')} {conflict.get('kind')} conflict"
+    _spot(event, colour, name, str(conflict.get("detail") or ""))
+    return event
+
+
+def _spot(event: ET.Element, colour: int, name: str, remarks: str) -> None:
+    detail = ET.SubElement(event, "detail")
     ET.SubElement(detail, "color", argb=str(_signed(colour)))
     ET.SubElement(
         detail, "usericon", iconsetpath="COT_MAPPING_SPOTMAP/b-m-p-s-m/" + str(_signed(colour))
     )
-    ET.SubElement(
-        detail, "contact", callsign=f"{conflict.get('severity')} {conflict.get('kind')} conflict"
-    )
-    ET.SubElement(detail, "remarks").text = str(conflict.get("detail") or "")
+    ET.SubElement(detail, "contact", callsign=name)
+    ET.SubElement(detail, "remarks").text = remarks
     ET.SubElement(detail, "labels_on", value="true")
-    return event
 
 
 def _style(detail: ET.Element, colour: int, name: str, remarks: str, *, fill: bool = True) -> None:
