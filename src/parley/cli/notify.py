@@ -433,7 +433,7 @@ def export(client: Client, fmt: str, layer: str | None, out_path: Path | None) -
             if out_path:
                 out_path.write_bytes(response.content)
             else:
-                click.get_binary_stream("stdout").write(response.content)
+                sys.stdout.buffer.write(response.content)
             return
         text = response.text
     if out_path:
