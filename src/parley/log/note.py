@@ -13,6 +13,9 @@ Key strings (signed-note "Verifier keys"; the signer form is golang.org/x/mod/su
     signer:   PRIVATE+KEY+<name>+<hex key ID>+base64(type || 32-byte seed)
 
 Every failure is a :class:`NoteError`, a ``CheckpointError``: notes carry checkpoints here.
+
+Long module: one specification (signed-note with its key strings, and cosignature/v1) kept
+whole, so it reads top to bottom against c2sp.org.
 """
 
 from __future__ import annotations

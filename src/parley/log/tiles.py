@@ -225,3 +225,16 @@ def split_hashes(tile: bytes) -> list[bytes]:
     if len(tile) % HASH_SIZE:
         raise TileError(f"hash tile is {len(tile)} bytes, not a multiple of {HASH_SIZE}")
     return [tile[i : i + HASH_SIZE] for i in range(0, len(tile), HASH_SIZE)]
+
+
+def upper_tiles(size: int, old: int) -> list[tuple[int, int, int]]:
+    """(level, index, width) of the hash tiles above level 0 that changed from ``old`` to
+    ``size``."""
+    out = []
+    level = 1
+    while (n := level_width(size, level)) > 0:
+        first = level_width(old, level) // TILE_WIDTH
+        for index in range(first, -(-n // TILE_WIDTH)):
+            out.append((level, index, min(TILE_WIDTH, n - index * TILE_WIDTH)))
+        level += 1
+    return out

@@ -26,12 +26,11 @@ from parley.log import checkpoint as cp
 from parley.log import note
 from parley.log.merkle import HASH_SIZE, MerkleTree, verify_consistency
 from parley.log.tiles import (
-    TILE_WIDTH,
     bundles_for_size,
     hash_tile,
-    level_width,
     parse_entry_bundle,
     tile_path,
+    upper_tiles,
 )
 from parley.mirroring import evidence
 from parley.mirroring.fetch import LogFetcher, peer_checkpoint
@@ -60,19 +59,6 @@ def _b64(data: bytes) -> str:
     import base64
 
     return base64.b64encode(data).decode("ascii")
-
-
-def upper_tiles(size: int, old: int) -> list[tuple[int, int, int]]:
-    """(level, index, width) of the hash tiles above level 0 that changed from ``old`` to
-    ``size``."""
-    out = []
-    level = 1
-    while (n := level_width(size, level)) > 0:
-        first = level_width(old, level) // TILE_WIDTH
-        for index in range(first, -(-n // TILE_WIDTH)):
-            out.append((level, index, min(TILE_WIDTH, n - index * TILE_WIDTH)))
-        level += 1
-    return out
 
 
 class Mirror:
