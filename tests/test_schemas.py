@@ -130,7 +130,7 @@ VOLUME = {
         ("review", {"incident": "i", "step": "request"}, "body.to", "/body/to"),
         ("incident", {"description": "x", "time": "tomorrow"}, "body.location", "/body/location"),
         ("area-vote", {"map": "m", "version": 1, "vote": True}, "body.vote", "/body/vote"),
-        ("intelligence", {"type": "indicator", "id": "x"}, "body.id", "/body/id"),
+        ("intelligence", {"type": "indicator", "id": 42}, "body.id", "/body/id"),
     ],
 )
 def test_a_refused_body_names_its_field_in_the_users_words(
@@ -250,3 +250,43 @@ def test_openapi_answers_refer_to_the_answer_schemas(server: Server) -> None:
         assert spec["components"]["schemas"][published.body_component(kind)]["type"] == "object"
     unknown = httpx.get(f"{server.url}/schemas/answers/nothing.json")
     assert unknown.status_code == 404 and unknown.json()["field"] == "name"
+
+
+INCIDENT = {
+    "description": "x",
+    "location": {"type": "Point", "coordinates": [37.16, 36.2]},
+    "time": "2026-11-20T14:30:00Z",
+}
+
+
+@pytest.mark.parametrize(
+    ("kind", "body", "field"),
+    [
+        # was a 500: the incident rules called .get on whatever location was
+        (
+            "incident",
+            {"description": "x", "location": "here", "time": "2026-11-20T14:30:00Z"},
+            "body.location",
+        ),
+        # an answer without its request: refused for its shape before any lookup
+        ("review", {"incident": "i", "step": "answer"}, "body.request"),
+        # was accepted: true is no number of casualties
+        (
+            "incident",
+            {**INCIDENT, "casualties": {"killed": True}},
+            "body.casualties.killed",
+        ),
+    ],
+)
+def test_the_hub_refuses_what_the_schema_refuses_before_its_rules_run(
+    server: Server, parties: dict[str, PartyHandle], kind: str, body: dict[str, Any], field: str
+) -> None:
+    with server.client(parties["monitor"]) as client:
+        answer = client.http.post(
+            "/api/v1/submissions",
+            content=client.sign(kind, body),
+            headers={"Content-Type": "application/jose"},
+        )
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["field"] == field
+    assert answer.json()["pointer"] == pointer(field)

@@ -39,7 +39,7 @@ def test_operation_lifecycle_and_invalid_transitions(
         refused(
             lambda: status(a, op, "completed", ab), 409, "is planned; it cannot become completed"
         )
-        refused(lambda: status(a, op, "approved", ab), 422, "status must be one of")
+        refused(lambda: status(a, op, "approved", ab), 400, "status must be one of")
         refused(lambda: status(b, op, "cancelled"), 403, "belongs to alpha")
         refused(lambda: status(c, op, "cancelled"), 404, "no operation")  # outside audience
         assert server.hub.store.log_size() == before  # nothing stored by any refusal

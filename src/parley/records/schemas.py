@@ -127,7 +127,6 @@ VOLUME = {
     # a polygon footprint with a radius is a mistake worth naming, not ignoring
     **circle("footprint", {"not": {}, "description": "a radius is only for a Point (a circle)"}),
 }
-STIX_ID = r"^[a-z0-9][a-z0-9-]*--[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 
 BODIES: dict[str, dict[str, Any]] = {
     "site": {
@@ -276,7 +275,11 @@ BODIES: dict[str, dict[str, Any]] = {
             "evidence": {
                 "type": "array",
                 "description": "SHA-256 digests of files the reporter keeps",
-                "items": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                "items": {
+                    "type": "string",
+                    "pattern": "^[0-9a-f]{64}$",
+                    "description": "a SHA-256 digest (64 lower-case hex characters)",
+                },
             },
         },
     },
@@ -301,12 +304,13 @@ BODIES: dict[str, dict[str, Any]] = {
         ],
     },
     "intelligence": {
-        "title": "intelligence: a STIX 2.1 object (also checked by the STIX validator over TAXII)",
+        "title": "intelligence: a STIX 2.1 object",
+        "description": "Any JSON object is logged and shared with its audience; only a valid "
+        "STIX 2.1 object (checked by the STIX validator, as TAXII adds are) is served over TAXII.",
         "type": "object",
-        "required": ["type", "id"],
         "properties": {
-            "type": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]*$"},
-            "id": {"type": "string", "pattern": STIX_ID, "description": "a STIX id (type--UUID)"},
+            "type": {"type": "string", "description": "the STIX type, e.g. indicator"},
+            "id": {"type": "string", "description": "the STIX id: type--UUID"},
         },
     },
 }
@@ -372,9 +376,12 @@ def _shown(value: object) -> str:
 def _described(kind: str, schema_path: list[str | int]) -> str:
     """The ``description`` next to the keyword that refused, in the kind's schema."""
     node: Any = BODIES[kind]
-    for step in schema_path[:-1]:
-        node = node[step]
-    return str(node.get("description", "in the expected form"))
+    try:
+        for step in schema_path[:-1]:
+            node = node[int(step) if isinstance(node, list) else step]
+        return str(node["description"])
+    except (KeyError, IndexError, TypeError, ValueError):
+        return "in the expected form"
 
 
 def _message(kind: str, error: jsonschema_rs.ValidationError) -> str:
