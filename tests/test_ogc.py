@@ -319,3 +319,47 @@ def test_html_answers_are_escaped_and_self_contained(
         timeout=30,
     )
     assert plain.headers["content-type"] == "application/geo+json"
+
+
+def test_the_layer_cache_extends_rebuilds_and_evicts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Same log size: no read. Grown log: only the new records are read, unless one of them
+    reshapes the layer (then all again). Each viewer its own entry; the oldest entry goes when
+    the features held pass the bound."""
+    from types import SimpleNamespace
+
+    from parley.hub import layer_cache
+    from parley.hub.layers import Feature
+
+    log = {"size": 5, "reshaping": False}
+    reads: list[tuple[str, int]] = []
+
+    def features(_hub: Any, viewer: Any, _layer: str, after: int = -1) -> list[Feature]:
+        reads.append((viewer.id, after))
+        point = {"type": "Point", "coordinates": [0, 0]}
+        return [
+            Feature(f"{viewer.id}-{i}", point, {}, None, None)
+            for i in range(after + 1, log["size"])
+        ]
+
+    store = SimpleNamespace(
+        log_size=lambda: log["size"],
+        iter_submissions=lambda kinds, after: iter([after] if log["reshaping"] else []),
+    )
+    hub: Any = SimpleNamespace(store=store)
+    alpha: Any = SimpleNamespace(id="alpha")
+    bravo: Any = SimpleNamespace(id="bravo")
+    monkeypatch.setattr(layer_cache, "features", features)
+    cache = layer_cache.LayerCache(max_features=12)
+
+    assert len(cache.get(hub, alpha, "sites").ids) == 5 and reads == [("alpha", -1)]
+    cache.get(hub, alpha, "sites")
+    assert reads == [("alpha", -1)]
+    log["size"] = 7
+    grown = cache.get(hub, alpha, "sites")
+    assert reads[-1] == ("alpha", 4) and grown.ids == [f"alpha-{i}" for i in range(7)]
+    assert grown.position("alpha-6") == 6
+    log["size"], log["reshaping"] = 8, True
+    assert len(cache.get(hub, alpha, "sites").ids) == 8 and reads[-1] == ("alpha", -1)
+    assert cache.get(hub, bravo, "sites").ids[0] == "bravo-0"  # 16 held: alpha's goes
+    cache.get(hub, alpha, "sites")
+    assert reads[-2:] == [("bravo", -1), ("alpha", -1)]

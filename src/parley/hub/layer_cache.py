@@ -20,7 +20,8 @@ entry is extended with the features of the new records, unless one of them is of
 that changes features already built (:data:`RESHAPING`): then the layer is built again.
 ``conflicts`` is never cached: its features depend on the time (a conflict turns moot when a
 side's window ends) and on the viewer's acknowledgements, which are not log records. A few
-entries are kept, least recently used first out.
+entries are kept (at most :data:`CAPACITY`, and :data:`MAX_FEATURES` features in all, the
+newest always), least recently used first out.
 """
 
 from __future__ import annotations
@@ -55,6 +56,8 @@ RESHAPING: dict[str, tuple[str, ...]] = {
     "incidents": ("withdrawal",),
 }
 CAPACITY = 12
+# About half a kilobyte of serialized GeoJSON per site: the kept layers stay near 200 MB.
+MAX_FEATURES = 400_000
 Box = tuple[float, float, float, float]
 Window = tuple[datetime | None, datetime | None]
 
@@ -160,8 +163,9 @@ class Indexed:
 
 
 class LayerCache:
-    def __init__(self, capacity: int = CAPACITY) -> None:
+    def __init__(self, capacity: int = CAPACITY, max_features: int = MAX_FEATURES) -> None:
         self.capacity = capacity
+        self.max_features = max_features
         self._entries: OrderedDict[tuple[str, str], Indexed] = OrderedDict()
         self._building: dict[tuple[str, str], threading.Lock] = {}
         self._lock = threading.Lock()
@@ -195,8 +199,12 @@ class LayerCache:
             with self._lock:
                 self._entries[key] = entry
                 self._entries.move_to_end(key)
-                while len(self._entries) > self.capacity:
-                    self._entries.popitem(last=False)
+                held = sum(len(e.ids) for e in self._entries.values())
+                while len(self._entries) > 1 and (
+                    len(self._entries) > self.capacity or held > self.max_features
+                ):
+                    _, gone = self._entries.popitem(last=False)
+                    held -= len(gone.ids)
             return entry
 
     def _fresh(self, key: tuple[str, str], size: int) -> Indexed | None:
