@@ -194,12 +194,14 @@ async def items(
     window = _datetime(when)
     hub = hub_of(request)
 
-    def select() -> tuple[Indexed, list[int]]:
+    def select() -> tuple[Indexed, int, list[int]]:
         indexed = cache_of(hub).get(hub, party, layer)
-        return indexed, indexed.select(area, window).tolist()
+        if area is None and window is None:
+            return indexed, len(indexed.ids), list(range(len(indexed.ids))[offset : offset + limit])
+        matched = indexed.select(area, window)
+        return indexed, len(matched), matched[offset : offset + limit].tolist()
 
-    indexed, matched = await run_in_threadpool(select)
-    page = matched[offset : offset + limit]
+    indexed, count, page = await run_in_threadpool(select)
     base = f"{_base(request)}/collections/{layer}/items"
     kept = {k: v for k, v in params.items() if k in ITEM_PARAMS and k not in ("offset", "limit")}
 
@@ -207,13 +209,13 @@ async def items(
         return f"{base}?{urlencode({**kept, 'limit': limit, 'offset': at})}"
 
     links = [_link(href(offset), "self", GEOJSON, "this page")]
-    if offset + limit < len(matched):
+    if offset + limit < count:
         links.append(_link(href(offset + limit), "next", GEOJSON, "the next page"))
     if offset > 0:
         links.append(_link(href(max(0, offset - limit)), "prev", GEOJSON, "the previous page"))
     # The features were serialized when the layer was built: a page joins their bytes.
     tail = {
-        "numberMatched": len(matched),
+        "numberMatched": count,
         "numberReturned": len(page),
         "timeStamp": clock.iso(clock.now()),
         "links": links,
