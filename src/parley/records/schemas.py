@@ -10,15 +10,14 @@ The HTTP layer publishes these at /schemas/{kind}.json (parley.api.schemas).
 
 from __future__ import annotations
 
-import json
 from functools import cache
 from typing import Any
 
 import jsonschema_rs
 
-from parley.errors import InvalidSubmission
 from parley.geo.shapes import RULES
 from parley.parties import roles
+from parley.records import schema_problems
 from parley.records.areamaps import VOTES
 from parley.records.incidents import FINDINGS, REVIEW_STEPS
 from parley.records.notices import CATEGORIES
@@ -333,87 +332,5 @@ def validator(kind: str) -> jsonschema_rs.Draft202012Validator:
 def check(kind: str, body: object) -> None:
     """Refuse a body its kind's schema refuses, naming the field in the problem."""
     checker = validator(kind)
-    if checker.is_valid(body):
-        return
-    error = next(iter(checker.iter_errors(body)))
-    path: list[str | int] = ["body", *error.instance_path]
-    if error.kind.name == "required":
-        path.append(str(error.kind.value))  # the missing member's name
-    field = _dotted(path)
-    raise InvalidSubmission(
-        f"{field} {_message(kind, error)}",
-        field=field,
-        pointer="/" + "/".join(_escaped(p) for p in path),
-    )
-
-
-def _dotted(path: list[str | int]) -> str:
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
-    return out
-
-
-def _escaped(part: str | int) -> str:
-    return str(part).replace("~", "~0").replace("/", "~1")
-
-
-NAMES = {
-    "string": "a string",
-    "number": "a number",
-    "integer": "a whole number",
-    "object": "a JSON object",
-    "array": "an array",
-    "boolean": "true or false",
-    "null": "null",
-}
-
-
-def _shown(value: object) -> str:
-    return f'"{value}"' if isinstance(value, str) else json.dumps(value)
-
-
-def _described(kind: str, schema_path: list[str | int]) -> str:
-    """The ``description`` next to the keyword that refused, in the kind's schema."""
-    node: Any = BODIES[kind]
-    try:
-        for step in schema_path[:-1]:
-            node = node[int(step) if isinstance(node, list) else step]
-        return str(node["description"])
-    except (KeyError, IndexError, TypeError, ValueError):
-        return "in the expected form"
-
-
-def _message(kind: str, error: jsonschema_rs.ValidationError) -> str:
-    """The error in the user's words (the library's messages quote whole values back)."""
-    found, expected = error.kind.name, error.kind.value
-    if found == "required":
-        return "is required"
-    if found == "type":
-        types = [expected] if isinstance(expected, str) else sorted(expected, key=_type_order)
-        return "must be " + " or ".join(NAMES.get(t, t) for t in types)
-    if found == "enum":
-        return "must be one of " + ", ".join(_shown(v) for v in expected)
-    if found == "const":
-        return f"must be {_shown(expected)}"
-    if found == "minLength" or (found == "pattern" and expected == r"\S"):
-        return "must be a non-empty string"
-    if found == "pattern":
-        return f"is not {_described(kind, list(error.schema_path))}"
-    if found == "format":
-        return "must be an RFC 3339 time with a zone, like 2026-12-01T08:00:00Z"
-    if found == "minItems":
-        return f"must have at least {expected} item{'s' if expected != 1 else ''}"
-    if found == "maxItems":
-        return f"must have at most {expected} items"
-    if found == "minimum":
-        return f"must be at least {expected}"
-    if found == "exclusiveMinimum":
-        return f"must be more than {expected}"
-    if found == "not":  # a member the schema forbids here, and why
-        return f"is not allowed: {_described(kind, list(error.schema_path))}"
-    return "is not valid here"
-
-
-def _type_order(name: str) -> int:
-    return list(NAMES).index(name) if name in NAMES else len(NAMES)
+    if not checker.is_valid(body):
+        raise schema_problems.refusal(BODIES[kind], next(iter(checker.iter_errors(body))))
