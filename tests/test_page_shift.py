@@ -117,12 +117,13 @@ def test_sites_cluster_with_counts_at_low_zoom_and_expand(
     biggest = page.evaluate(BIGGEST_CLUSTER)
     clusters.filter(has_text=re.compile(f"^{biggest}$")).first.click()
     page.wait_for_function(f"window.parley.map.getZoom() > {zoom}")
-    page.wait_for_timeout(700)  # the cluster animation
+    page.wait_for_function("!document.querySelector('.leaflet-cluster-anim')")
+    page.wait_for_timeout(300)
     now = page.evaluate(BIGGEST_CLUSTER)
     assert now < biggest and page.locator(".site-marker").count() > 0
 
     # Far enough in, no cluster is left in view.
-    page.evaluate("window.parley.map.setZoom(13, {animate: false})")
+    page.evaluate("void window.parley.map.setZoom(13, {animate: false})")
     expect(clusters).to_have_count(0)
 
     # Ungrouped, every site has its own marker, whatever the zoom.

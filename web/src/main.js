@@ -125,8 +125,8 @@ async function start() {
   setupExport();
   setupRecordList();
   setupCheckFile();
-  const failed = await view.loadBase();
-  if (failed.length) mapError(`Some base layers could not be loaded (${failed.join("; ")}). Records are still shown.`);
+  // The base layers load while the records do: neither waits for the other.
+  const base = view.loadBase();
 
   try {
     const parties = await state.hub.get("/api/v1/parties");
@@ -137,6 +137,8 @@ async function start() {
   renderForms();
   await refresh();
   await startAlerts();
+  const failed = await base;
+  if (failed.length) mapError(`Some base layers could not be loaded (${failed.join("; ")}). Records are still shown.`);
   setInterval(() => refresh().catch(() => {}), 10_000);
 }
 
@@ -451,7 +453,7 @@ function renderTimeline() {
   const items = [...state.records.values()].filter((r) => (r.kind === "operation" || r.kind === "movement") && inForce(r)).flatMap((r) => windowsOf(r, recordName(r)));
   const rows = timelineRows(items, span.from, span.to);
   const pct = (x) => `${(x * 100).toFixed(2)}%`;
-  const axis = el("div", { class: "timeline-axis", "aria-hidden": "true" }, ticks(span.from, span.to, 24).map((t) => el("span", { class: "tick", style: `left:${pct(t.x)}` }, t.label.replace(" 00:00Z", ""))));
+  const axis = el("div", { class: "timeline-axis", "aria-hidden": "true" }, ticks(span.from, span.to, 48).map((t) => el("span", { class: "tick", style: `left:${pct(t.x)}` }, t.label)));
   const cursor = span.at === null ? null : el("div", { class: "timeline-now", style: `left:${pct((span.at - span.from) / (span.to - span.from))}`, "aria-hidden": "true" });
   const shown = rows.slice(0, 60);
   clear(
