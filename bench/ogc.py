@@ -33,9 +33,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import multiprocessing
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -65,7 +68,7 @@ from parley.client.http import document
 from parley.hub import setup
 from parley.hub.admission import check
 from parley.parties import jws
-from parley.store.db import Store
+from parley.store.db import NewSubmission, Party, Store
 
 PYGEOAPI_REQUIREMENTS = ["pygeoapi==0.21.0", "starlette", "uvicorn"]
 PARLEY = str(Path(sys.executable).with_name("parley"))
@@ -96,9 +99,29 @@ def sites(n: int) -> Iterator[dict[str, Any]]:
         }
 
 
-def make_hub(root: Path, n: int) -> tuple[Path, str]:
-    """A data directory holding ``n`` checked, signed sites; the reader's token."""
+_signer: tuple[Ed25519PrivateKey, Party] | None = None
+
+
+def _sign_and_check(bodies: list[dict[str, Any]]) -> list[NewSubmission]:
+    """In a worker process: sign a batch as the author and check it as admission does, just
+    before storing (the clock-skew window is five minutes)."""
+    assert _signer is not None
+    key, author = _signer
+    signed = [jws.sign(document("site", "relief", b), key, "relief") for b in bodies]
+    now = clock.now()
+    return [check(s, author, lambda _p: True, now, 300).record for s in signed]
+
+
+def make_hub(root: Path, n: int, workers: int) -> tuple[Path, str]:
+    """A data directory holding ``n`` checked, signed sites; the reader's token. Kept in
+    ``root`` and reused when a finished one is there already (``--keep``)."""
+    global _signer
     data = root / "hub"
+    done = root / "reader-token"
+    if done.exists():
+        print(f"  reusing {data}", file=sys.stderr)
+        return data, done.read_text()
+    shutil.rmtree(data, ignore_errors=True)
     setup.init(data, None, None)
     settings = config.load(data)
     key = Ed25519PrivateKey.generate()
@@ -107,20 +130,19 @@ def make_hub(root: Path, n: int) -> tuple[Path, str]:
         settings, "reader", "Reader", "notifier", Ed25519PrivateKey.generate().public_key()
     )
     store = Store(settings.database)
-    author = next(p for p in store.parties() if p.id == "relief")
+    _signer = (key, next(p for p in store.parties() if p.id == "relief"))
     started = time.perf_counter()
-    pending: list[dict[str, Any]] = []
-    for i, body in enumerate(sites(n), 1):
-        pending.append(body)
-        if len(pending) == BATCH or i == n:
-            # Signed just before they are checked: the clock-skew window is five minutes.
-            signed = [jws.sign(document("site", "relief", b), key, "relief") for b in pending]
-            now = clock.now()
-            store.append([check(s, author, lambda _p: True, now, 300).record for s in signed])
-            pending = []
-            print(f"\r  {i:,}/{n:,} sites stored", end="", file=sys.stderr)
+    bodies = list(sites(n))
+    batches = [bodies[i : i + BATCH] for i in range(0, n, BATCH)]
+    stored = 0
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        for records in pool.imap(_sign_and_check, batches):
+            store.append(records)
+            stored += len(records)
+            print(f"\r  {stored:,}/{n:,} sites stored", end="", file=sys.stderr)
     store.close()
     print(f" in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    done.write_text(reader)
     return data, reader
 
 
@@ -137,7 +159,7 @@ def parley_server(data: Path, token: str) -> Iterator[tuple[str, subprocess.Pope
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(
-            f"{url}/ogc/", proc, log, headers={"Authorization": f"Bearer {token}"}, timeout_s=300
+            f"{url}/ogc/", proc, log, headers={"Authorization": f"Bearer {token}"}, timeout_s=1800
         )
         yield url, proc
     finally:
@@ -399,15 +421,23 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--connections", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=4, help="processes signing the sites")
+    parser.add_argument(
+        "--keep", type=Path, help="keep each size's data directory here, and reuse it next time"
+    )
     parser.add_argument("--json", action="store_true", help="print the results as JSON too")
     args = parser.parse_args()
     venv = ensure_venv(".venv-pygeoapi", PYGEOAPI_REQUIREMENTS)
     report: dict[str, Any] = {}
     for n in (int(s) for s in args.sizes.split(",")):
-        with tempfile.TemporaryDirectory(prefix="parley-ogc-bench-") as tmp:
-            root = Path(tmp)
+        with contextlib.ExitStack() as stack:
+            if args.keep:
+                root = args.keep / str(n)
+                root.mkdir(parents=True, exist_ok=True)
+            else:
+                root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="parley-ogc-")))
             print(f"{n:,} sites", file=sys.stderr)
-            data, token = make_hub(root, n)
+            data, token = make_hub(root, n, args.workers)
             geojson = root / "sites.geojson"
             entry: dict[str, Any] = {}
             with parley_server(data, token) as (url, proc):
