@@ -83,12 +83,16 @@ def test_feed_and_acknowledgement(server: Server, parties: dict[str, PartyHandle
         a.submit("operation", operation(*HOSPITAL, 500))
         (alert,) = a.get("/api/v1/alerts")["items"]
         assert alert["severity"] == "critical" and alert["acknowledged_at"] is None
-        acked = a.http.post(f"/api/v1/alerts/{alert['id']}/ack").json()
-        assert acked["acknowledged_at"] is not None
-        again = a.http.post(f"/api/v1/alerts/{alert['id']}/ack").json()
-        assert again["acknowledged_at"] == acked["acknowledged_at"]
+        # a signed acknowledgement (tests/test_alert_acks.py has the rest)
+        body = {"alert": alert["id"], "conflict": alert["conflict"]["id"]}
+        acked = a.submit("alert-acknowledgement", body, ["alpha"])
+        assert a.get("/api/v1/alerts")["items"][0]["acknowledged_at"] == acked["received_at"]
     with server.client(bravo) as b:
-        refused = b.http.post(f"/api/v1/alerts/{alert['id']}/ack")
+        refused = b.http.post(
+            "/api/v1/submissions",
+            content=b.sign("alert-acknowledgement", body, ["bravo"]),
+            headers={"Content-Type": "application/jose"},
+        )
         assert refused.status_code == 404  # not bravo's alert: as if it did not exist
         assert b.get("/api/v1/alerts")["items"] == []
     assert httpx.get(f"{server.url}/api/v1/alerts/stream").status_code == 401

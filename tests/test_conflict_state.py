@@ -77,8 +77,8 @@ def test_acknowledged_for_the_acknowledging_party_only_then_resolved_for_both(
         )
 
         alert = alert_view(a, conflict)
-        acked = a.http.post(f"/api/v1/alerts/{alert['id']}/ack").json()
-        assert acked["conflict"]["state"] == "acknowledged"
+        a.submit("alert-acknowledgement", {"alert": alert["id"], "conflict": conflict}, ["alpha"])
+        assert alert_view(a, conflict)["conflict"]["state"] == "acknowledged"
         assert [x["state"] for x in conflicts(a)] == ["acknowledged"]
         assert [x["state"] for x in conflicts(b)] == ["open"]
         assert conflicts(a, state="open") == []

@@ -86,7 +86,7 @@ def _rules_alone(kind: str, body: dict[str, Any]) -> None:
 
 # Kinds whose rules all need the hub (a record to refer to, a conflict to resolve) or, for
 # intelligence, the STIX validator: the server test below holds them to the schema.
-NEEDS_THE_HUB = {"acknowledgement", "resolution", "intelligence"}
+NEEDS_THE_HUB = {"acknowledgement", "resolution", "intelligence", "alert-acknowledgement"}
 
 
 @pytest.mark.parametrize("what", ["example", "bad"])
@@ -170,7 +170,10 @@ def test_documented_examples_are_accepted_and_bad_bodies_refused_by_schema_and_h
         "review": monitor,
     }
     # a resolution goes to no one the conflict did not alert
-    audience: dict[str, str | list[str]] = {"resolution": [bravo.id]}
+    audience: dict[str, str | list[str]] = {
+        "resolution": [bravo.id],
+        "alert-acknowledgement": [alpha.id],
+    }
     answers: dict[str, list[Any]] = {name: [] for name in published.ANSWERS}
     with (
         server.client(relief) as r,
@@ -204,6 +207,11 @@ def test_documented_examples_are_accepted_and_bad_bodies_refused_by_schema_and_h
                     found = b.submit("operation", body)
                     answers["accepted"].append(found)
                     ids["CONFLICT-ID"] = found["conflicts"][0]["id"]
+                    ids["ALERT-ID"] = next(
+                        x["id"]
+                        for x in a.get("/api/v1/alerts")["items"]
+                        if (x["conflict"] or {}).get("id") == ids["CONFLICT-ID"]
+                    )
             else:
                 assert errors, (kind, "the schema accepts a body the hub refuses")
                 problem = answer.json()
@@ -225,7 +233,7 @@ def test_documented_examples_are_accepted_and_bad_bodies_refused_by_schema_and_h
         )
         answers["submission"].append(a.get(f"/api/v1/submissions/{ids['SITE-ID']}"))
         alert = answers["alerts"][1]["items"][0]
-        answers["alert"].append(a.http.post(f"/api/v1/alerts/{alert['id']}/ack").json())
+        answers["alert"].append(alert)
         answers["conflict"] += answers["conflicts"][0]["items"]
         answers["conflict"] += [c for one in answers["accepted"] for c in one["conflicts"]]
         answers["problem"].append(a.http.get("/api/v1/submissions/nothing").json())

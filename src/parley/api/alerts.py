@@ -1,4 +1,7 @@
-"""/api/v1/alerts: each party's feed, a live Server-Sent Events stream, acknowledgement.
+"""/api/v1/alerts: each party's feed and a live Server-Sent Events stream.
+
+An alert is acknowledged with a signed ``alert-acknowledgement`` submission (docs/entries.md),
+not here. Each alert's first delivery by either path is put on the log (parley.hub.deliveries).
 
 A cursor is the party's own: its alerts are numbered 1, 2, 3... whatever was raised for other
 parties in between, so the numbers say nothing about anyone else's alerts.
@@ -16,7 +19,6 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
-from parley import clock
 from parley.api.auth import bearer, current_party, hub_of
 from parley.api.events import Signal
 from parley.errors import BadRequest, NotFound, UnsupportedMediaType
@@ -25,7 +27,7 @@ from parley.hub.alerts import render
 from parley.hub.core import Hub
 from parley.hub.webhooks import FAILED, check_url
 from parley.parties import keys
-from parley.store.db import Party
+from parley.store.db import Alert, Party
 
 router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
 CurrentParty = Annotated[Party, Depends(current_party)]
@@ -38,10 +40,11 @@ MAX_CURSOR = 2**53 - 1
 Cursor = Annotated[int, Query(ge=0, le=MAX_CURSOR, description="the last cursor seen")]
 
 
-def _page(hub: Hub, party: Party, after: int, limit: int) -> list[dict[str, Any]]:
+def _page(hub: Hub, party: Party, after: int, limit: int) -> list[tuple[Alert, dict[str, Any]]]:
     hub.screening.refresh()
     return [
-        render(hub.screening, a, party.id) for a in hub.store.alerts_for(party.id, after, limit)
+        (a, render(hub.screening, a, party.id))
+        for a in hub.store.alerts_for(party.id, after, limit)
     ]
 
 
@@ -53,7 +56,11 @@ def list_(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
     """The caller's alerts, oldest first; follow ``next``."""
-    items = _page(hub_of(request), party, cursor, limit)
+    hub = hub_of(request)
+    page = _page(hub, party, cursor, limit)
+    items = [item for _, item in page]
+    # The answer is built: these alerts reach the party with it.
+    hub.deliveries.delivered(party.id, [alert for alert, _ in page])
     return {"items": items, "next": items[-1]["cursor"] if len(items) == limit else None}
 
 
@@ -90,9 +97,10 @@ async def stream(
                 problem = {"title": "Internal error", "status": 500, "detail": STREAM_FAILED}
                 yield f"event: error\ndata: {json.dumps(problem)}\n\n"
                 return
-            for item in items:
+            for alert, item in items:
                 after = item["cursor"]
                 yield f"id: {after}\nevent: alert\ndata: {json.dumps(item)}\n\n"
+                hub.deliveries.delivered(party.id, [alert])
             if time.monotonic() - beat > HEARTBEAT_S:
                 beat = time.monotonic()
                 yield ": keep-alive\n\n"
@@ -117,16 +125,6 @@ def resume_from(last_event_id: str | None, cursor: int) -> int:
             field="Last-Event-ID",
         )
     return int(last_event_id)
-
-
-@router.post("/{alert_id}/ack")
-def acknowledge(request: Request, party: CurrentParty, alert_id: str) -> dict[str, Any]:
-    """Mark an alert as seen. Idempotent."""
-    hub = hub_of(request)
-    if not hub.store.acknowledge_alert(party.id, alert_id, clock.iso(clock.now())):
-        raise NotFound(f"no alert {alert_id!r}")
-    (alert,) = hub.store.alerts_for(party.id, alert_id=alert_id)
-    return render(hub.screening, alert, party.id)
 
 
 webhook_router = APIRouter(prefix="/api/v1/webhook", tags=["alerts"])

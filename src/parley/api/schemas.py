@@ -15,6 +15,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from parley.errors import NotFound
+from parley.hub import hubrecords
 from parley.records.schemas import BODIES, DIALECT, schema
 
 ID = {"type": "string"}
@@ -75,7 +76,8 @@ SUBMISSION = {
     "properties": {
         "id": ID,
         "sequence": {"type": "integer", "minimum": 0, "description": "its index in the log"},
-        "kind": {"enum": sorted(BODIES)},
+        # the hub's own records (the area it serves, alert deliveries) are read like any other
+        "kind": {"enum": sorted({*BODIES, *hubrecords.KINDS})},
         "party": ID,
         "client_time": TIME,
         "received_at": TIME,
@@ -194,7 +196,6 @@ RESPONSES: dict[tuple[str, str], tuple[str, str]] = {
     ("get", "/api/v1/submissions/{submission_id}"): ("200", "submission"),
     ("get", "/api/v1/conflicts"): ("200", "conflicts"),
     ("get", "/api/v1/alerts"): ("200", "alerts"),
-    ("post", "/api/v1/alerts/{alert_id}/ack"): ("200", "alert"),
     ("get", "/api/v1/sites/unacknowledged"): ("200", "unacknowledged-sites"),
     ("get", "/api/v1/participation"): ("200", "participation"),
 }

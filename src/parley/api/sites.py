@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Request
 
 from parley import clock
 from parley.api.auth import current_party, hub_of
+from parley.hub import hubrecords
 from parley.hub.acknowledgements import unacknowledged
 from parley.store.db import Party
 
@@ -36,6 +37,8 @@ def participation(request: Request, party: CurrentParty) -> dict[str, Any]:
     now = clock.now()
     rows = []
     for other in hub.store.parties():
+        if other.role == hubrecords.ROLE:
+            continue  # the hub's own records (alert deliveries) owe nothing and say no silence
         seen = last.get(other.id)
         rows.append(
             {

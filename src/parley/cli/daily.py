@@ -28,7 +28,7 @@ from parley.cli.notify import (
     party_options,
     site,
 )
-from parley.client.http import Client, HubError, Names, _answer, pages, short
+from parley.client.http import Client, HubError, Names, pages, short
 from parley.formats.coordinates import echo, echo_line, parse_position
 from parley.records.notices import CATEGORIES
 
@@ -527,23 +527,41 @@ def withdraw(client: Client, record_id: str, as_json: bool) -> None:
 @party_options
 @click.argument("alert_ids", nargs=-1)
 @click.option("--all", "every", is_flag=True, help="Every alert not yet acknowledged.")
+@click.option(
+    "--audience",
+    default=None,
+    help="Comma-separated parties told of the acknowledgement, at most those the conflict "
+    "alerted (default: you alone).",
+)
 @JSON
-def alerts_ack(client: Client, alert_ids: tuple[str, ...], every: bool, as_json: bool) -> None:
-    """Mark alerts as seen (by id, or --all)."""
+def alerts_ack(
+    client: Client, alert_ids: tuple[str, ...], every: bool, audience: str | None, as_json: bool
+) -> None:
+    """Acknowledge alerts (by id, or --all), each with a signed record on the log."""
     if bool(alert_ids) == every:
         raise click.ClickException("give alert ids, or --all (not both)")
+    feed = {a["id"]: a for a in pages(client, "/api/v1/alerts", 0)}
     if every:
-        alert_ids = tuple(
-            a["id"] for a in pages(client, "/api/v1/alerts", 0) if not a["acknowledged_at"]
-        )
+        alert_ids = tuple(i for i, a in feed.items() if not a["acknowledged_at"])
+    chosen: str | list[str] = [client.party] if audience is None else _audience(audience)
     done = []
     for alert_id in alert_ids:
-        done.append(_answer(client.http.post(f"/api/v1/alerts/{alert_id}/ack")))
+        # An id not in the feed is sent as it is: the hub's answer (no such alert) is the one.
+        conflict = (feed.get(alert_id) or {}).get("conflict")
+        body = {"alert": alert_id, **({"conflict": conflict["id"]} if conflict else {})}
+        done.append(client.submit("alert-acknowledgement", body, chosen))
     if as_json:
         emit(done, True)
         return
     names = Names.fetch(client) if done else Names([])
-    _say([alert_line(a, names) for a in done], f"{_plural(len(done), 'alert')} acknowledged")
+    lines = []
+    for answer, alert_id in zip(done, alert_ids, strict=True):
+        _report(answer, False)
+        if alert_id in feed:
+            lines.append(
+                alert_line({**feed[alert_id], "acknowledged_at": answer["received_at"]}, names)
+            )
+    _say(lines, f"{_plural(len(done), 'alert')} acknowledged")
 
 
 # -- incidents --------------------------------------------------------------------------------

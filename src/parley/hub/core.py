@@ -31,6 +31,7 @@ from parley.hub.alerts import render
 from parley.hub.context import Context
 from parley.hub.cosigning import Cosigners, Witness
 from parley.hub.deconfliction import Screening
+from parley.hub.deliveries import DeliveryLog
 from parley.hub.housekeeping import Housekeeping
 from parley.hub.hublog import HubLog
 from parley.hub.rules import Prepared
@@ -66,11 +67,19 @@ class Hub:
         self._region_seq: int | None = None
         self._region_read = -REGION_TTL_S
         self.alert_listeners: list[Callable[[], None]] = []
+        # Before anything can deliver an alert; its rounds use the writer made below.
+        self.deliveries = DeliveryLog(
+            self.store,
+            keys.load_private_key(settings.hub_key_path),
+            lambda records: self.writer.submit(records),
+            settings.checkpoint_interval_s,
+        )
         self.webhooks = Deliveries(
             self.store,
             load_webhook_key(settings.webhook_key_path),
             functools.partial(render, self.screening),
             allow_private=settings.webhooks_allow_private,
+            on_delivered=lambda party, alert: self.deliveries.delivered(party, [alert]),
         )
         self.alert_listeners.append(self.webhooks.wake)
         self.context = Context(settings, self.store, self.screening, lambda: self.region)
@@ -84,8 +93,9 @@ class Hub:
 
     def close(self) -> None:
         self.housekeeping.close()
-        self.writer.close()
         self.webhooks.close()
+        self.deliveries.close()  # its last round goes through the writer
+        self.writer.close()
         self.log.close()
         self.store.close()
 

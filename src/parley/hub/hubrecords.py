@@ -6,7 +6,9 @@ they get a log entry, a receipt and the start-up integrity check like any other.
 input is one line of base64url and dots, and a signed note always has several lines, so a
 signature over one can never be taken for the other.
 
-Kinds: ``hub-region`` (the area the hub serves; docs/workflows.md).
+Kinds: ``hub-region`` (the area the hub serves; docs/workflows.md) and ``alert-delivery`` (the
+first time an alert reached its party; restricted to that party, so the public log holds only
+its commitment; docs/entries.md).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import json
 import secrets
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -28,7 +31,8 @@ from parley.store.db import NewSubmission, Party, Store, Submission
 HUB = "hub"
 ROLE = "hub"
 REGION = "hub-region"
-KINDS = frozenset({REGION})
+DELIVERY = "alert-delivery"
+KINDS = frozenset({REGION, DELIVERY})
 
 
 def ensure_hub_party(store: Store, key: Ed25519PrivateKey) -> None:
@@ -40,21 +44,29 @@ def ensure_hub_party(store: Store, key: Ed25519PrivateKey) -> None:
     store.add_party(Party(HUB, "the hub itself", ROLE, public, clock.iso(clock.now())), unusable)
 
 
-def record(key: Ed25519PrivateKey, kind: str, body: dict[str, Any]) -> NewSubmission:
-    """A hub record for every party, signed and ready for the store."""
+def record(
+    key: Ed25519PrivateKey,
+    kind: str,
+    body: dict[str, Any],
+    audience: Sequence[str] | None = None,
+    nonce: str | None = None,
+) -> NewSubmission:
+    """A hub record, signed and ready for the store: for every party, or for ``audience``
+    (stored, as a party's would be, with its author among it)."""
     now = clock.now()
-    nonce = secrets.token_hex(16)
+    nonce = nonce or secrets.token_hex(16)
     document: dict[str, Any] = {
         "kind": kind,
         "party": HUB,
         "client_time": clock.iso(now),
         "nonce": nonce,
-        "audience": "all",
+        "audience": "all" if audience is None else list(audience),
         "body": body,
     }
     compact = jws.sign(document, key, HUB)
     record_id = str(uuid.uuid4())
     received_at = clock.iso(now)
+    salt = None if audience is None else secrets.token_hex(32)
     return NewSubmission(
         id=record_id,
         kind=kind,
@@ -62,11 +74,25 @@ def record(key: Ed25519PrivateKey, kind: str, body: dict[str, Any]) -> NewSubmis
         nonce=nonce,
         client_time=received_at,
         received_at=received_at,
-        audience=None,
+        audience=None if audience is None else tuple(sorted({HUB, *audience})),
         jws=compact,
-        salt=None,
-        entry=log_entry(record_id, kind, HUB, received_at, compact, None),
+        salt=salt,
+        entry=log_entry(record_id, kind, HUB, received_at, compact, salt),
     )
+
+
+def delivery_nonce(alert_id: str) -> str:
+    """One per alert: the store refuses a second delivery record for an alert (a replayed
+    nonce) in the inserting transaction, whichever process makes it."""
+    return f"{DELIVERY}:{alert_id}"
+
+
+def delivery_record(
+    key: Ed25519PrivateKey, alert_id: str, party: str, delivered_at: str
+) -> NewSubmission:
+    """The first delivery of an alert: its id, its party and the time, nothing else of it."""
+    body = {"alert": alert_id, "party": party, "delivered_at": delivered_at}
+    return record(key, DELIVERY, body, audience=[party], nonce=delivery_nonce(alert_id))
 
 
 def region_record(key: Ed25519PrivateKey, region: Region | None) -> NewSubmission:

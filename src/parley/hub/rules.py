@@ -18,6 +18,7 @@ from parley import clock
 from parley.errors import Conflict, Forbidden, InvalidSubmission, NotFound, Unprocessable
 from parley.geo import shapes
 from parley.geo.region import footprint_shape
+from parley.hub import alert_acks
 from parley.hub.admission import Checked
 from parley.parties import jws
 from parley.records import areamaps, audiences, incidents, notices, operations
@@ -76,6 +77,9 @@ def prepare(ctx: Context, party: Party, checked: Checked) -> Prepared:
         _area_map(ctx, party, kind, body, audience)
     elif kind == "intelligence":
         _stix_refs(ctx, party, body, audience)
+    elif kind == alert_acks.KIND:
+        alert_acks.check(ctx.store, party, body, audience)
+        ready.follow_up = True
     return ready
 
 
@@ -320,6 +324,8 @@ def follow_up(ctx: Context, done: Sequence[tuple[Accepted, Prepared]]) -> None:
             _tell_withdrawal(ctx, record.party_id, str(body["record"]))
         elif record.kind == "incident":
             accepted.related = _correlate(ctx, record.party_id, record.id, record.audience, body)
+        elif record.kind == alert_acks.KIND:
+            alert_acks.mark(ctx.store, record)
 
 
 def _audience_of(ctx: Context, record: str) -> set[str]:

@@ -50,6 +50,7 @@ FAILED = "the last delivery failed"
 log = logging.getLogger("parley.hub.webhooks")
 
 Render = Callable[[Alert, str], dict[str, Any]]
+Delivered = Callable[[str, Alert], None]
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 
@@ -194,8 +195,10 @@ class Deliveries:
         render: Render,
         backoff: Sequence[float] = (0.2, 0.5, 1.0, 2.0),
         allow_private: bool = False,
+        on_delivered: Delivered | None = None,
     ) -> None:
         self.store = store
+        self.on_delivered = on_delivered
         self.key = key
         self.render = render
         self.backoff = backoff
@@ -253,6 +256,8 @@ class Deliveries:
             self.store.webhook_progress(party, hook["hook_id"], alert.seq, failed=error is not None)
             if error is not None:
                 return  # in order: try this one again next round
+            if self.on_delivered is not None:
+                self.on_delivered(party, alert)  # answered 2xx: it reached the party
 
     def _post(self, url: str, body: bytes) -> str | None:
         """Deliver ``body``, retrying with back-off; None, or why it failed (for the log)."""

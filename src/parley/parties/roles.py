@@ -26,6 +26,7 @@ KINDS: frozenset[str] = frozenset(
         "withdrawal",
         "area-map",
         "area-vote",
+        "alert-acknowledgement",
     }
 )
 
@@ -42,10 +43,14 @@ ALLOWED: dict[Role, frozenset[str]] = {
             "intelligence",
             "incident",
             "review",
+            "alert-acknowledgement",
         }
     ),
-    Role.NOTIFIER: frozenset({"site", "movement", "incident", "withdrawal"}),
-    Role.OBSERVER: frozenset({"incident", "review"}),
+    # Any party may be alerted, so any party acknowledges its own alerts.
+    Role.NOTIFIER: frozenset(
+        {"site", "movement", "incident", "withdrawal", "alert-acknowledgement"}
+    ),
+    Role.OBSERVER: frozenset({"incident", "review", "alert-acknowledgement"}),
 }
 
 

@@ -57,6 +57,7 @@ class Alerts(Base):
                 c.detail,
                 c.facts,
                 c.created_at,
+                a.delivered_seq,
             )
             .select_from(t.alerts)
             .outerjoin(t.conflicts, a.conflict_seq == c.seq)
@@ -74,9 +75,10 @@ class Alerts(Base):
                     r[2],
                     r[3],
                     r[4],
-                    StoredConflict(*[*r[7:], (party,)]) if r[7] is not None else None,
+                    StoredConflict(*[*r[7:16], (party,)]) if r[7] is not None else None,
                     r[5],
                     r[6],
+                    None if r[16] is None else int(r[16]),
                 )
                 for r in conn.execute(query)
             ]
@@ -119,6 +121,22 @@ class Alerts(Base):
             if found[0] is None:
                 conn.execute(update(t.alerts).where(a.id == alert_id).values(acknowledged_at=at))
             return True
+
+    def mark_delivered(self, nonces: dict[str, str], hub: str) -> None:
+        """Point each alert (id -> the nonce of its delivery record) at that record's log
+        index, once it is stored; an alert already marked keeps its first."""
+        a = t.alerts.c
+        s = t.submissions.c
+        with self._write_lock, self._writer.begin() as conn:
+            for alert_id, nonce in nonces.items():
+                index = (
+                    select(s.log_index).where(s.party_id == hub, s.nonce == nonce).scalar_subquery()
+                )
+                conn.execute(
+                    update(t.alerts)
+                    .where(a.id == alert_id, a.delivered_seq.is_(None))
+                    .values(delivered_seq=index)
+                )
 
 
 def number_alerts(conn: Connection, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -77,6 +77,8 @@ class Alert:
     conflict: StoredConflict | None
     subject_id: str | None = None
     message: str | None = None
+    # the log index of the hub's alert-delivery entry for it; None until one is recorded
+    delivered_seq: int | None = None
 
 
 @dataclass(frozen=True)
