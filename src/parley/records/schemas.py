@@ -247,6 +247,16 @@ BODIES: dict[str, dict[str, Any]] = {
         "required": ["record"],
         "properties": {"record": REFERENCE},
     },
+    "alert-acknowledgement": {
+        "title": "alert-acknowledgement: a party acknowledges one of its alerts",
+        "description": "conflict is the alert's conflict, given if and only if it has one",
+        "type": "object",
+        "required": ["alert"],
+        "properties": {
+            "alert": {**REFERENCE, "description": "an alert id"},
+            "conflict": {**REFERENCE, "description": "a conflict id"},
+        },
+    },
     "resolution": {
         "title": "resolution: how a conflict was settled",
         "type": "object",
