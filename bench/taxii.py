@@ -244,13 +244,23 @@ def read_all(target: Target, expected: set[str]) -> tuple[float, float, int]:
 
 
 def measure(
-    target: Target, objects: list[dict[str, Any]], console: Console, quiet_s: float
+    target: Target,
+    objects: list[dict[str, Any]],
+    console: Console,
+    quiet_s: float,
+    read: bool = True,
 ) -> Measured:
     n = len(objects)
     bodies = envelopes(objects, ENVELOPE)
     add_s, add_cpu = add_all(target, bodies, n, quiet_s)
     wait_for_quiet(timeout_s=quiet_s)
-    console.print(f"  {target.name} {n:>7,}: added at {n / add_s:,.0f}/s", highlight=False)
+    console.print(
+        f"  {target.name} {n:>7,}: added at {n / add_s:,.0f}/s, "
+        f"server CPU {add_cpu / n * 1e6:,.0f} µs/object",
+        highlight=False,
+    )
+    if not read:
+        return Measured(target.name, n, add_s, add_cpu, float("nan"), float("nan"), 0)
     read_s, read_cpu, pages = read_all(target, {o["id"] for o in objects})
     console.print(f"  {target.name} {n:>7,}: read at {n / read_s:,.0f}/s", highlight=False)
     return Measured(target.name, n, add_s, add_cpu, read_s, read_cpu, pages)
@@ -311,6 +321,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--sizes", default="1000,10000,100000")
     parser.add_argument("--medallion-max", type=int, default=10_000)
     parser.add_argument("--postgres", default=None, help="run parley on this PostgreSQL URL")
+    parser.add_argument(
+        "--add-only",
+        action="store_true",
+        help="measure adding only (medallion's paged read of 10,000 takes minutes)",
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     parser.add_argument(
         "--quiet-wait", type=float, default=60.0, help="seconds to wait for idle cores first"
@@ -330,10 +345,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             tempfile.TemporaryDirectory(prefix="taxii-bench-") as tmp,
             parley(Path(tmp), args.postgres) as target,
         ):
-            results.append(measure(target, objects, console, args.quiet_wait))
+            results.append(measure(target, objects, console, args.quiet_wait, not args.add_only))
         if n <= args.medallion_max:
             with baseline(venv) as target:
-                results.append(measure(target, objects, console, args.quiet_wait))
+                results.append(
+                    measure(target, objects, console, args.quiet_wait, not args.add_only)
+                )
     console.print(table(results))
     if args.json:
         args.json.write_text(json.dumps([asdict(r) for r in results], indent=2) + "\n")

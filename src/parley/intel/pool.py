@@ -1,11 +1,11 @@
 """Checking large envelopes on every core.
 
-Checking an object costs about a millisecond of pure Python (stix2, then stix2-validator's
-schemas and MUST checks, which parse an indicator's pattern twice more), so an envelope of a
-thousand objects is a second of one core. Envelopes at least :data:`SPLIT_AT` objects long are cut
-into one slice per worker process; smaller ones, and everything when the pool cannot start or
-breaks, are checked in the calling thread with the same :class:`Validator`. The verdicts are the
-same either way: the workers run the same code.
+Checking an indicator costs most of a millisecond of pure Python (its STIX pattern parsed by
+ANTLR; the schemas and other checks take tens of microseconds), so an envelope of a thousand
+indicators is most of a second of one core. Envelopes at least :data:`SPLIT_AT` objects long are
+cut into one slice per worker process; smaller ones, and everything when the pool cannot start
+or breaks, are checked in the calling thread with the same :class:`Validator`. The verdicts are
+the same either way: the workers run the same code.
 
 One pool per process (``spawn``ed, so no lock held by one of the server's threads is copied into
 a worker), started on first use. The workers end with the process however it ends: each watches
