@@ -135,8 +135,8 @@ async function start() {
     toast(`Could not list the parties: ${err.message}`, true);
   }
   renderForms();
-  await refresh();
-  await startAlerts();
+  // Alerts load while the records do; the records' refresh names them once it lands.
+  await Promise.all([refresh(), startAlerts()]);
   const failed = await base;
   if (failed.length) mapError(`Some base layers could not be loaded (${failed.join("; ")}). Records are still shown.`);
   setInterval(() => refresh().catch(() => {}), 10_000);
