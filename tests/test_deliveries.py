@@ -111,6 +111,13 @@ def test_an_api_read_is_recorded_once(server: Server, parties: dict[str, PartyHa
         a.get("/api/v1/alerts")
         settled(server)
         assert len(deliveries(a)) == 1
+        # Another process, or this one after a restart, that still holds the alert as never
+        # delivered: the store refuses the second record (its nonce is the alert's).
+        (stale,) = server.hub.store.alerts_for("alpha", alert_id=alert["id"])
+        assert stale.delivered_seq == deliveries(a)[0]["sequence"]
+        server.hub.deliveries.delivered("alpha", [replace(stale, delivered_seq=None)])
+        assert server.hub.deliveries.flush() == 0
+        assert len(deliveries(a)) == 1
 
 
 def test_a_stream_event_is_recorded_once(server: Server, parties: dict[str, PartyHandle]) -> None:
