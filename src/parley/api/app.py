@@ -89,6 +89,9 @@ def create_app(settings: Settings, hub: Hub | None = None) -> FastAPI:
         # A witness that cosigned more than the log holds means the log was rolled back: the
         # operator (and anyone) must see it without reading the server's log.
         alarms = list(app.state.hub.log.cosigners.alarms)
+        # Repeated refused authentications: someone guesses tokens, or a party lost track of its
+        # rotated one; either way the operator should look (parley party list).
+        alarms += app.state.hub.refusals.alarms()
         if alarms:
             return {"status": "alarm", "version": __version__, "alarms": alarms}
         return {"status": "ok", "version": __version__}

@@ -11,14 +11,42 @@ import click
 import httpx
 from rich.markup import escape
 
-from parley.cli import cot, daily, evidence, hub, importing, mirror, notify, verify, witness
+from parley.cli import (
+    conflicts,
+    cot,
+    daily,
+    evidence,
+    hub,
+    importing,
+    incidents,
+    mirror,
+    movements,
+    notify,
+    party,
+    verify,
+    witness,
+)
 from parley.cli.base import (
     cli,
     err,
 )
 from parley.errors import ParleyError
 
-COMMANDS = (cot, daily, evidence, hub, importing, mirror, notify, verify, witness)
+COMMANDS = (
+    conflicts,
+    cot,
+    daily,
+    evidence,
+    hub,
+    importing,
+    incidents,
+    mirror,
+    movements,
+    notify,
+    party,
+    verify,
+    witness,
+)
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""Commands that set up and run a hub: init, region, serve, keygen, party, demo."""
+"""Commands that set up and run a hub: init, region, serve, keygen, demo (party: cli/party.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ from pathlib import Path
 
 import click
 from rich.markup import escape
-from rich.table import Table
 
 from parley.cli.base import (
     DATA,
@@ -145,66 +144,6 @@ def keygen(out_path: Path, as_json: bool) -> None:
         as_json,
         f"private key: {out_path} (keep it)\npublic key:  {public} (give it to the hub operator)",
     )
-
-
-@cli.group()
-def party() -> None:
-    """Register and list parties."""
-
-
-@party.command("add")
-@click.argument("party_id")
-@click.option("--name", required=True, help="Human-readable name.")
-@click.option(
-    "--role",
-    required=True,
-    type=click.Choice(["member", "notifier", "observer"]),
-    help="What the party may submit.",
-)
-@click.option(
-    "--public-key",
-    "public_key",
-    required=True,
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
-)
-@DATA
-@DATABASE
-@JSON
-def party_add(
-    party_id: str,
-    name: str,
-    role: str,
-    public_key: Path,
-    data_dir: Path,
-    database_url: str | None,
-    as_json: bool,
-) -> None:
-    """Register a party; prints its API token once (the hub keeps only its hash)."""
-    from parley.hub import setup
-    from parley.parties.keys import load_public_key
-
-    settings = setup.settings_for(data_dir, database_url)
-    token = setup.add_party(settings, party_id, name, role, load_public_key(public_key))
-    emit(
-        {"id": party_id, "name": name, "role": role, "token": token},
-        as_json,
-        f"party [bold]{party_id}[/] ({role}) registered.\ntoken (shown once): [bold]{token}[/]",
-    )
-
-
-@party.command("list")
-@DATA
-@DATABASE
-@JSON
-def party_list(data_dir: Path, database_url: str | None, as_json: bool) -> None:
-    """List registered parties."""
-    from parley.hub import setup
-
-    parties = setup.open_store(setup.settings_for(data_dir, database_url)).parties()
-    table = Table("id", "name", "role", "public key", "registered (UTC)")
-    for p in parties:
-        table.add_row(p.id, p.name, p.role, p.public_key, p.created_at)
-    emit([p.public() for p in parties], as_json, table)
 
 
 @cli.command()
