@@ -12,15 +12,12 @@ import httpx
 from rich.markup import escape
 
 from parley.cli import (
-    conflicts,
     cot,
     daily,
     evidence,
     hub,
     importing,
-    incidents,
     mirror,
-    movements,
     notify,
     party,
     verify,
@@ -32,21 +29,7 @@ from parley.cli.base import (
 )
 from parley.errors import ParleyError
 
-COMMANDS = (
-    conflicts,
-    cot,
-    daily,
-    evidence,
-    hub,
-    importing,
-    incidents,
-    mirror,
-    movements,
-    notify,
-    party,
-    verify,
-    witness,
-)
+COMMANDS = (cot, daily, evidence, hub, importing, mirror, notify, party, verify, witness)
 
 
 def main() -> None:
