@@ -16,6 +16,7 @@ from parley.api import (
     docs,
     evidence,
     exports,
+    health,
     incidents,
     log,
     maps,
@@ -83,6 +84,7 @@ def create_app(settings: Settings, hub: Hub | None = None) -> FastAPI:
     app.include_router(ogc_router)
     app.include_router(page_router)
     docs.install(app)
+    health.install(app)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, Any]:

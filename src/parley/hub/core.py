@@ -26,7 +26,7 @@ from parley.errors import (
     Unprocessable,
 )
 from parley.geo.region import Region
-from parley.hub import hubrecords, rules
+from parley.hub import hubrecords, metrics, rules
 from parley.hub import parties as lifecycle
 from parley.hub.admission import Accepted, Checked, check, token_authenticated
 from parley.hub.alerts import render
@@ -68,6 +68,7 @@ class Hub:
             settings.latest_checkpoint_path,
             Cosigners([Witness.parse(w) for w in settings.witnesses], settings.witness_timeout_s),
         )
+        self.log.listeners.append(metrics.checkpoint_published)
         self.screening = Screening(self.store)
         self.region: Region | None = None
         self._region_seq: int | None = None
@@ -119,6 +120,7 @@ class Hub:
         """The party whose token this is, if it may act now; ``source`` (the client's address)
         is what refusals are counted by."""
         if not token:
+            metrics.REFUSED_AUTHENTICATIONS.inc()
             self.refusals.refused(None, source, "no token")
             raise Unauthorized("a bearer token is required (Authorization: Bearer <token>)")
         self._follow_party_changes()
@@ -128,6 +130,7 @@ class Hub:
             # A party registered by the CLI while the hub runs is found on first use.
             party = self.store.party_by_token(digest)
             if party is None:
+                metrics.REFUSED_AUTHENTICATIONS.inc()
                 self.refusals.refused(None, source, "unknown token")
                 raise Unauthorized("the token is not valid for any party")
             with self._parties_lock:
@@ -137,6 +140,7 @@ class Hub:
         try:
             lifecycle.refuse_barred(party)
         except ParleyError as exc:
+            metrics.REFUSED_AUTHENTICATIONS.inc()
             self.refusals.refused(party.id, source, exc.detail)
             raise
         return party
@@ -237,7 +241,8 @@ class Hub:
         arrivals = [a.record.id for a in accepted if a.record.id in geometry]
         if arrivals:
             loop = asyncio.get_running_loop()
-            found = await loop.run_in_executor(None, self.screening.screen, arrivals)
+            with metrics.SCREENING_SECONDS.time():
+                found = await loop.run_in_executor(None, self.screening.screen, arrivals)
             for a in accepted:
                 a.conflicts = found.get(a.record.id, [])
         followed = [(a, prepared[a.record.id]) for a in accepted if prepared[a.record.id].follow_up]
@@ -247,6 +252,11 @@ class Hub:
         if arrivals or followed:
             for listener in self.alert_listeners:
                 listener()
+        for outcome in outcomes:
+            if isinstance(outcome, Accepted):
+                metrics.submission(outcome.record.kind, metrics.ACCEPTED)
+            elif outcome is not None:
+                metrics.submission(None, metrics.REFUSED)
         return [o for o in outcomes if o is not None]
 
     def _committed(self, records: Sequence[NewSubmission], indices: Sequence[int]) -> None:
