@@ -21,7 +21,7 @@ from parley.client import receipts
 from parley.client.http import Client
 from parley.hub import refusals
 from parley.hub.setup import verifier_key
-from parley.parties import keys, tokens
+from parley.parties import endorsement, keys, tokens
 
 from .conftest import ParleyAs, PartyHandle, Ran, Server
 from .test_screening_hub import site
@@ -121,7 +121,19 @@ def test_a_party_walks_its_whole_life_with_old_receipts_verifying(
     new_key = Ed25519PrivateKey.generate()
     public = tmp_path / "relief-2.pub.json"
     keys.write_public_key(public, new_key.public_key())
-    ran = operator(parley_as, server, bravo, "key", "rotate", "relief", "--public-key", str(public))
+    # endorsed by the party with the key it still holds, on its own machine
+    private = tmp_path / "relief-1.key.json"
+    keys.write_private_key(private, relief.key)
+    endorsed = tmp_path / "relief-2.endorsement"
+    ran = parley_as(
+        relief, "party", "key", "endorse", "--key", str(private), "--new", str(public),
+        "--party", "relief", "--out", str(endorsed),
+    )  # fmt: skip
+    assert ran.code == 0, ran.err
+    ran = operator(
+        parley_as, server, bravo, "key", "rotate", "relief", "--public-key", str(public),
+        "--endorsement", str(endorsed),
+    )  # fmt: skip
     assert ran.code == 0, ran.err
     with server.client(relief) as a:
         response = a.http.post(
@@ -195,6 +207,9 @@ def test_a_party_walks_its_whole_life_with_old_receipts_verifying(
         body = key_entry["document"]["body"]
         assert body["party"] == "relief" and key_entry["party"] == "hub"
         assert body["public_key"]["x"] == keys.public_jwk(new_key.public_key())["x"]
+        endorsement.check(
+            body["endorsement"], "relief", body["previous_key"]["x"], body["public_key"]["x"]
+        )
         assert body["previous_key"]["x"] == keys.public_jwk(parties["relief"].key.public_key())["x"]
         (token_entry,) = hub_entries(b, "party-token")
         assert set(token_entry["document"]["body"]) == {"party", "rotated_at", "expires_at"}
@@ -223,6 +238,21 @@ def test_party_add_refuses_a_private_key_file_and_a_key_already_registered(
     assert ran.code == 1 and "already registered to party 'alpha'" in ran.err.replace("\n", " ")
     listed = json.loads(operator(parley_as, server, parties["bravo"], "list", "--json").out)
     assert "delta" not in {p["id"] for p in listed}
+
+    # an endorsement of bravo's new key made by a key bravo does not have
+    new = tmp_path / "bravo-2.pub.json"
+    keys.write_public_key(new, Ed25519PrivateKey.generate().public_key())
+    forged = tmp_path / "forged"
+    forged.write_text(
+        endorsement.endorse(Ed25519PrivateKey.generate(), "bravo", keys.load_public_key(new))
+    )
+    rotate = ["key", "rotate", "bravo", "--public-key", str(new), "--endorsement", str(forged)]
+    ran = operator(parley_as, server, parties["bravo"], *rotate)
+    assert ran.code == 1
+    assert "not signed by the key party 'bravo' has now" in ran.err.replace("\n", " ")
+    with server.client(parties["bravo"]) as b:
+        assert b.get("/api/v1/parties/bravo/keys")["items"][-1]["valid_until"] is None
+        assert len(b.get("/api/v1/parties/bravo/keys")["items"]) == 1
 
 
 def test_an_expired_token_is_refused(

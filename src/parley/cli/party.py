@@ -108,10 +108,14 @@ def party_list(data_dir: Path, database_url: str | None, as_json: bool) -> None:
 
 @party.command("refusals")
 @DATA
+@DATABASE
 @JSON
-def party_refusals(data_dir: Path, as_json: bool) -> None:
+def party_refusals(data_dir: Path, database_url: str | None, as_json: bool) -> None:
     """Authentications the hub serving this data directory refused, per party and address
-    (counted since it started; unknown tokens have no party). An alarm: repeated refusals."""
+    (counted since it started; unknown tokens have no party). An alarm: repeated refusals.
+
+    The counts are the data directory's, whichever database it serves (--database is taken for
+    the same command line as the other party commands)."""
     from parley.hub import refusals
 
     found = refusals.read(data_dir)
@@ -203,21 +207,66 @@ def key() -> None:
     """The party's signing key, and its history."""
 
 
+@key.command("endorse")
+@click.option(
+    "--key",
+    "key_path",
+    required=True,
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="The party's current private key file (stays on this machine).",
+)
+@click.option(
+    "--new",
+    "new_path",
+    required=True,
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="The new public key file (.pub.json).",
+)
+@click.option("--party", "party_id", required=True, envvar="PARLEY_PARTY")
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
+def key_endorse(key_path: Path, new_path: Path, party_id: str, out_path: Path) -> None:
+    """Run by the party, on its own machine: sign its new public key with its current key, for
+    the operator's `party key rotate --endorsement`."""
+    from parley.hub import parties
+    from parley.parties import endorsement, keys
+
+    made = endorsement.endorse(
+        keys.load_private_key(key_path), party_id, parties.check_public_key_file(new_path)
+    )
+    out_path.write_text(made + "\n")
+    click.echo(f"endorsement written to {out_path}: give it to the hub operator with {new_path}")
+
+
 @key.command("rotate")
 @click.argument("party_id")
 @PUBLIC_KEY
+@click.option(
+    "--endorsement",
+    "endorsement_path",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="The party's endorsement of the new key by its current one (`party key endorse`), "
+    "where the party still has that key; logged with the rotation.",
+)
 @DATA
 @DATABASE
 @JSON
 def key_rotate(
-    party_id: str, public_key: Path, data_dir: Path, database_url: str | None, as_json: bool
+    party_id: str,
+    public_key: Path,
+    endorsement_path: Path | None,
+    data_dir: Path,
+    database_url: str | None,
+    as_json: bool,
 ) -> None:
     """Put a new public key in force for the party. Records it signed before keep verifying
     against the key in force when they were received (see `party key history`)."""
     from parley.hub import parties, setup
 
     settings = setup.settings_for(data_dir, database_url)
-    done = parties.rotate_key(settings, party_id, parties.check_public_key_file(public_key))
+    endorsed = endorsement_path.read_text() if endorsement_path else None
+    done = parties.rotate_key(
+        settings, party_id, parties.check_public_key_file(public_key), endorsed
+    )
     emit(
         done,
         as_json,

@@ -6,7 +6,8 @@ a hub entry in the log for every party to see (docs/entries.md):
 
 - ``party-status``: ``{"party", "status": "active"|"suspended"|"retired", "previous", "since"}``
 - ``party-token``: ``{"party", "rotated_at", "expires_at"}``; the token itself never
-- ``party-key``: ``{"party", "public_key": JWK, "previous_key": JWK, "valid_from"}``
+- ``party-key``: ``{"party", "public_key": JWK, "previous_key": JWK, "valid_from",
+  "endorsement"}``, the last the party's JWS by its previous key naming the new one, or null
 
 A running hub is another process: it learns of a change from the data directory's stamp file,
 which every change here replaces (a new inode) and which the hub stats on each authentication
@@ -30,7 +31,7 @@ from parley.config import Settings
 from parley.errors import BadRequest, Conflict, Forbidden, NotFound, ParleyError, Unauthorized
 from parley.hub import hubrecords
 from parley.hub.setup import hub_key, open_store
-from parley.parties import jws, keys, tokens
+from parley.parties import endorsement, jws, keys, tokens
 from parley.store.db import Party, Store
 from parley.store.parties import PartyKey
 
@@ -193,13 +194,22 @@ def rotate_token(
     return {**body, "token": token, "log_index": index}
 
 
-def rotate_key(settings: Settings, party_id: str, public_key: Ed25519PublicKey) -> dict[str, Any]:
+def rotate_key(
+    settings: Settings,
+    party_id: str,
+    public_key: Ed25519PublicKey,
+    endorsed: str | None = None,
+) -> dict[str, Any]:
+    """Put ``public_key`` in force; ``endorsed``, the party's endorsement of it by its current
+    key (parley.parties.endorsement), where the party still has that key."""
     new = keys.b64url(keys.public_raw(public_key))
     store = open_store(settings)
     try:
         party = _party(store, party_id)
         if party.status == RETIRED:
             raise Conflict(f"party {party_id!r} is retired since {party.status_since}")
+        if endorsed is not None:
+            endorsement.check(endorsed, party_id, party.public_key, new)
         valid_from = clock.iso(clock.now())
         store.rotate_key(party_id, new, valid_from)
         touch(settings.data_dir)
@@ -208,6 +218,7 @@ def rotate_key(settings: Settings, party_id: str, public_key: Ed25519PublicKey) 
             "public_key": {"kty": "OKP", "crv": "Ed25519", "x": new},
             "previous_key": {"kty": "OKP", "crv": "Ed25519", "x": party.public_key},
             "valid_from": valid_from,
+            "endorsement": None if endorsed is None else endorsed.strip(),
         }
         index = _record(settings, store, hubrecords.PARTY_KEY, body)
         store.set_key_log_index(new, index)
