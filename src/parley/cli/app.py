@@ -12,14 +12,16 @@ import httpx
 from rich.markup import escape
 
 from parley.cli import (
+    conflicts,
     cot,
     daily,
     evidence,
     hub,
     importing,
+    incidents,
     mirror,
+    movements,
     notify,
-    party,
     verify,
     witness,
 )
@@ -29,7 +31,20 @@ from parley.cli.base import (
 )
 from parley.errors import ParleyError
 
-COMMANDS = (cot, daily, evidence, hub, importing, mirror, notify, party, verify, witness)
+COMMANDS = (
+    conflicts,
+    cot,
+    daily,
+    evidence,
+    hub,
+    importing,
+    incidents,
+    mirror,
+    movements,
+    notify,
+    verify,
+    witness,
+)
 
 
 def main() -> None:
