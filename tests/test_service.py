@@ -57,7 +57,8 @@ def wait_ready(url: str, proc: subprocess.Popen[str], verify: Any = True) -> Non
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise AssertionError(f"parley serve ended: {proc.stdout.read() if proc.stdout else ''}")
+            said = proc.stdout.read() if proc.stdout else "(see its log)"
+            raise AssertionError(f"parley serve ended: {said}")
         try:
             if httpx.get(f"{url}/readyz", timeout=1, verify=verify).status_code == 200:
                 return

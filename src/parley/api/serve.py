@@ -201,8 +201,9 @@ def print_banner(settings: Settings, hub: Hub, host: str, port: int, chosen: Tls
 
     from parley.hub.hubrecords import HUB
 
-    # soft_wrap: a key or URL split over two lines cannot be copied whole.
-    console = Console(soft_wrap=True, highlight=False, file=sys.stdout)
+    # soft_wrap: a key or URL split over two lines cannot be copied whole; emoji=False: a
+    # fingerprint's ":AB:" is not an emoji.
+    console = Console(soft_wrap=True, highlight=False, emoji=False, file=sys.stdout)
     scheme = "https" if chosen else "http"
     roles: dict[str, list[str]] = {}
     for party in sorted(hub.parties().values(), key=lambda p: p.id):

@@ -15,6 +15,7 @@ from parley.cli.base import (
     REGION_MARGIN,
     cli,
     emit,
+    out,
 )
 
 
@@ -83,9 +84,11 @@ def init(
         f"{escape(origin_note)}\n"
         + ("" if region_file else "[yellow]warning:[/] ")
         + f"{region_note}\n"
-        f"log verifier key (give this to every party):\n  [bold]{result['verifier_key']}[/]"
-        + tls_note,
+        f"log verifier key (give this to every party):\n  [bold]{result['verifier_key']}[/]",
     )
+    if tls_note and not as_json:
+        # emoji=False: a fingerprint's ":AB:" would otherwise print as an emoji.
+        out.print(tls_note.lstrip("\n"), emoji=False)
 
 
 @cli.group()
