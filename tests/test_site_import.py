@@ -24,7 +24,7 @@ import uvicorn
 
 from parley import clock, config
 from parley.api.app import create_app
-from parley.cli import demo
+from parley.cli import demo_scenario
 from parley.client.http import Client
 from parley.geo.region import Region
 from parley.hub import setup
@@ -311,7 +311,7 @@ def test_the_demo_sites_exported_to_csv_import_into_a_fresh_hub_once(
     invoke = run
     assert callable(invoke)
     since = clock.iso(clock.now())
-    sites = demo._sites(random.Random(7), demo.places(), 500, since)
+    sites = demo_scenario._sites(random.Random(7), demo_scenario.places(), 500, since)
     with (
         _source_hub(tmp_path) as (url, token, relief),
         Client(url, "relief", token, relief.key) as source,

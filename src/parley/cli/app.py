@@ -22,7 +22,6 @@ from parley.cli import (
     mirror,
     movements,
     notify,
-    party,
     verify,
     witness,
 )
@@ -43,7 +42,6 @@ COMMANDS = (
     mirror,
     movements,
     notify,
-    party,
     verify,
     witness,
 )
