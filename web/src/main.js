@@ -6,6 +6,7 @@ import { canonical } from "./canonical.js";
 import { parseCoordinate } from "./coords.js";
 import { $, clear, el, when } from "./dom.js";
 import { DrawTool } from "./draw.js";
+import { setupEvidence } from "./evidence_view.js";
 import { hooks, renderForms } from "./forms.js";
 import { KeyFileError, importKeyFile, makeDocument, sign } from "./jws.js";
 import { MapView } from "./mapview.js";
@@ -125,6 +126,7 @@ async function start() {
   setupExport();
   setupRecordList();
   setupCheckFile();
+  setupEvidence();
   // The base layers load while the records do: neither waits for the other.
   const base = view.loadBase();
 

@@ -177,7 +177,6 @@ export class MapView {
       disableClusteringAtZoom: this.clustering ? 12 : 0,
       showCoverageOnHover: false,
       spiderfyOnMaxZoom: true,
-      chunkedLoading: true,
       iconCreateFunction: (cluster) => {
         const n = cluster.getChildCount();
         const size = n < 10 ? 30 : n < 100 ? 36 : 42;
@@ -413,7 +412,10 @@ export class MapView {
   // A site's marker out of any cluster: zoomed to, or spread out, if it is in one.
   reveal(id) {
     for (const l of this.byRecord.get(id) ?? []) {
-      if (l instanceof L.Marker && this.siteCluster.hasLayer(l) && !l.getElement() && this.siteCluster.zoomToShowLayer) this.siteCluster.zoomToShowLayer(l);
+      if (!(l instanceof L.Marker) || l.getElement() || !this.siteCluster.zoomToShowLayer) continue;
+      // Off screen: centre on it first, then open the cluster it is in.
+      if (!this.map.getBounds().contains(l.getLatLng())) this.map.setView(l.getLatLng(), this.map.getZoom(), { animate: false });
+      if (!l.getElement()) this.siteCluster.zoomToShowLayer(l);
     }
   }
 

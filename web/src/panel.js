@@ -3,6 +3,7 @@
 
 import { formatDms, formatMgrs } from "./coords.js";
 import { clear, el, metres, when } from "./dom.js";
+import { evidenceBlock } from "./evidence_view.js";
 import { importPublicKey } from "./jws.js";
 import { verifyReceipt } from "./receipt.js";
 import { AREA_RULES, SITE_CATEGORIES, siteCategory } from "./style-constants.js";
@@ -43,6 +44,7 @@ export function renderRecord() {
     conflictBlock(record),
     el("div", { class: "actions" }, el("button", { type: "button", onclick: () => actions.focus(record.id) }, "Show on map")),
     receiptBlock(record),
+    evidenceBlock(record),
     el("details", { class: "raw" }, el("summary", {}, "Signed document"), el("pre", {}, JSON.stringify(record.document, null, 2))),
   );
 }

@@ -23,6 +23,7 @@ from parley.api.auth import bearer, current_party, hub_of
 from parley.api.events import Signal
 from parley.errors import BadRequest, NotFound, UnsupportedMediaType
 from parley.formats import strict_json
+from parley.hub import metrics
 from parley.hub.alerts import render
 from parley.hub.core import Hub
 from parley.hub.webhooks import FAILED, check_url
@@ -108,7 +109,7 @@ async def stream(
             await woken.wait(1.0)
 
     return StreamingResponse(
-        events(),
+        metrics.counted_stream(events()),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

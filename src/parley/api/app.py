@@ -16,6 +16,7 @@ from parley.api import (
     docs,
     evidence,
     exports,
+    health,
     incidents,
     log,
     maps,
@@ -83,12 +84,16 @@ def create_app(settings: Settings, hub: Hub | None = None) -> FastAPI:
     app.include_router(ogc_router)
     app.include_router(page_router)
     docs.install(app)
+    health.install(app)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, Any]:
         # A witness that cosigned more than the log holds means the log was rolled back: the
         # operator (and anyone) must see it without reading the server's log.
         alarms = list(app.state.hub.log.cosigners.alarms)
+        # Repeated refused authentications: someone guesses tokens, or a party lost track of its
+        # rotated one; either way the operator should look (parley party list).
+        alarms += app.state.hub.refusals.alarms()
         if alarms:
             return {"status": "alarm", "version": __version__, "alarms": alarms}
         return {"status": "ok", "version": __version__}

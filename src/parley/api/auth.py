@@ -22,4 +22,5 @@ def bearer(request: Request) -> str | None:
 async def current_party(request: Request) -> Party:
     # async: a synchronous dependency costs every request a hop through the thread pool, and
     # the token is almost always in the hub's cache (a miss reads one row).
-    return hub_of(request).authenticate(bearer(request))
+    source = request.client.host if request.client else None
+    return hub_of(request).authenticate(bearer(request), source)

@@ -22,6 +22,7 @@ from parley.cli import (
     mirror,
     movements,
     notify,
+    party,
     verify,
     witness,
 )
@@ -42,6 +43,7 @@ COMMANDS = (
     mirror,
     movements,
     notify,
+    party,
     verify,
     witness,
 )

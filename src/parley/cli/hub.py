@@ -1,4 +1,4 @@
-"""Commands that set up and run a hub: init, region, serve, keygen, party, demo."""
+"""Commands that set up and run a hub: init, region, serve, keygen, demo (party: cli/party.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ from pathlib import Path
 
 import click
 from rich.markup import escape
-from rich.table import Table
 
 from parley.cli.base import (
     DATA,
@@ -16,6 +15,7 @@ from parley.cli.base import (
     REGION_MARGIN,
     cli,
     emit,
+    out,
 )
 
 
@@ -25,6 +25,19 @@ from parley.cli.base import (
 @click.option("--origin", default=None, help="The log's origin line (default from settings).")
 @REGION_FILE
 @REGION_MARGIN
+@click.option(
+    "--tls",
+    "tls_mode",
+    type=click.Choice(["self-signed"]),
+    default=None,
+    help="Write a self-signed certificate and key (tls.crt, tls.key) for `parley serve`.",
+)
+@click.option(
+    "--tls-name",
+    "tls_names",
+    multiple=True,
+    help="A host name or address the certificate covers, besides localhost (repeatable).",
+)
 @JSON
 def init(
     data_dir: Path,
@@ -32,12 +45,27 @@ def init(
     origin: str | None,
     region_file: Path | None,
     margin_km: float,
+    tls_mode: str | None,
+    tls_names: tuple[str, ...],
     as_json: bool,
 ) -> None:
     """Create a data directory: database, hub signing key and settings."""
     from parley.hub import setup
 
+    if tls_names and tls_mode is None:
+        raise click.UsageError("--tls-name needs --tls self-signed")
     result = setup.init(data_dir, database_url, origin)
+    tls_note = ""
+    if tls_mode == "self-signed":
+        from parley.api import tls
+
+        made = result["tls"] = tls.self_signed(data_dir, tls_names)
+        tls_note = (
+            f"\nTLS certificate {'written' if made['created'] else 'kept'}: {made['certificate']}"
+            f" (names: {', '.join(made['names'])})\n"
+            "its SHA-256 fingerprint (parties check it, or pin it):\n"
+            f"  [bold]{made['sha256_fingerprint']}[/]"
+        )
     origin_note = (
         f"log origin: {result['origin']} (derived; --origin chooses one, e.g. your-domain/log)"
         if result["origin_derived"]
@@ -58,6 +86,9 @@ def init(
         + f"{region_note}\n"
         f"log verifier key (give this to every party):\n  [bold]{result['verifier_key']}[/]",
     )
+    if tls_note and not as_json:
+        # emoji=False: a fingerprint's ":AB:" would otherwise print as an emoji.
+        out.print(tls_note.lstrip("\n"), emoji=False)
 
 
 @cli.group()
@@ -106,12 +137,62 @@ def region_clear(data_dir: Path, database_url: str | None, as_json: bool) -> Non
 @DATABASE
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-def serve(data_dir: Path, database_url: str | None, host: str, port: int) -> None:
-    """Serve the hub over HTTP."""
+@click.option(
+    "--tls-cert",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="PEM certificate (chain) to serve HTTPS with (default: the data directory's tls.crt).",
+)
+@click.option(
+    "--tls-key",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="PEM private key of --tls-cert.",
+)
+@click.option(
+    "--migrate", is_flag=True, help="Bring the database's schema up to date before serving."
+)
+def serve(
+    data_dir: Path,
+    database_url: str | None,
+    host: str,
+    port: int,
+    tls_cert: Path | None,
+    tls_key: Path | None,
+    migrate: bool,
+) -> None:
+    """Serve the hub over HTTPS (with a certificate) or HTTP."""
     from parley.api import serve as server
     from parley.hub import setup
 
-    server.serve(setup.settings_for(data_dir, database_url), host, port)
+    server.serve(
+        setup.settings_for(data_dir, database_url),
+        host,
+        port,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        migrate=migrate,
+    )
+
+
+@cli.command()
+@DATA
+@DATABASE
+@JSON
+def migrate(data_dir: Path, database_url: str | None, as_json: bool) -> None:
+    """Bring the database's schema up to this version's (make a backup first)."""
+    from parley.api import serve as server
+    from parley.hub import setup
+
+    settings = setup.settings_for(data_dir, database_url)
+    before, head, _ = server.revisions(settings)
+    server.schema(settings, migrate=True)
+    done = {"database": server.mask(settings.database), "from": before, "to": head}
+    emit(
+        done,
+        as_json,
+        f"schema of {done['database']}: {before or 'none'} -> {head}"
+        if before != head
+        else f"schema of {done['database']} is up to date ({head})",
+    )
 
 
 @cli.command()
@@ -145,66 +226,6 @@ def keygen(out_path: Path, as_json: bool) -> None:
         as_json,
         f"private key: {out_path} (keep it)\npublic key:  {public} (give it to the hub operator)",
     )
-
-
-@cli.group()
-def party() -> None:
-    """Register and list parties."""
-
-
-@party.command("add")
-@click.argument("party_id")
-@click.option("--name", required=True, help="Human-readable name.")
-@click.option(
-    "--role",
-    required=True,
-    type=click.Choice(["member", "notifier", "observer"]),
-    help="What the party may submit.",
-)
-@click.option(
-    "--public-key",
-    "public_key",
-    required=True,
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
-)
-@DATA
-@DATABASE
-@JSON
-def party_add(
-    party_id: str,
-    name: str,
-    role: str,
-    public_key: Path,
-    data_dir: Path,
-    database_url: str | None,
-    as_json: bool,
-) -> None:
-    """Register a party; prints its API token once (the hub keeps only its hash)."""
-    from parley.hub import setup
-    from parley.parties.keys import load_public_key
-
-    settings = setup.settings_for(data_dir, database_url)
-    token = setup.add_party(settings, party_id, name, role, load_public_key(public_key))
-    emit(
-        {"id": party_id, "name": name, "role": role, "token": token},
-        as_json,
-        f"party [bold]{party_id}[/] ({role}) registered.\ntoken (shown once): [bold]{token}[/]",
-    )
-
-
-@party.command("list")
-@DATA
-@DATABASE
-@JSON
-def party_list(data_dir: Path, database_url: str | None, as_json: bool) -> None:
-    """List registered parties."""
-    from parley.hub import setup
-
-    parties = setup.open_store(setup.settings_for(data_dir, database_url)).parties()
-    table = Table("id", "name", "role", "public key", "registered (UTC)")
-    for p in parties:
-        table.add_row(p.id, p.name, p.role, p.public_key, p.created_at)
-    emit([p.public() for p in parties], as_json, table)
 
 
 @cli.command()

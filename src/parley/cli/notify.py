@@ -21,7 +21,8 @@ from parley.records.notices import CATEGORIES
 
 
 def party_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """--hub, --party, --key, --token (or PARLEY_HUB, _PARTY, _KEY, _TOKEN)."""
+    """--hub, --party, --key, --token, --ca, --insecure (or PARLEY_HUB, _PARTY, _KEY, _TOKEN,
+    _CA, _INSECURE)."""
 
     @click.option("--hub", "hub_url", required=True, envvar="PARLEY_HUB", help="Hub base URL.")
     @click.option("--party", "party_id", required=True, envvar="PARLEY_PARTY")
@@ -33,9 +34,30 @@ def party_options(command: Callable[..., Any]) -> Callable[..., Any]:
         type=click.Path(dir_okay=False, exists=True, path_type=Path),
     )
     @click.option("--token", required=True, envvar="PARLEY_TOKEN")
+    @click.option(
+        "--ca",
+        "ca_path",
+        envvar="PARLEY_CA",
+        type=click.Path(dir_okay=False, exists=True, path_type=Path),
+        help="PEM file of the CA (or self-signed certificate) to trust for the hub's HTTPS.",
+    )
+    @click.option(
+        "--insecure",
+        is_flag=True,
+        envvar="PARLEY_INSECURE",
+        help="Allow plain http:// to a hub that is not on this machine.",
+    )
     @functools.wraps(command)
-    def wrapper(hub_url: str, party_id: str, key_path: Path, token: str, **kw: Any) -> Any:
-        with Client(hub_url, party_id, token, key_path) as client:
+    def wrapper(
+        hub_url: str,
+        party_id: str,
+        key_path: Path,
+        token: str,
+        ca_path: Path | None,
+        insecure: bool,
+        **kw: Any,
+    ) -> Any:
+        with Client(hub_url, party_id, token, key_path, ca=ca_path, insecure=insecure) as client:
             return command(client, **kw)
 
     return wrapper

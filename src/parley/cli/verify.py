@@ -70,7 +70,8 @@ def verify() -> None:
 @click.option(
     "--party-key",
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    help="The submitting party's public key file, to check its signature too.",
+    help="The submitting party's public key file, or its key history (`parley party key "
+    "history --json`, or GET /api/v1/parties/ID/keys), to check its signature too.",
 )
 @POLICY
 @JSON
@@ -85,7 +86,6 @@ def verify_receipt(
     --policy the witnesses' cosignatures."""
     from parley.client import receipts
     from parley.log import policy
-    from parley.parties.keys import load_public_key
 
     try:
         data = json.load(receipt_file)
@@ -98,7 +98,7 @@ def verify_receipt(
     proven = receipts.verify(
         data,
         log_key,
-        load_public_key(party_key) if party_key else None,
+        receipts.load_party_key(party_key) if party_key else None,
         policy.load(policy_path) if policy_path else None,
     )
     from parley.client.receipts_text import notified

@@ -7,7 +7,8 @@ signed by the hub. With only the hub's verifier key, anyone can check that:
 2. the entry sits at ``index`` in the tree the checkpoint commits to (RFC 9162 inclusion proof);
 3. the entry commits to exactly these signed bytes (a SHA-256, or a salted one for a record
    that was not shared with every party);
-4. optionally, given the party's public key, that the party signed them;
+4. optionally, given the party's public key or its key history (the key in force when the hub
+   received the record, for records made before a key rotation), that the party signed them;
 5. optionally, given a witness policy (:mod:`parley.log.policy`), that the checkpoint carries
    the cosignatures its quorum needs: that the witnesses saw the same tree, so the hub cannot
    show this receipt's history to one party and another history to the rest.
@@ -19,6 +20,8 @@ import base64
 import binascii
 import hashlib
 import json
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -28,7 +31,7 @@ from parley.log import checkpoint as cp
 from parley.log import merkle, note
 from parley.log.policy import Policy
 from parley.log.receipt import RECEIPT_VERSION
-from parley.parties import jws
+from parley.parties import jws, keys
 
 
 class ReceiptError(LogError):
@@ -50,10 +53,48 @@ def _b64(text: object, what: str) -> bytes:
         raise ReceiptError(f"the receipt's {what} is not base64") from None
 
 
+# A party's key history, as the hub serves it (GET /api/v1/parties/{id}/keys, or
+# `parley party key history --json`): each key with the time it came into force and went out.
+KeyHistory = Sequence[dict[str, Any]]
+
+
+def load_party_key(path: Path) -> Ed25519PublicKey | KeyHistory:
+    """A public key file (.pub.json), or a key history file: a JSON list of keys in force."""
+    try:
+        found = json.loads(path.read_text())
+    except (OSError, ValueError):
+        found = None
+    if isinstance(found, list):
+        for period in found:
+            if not isinstance(period, dict) or not isinstance(period.get("valid_from"), str):
+                raise ReceiptError(f"{path} is not a key history (a list of keys in force)")
+        return found
+    return keys.load_public_key(path)
+
+
+def key_in_force(history: KeyHistory, party: str, received_at: str) -> Ed25519PublicKey:
+    """The key of ``party`` in force when the hub received the record (the time the log entry
+    commits to), from its key history."""
+    for period in history:
+        until = period.get("valid_until")
+        if (
+            period.get("party") == party
+            and period["valid_from"] <= received_at
+            and (until is None or received_at < until)
+        ):
+            jwk = period.get("public_key")
+            x = jwk.get("x") if isinstance(jwk, dict) else None
+            try:
+                return keys.public_key_from_raw(keys.b64url_decode(str(x)))
+            except ParleyError:
+                raise ReceiptError(f"the key history's key for {party!r} is not valid") from None
+    raise ReceiptError(f"the key history has no key of party {party!r} in force at {received_at}")
+
+
 def verify(
     receipt: dict[str, Any],
     log_key: str,
-    party_key: Ed25519PublicKey | None = None,
+    party_key: Ed25519PublicKey | KeyHistory | None = None,
     policy: Policy | None = None,
 ) -> dict[str, Any]:
     """Raise ReceiptError (PolicyError for a missing quorum) unless the receipt proves its
@@ -80,8 +121,11 @@ def verify(
     committed = _entry_commits_to(entry, compact, submission)
     parsed = jws.Parsed(compact, stored=True)
     if party_key is not None:
+        signer = str(parsed.payload.get("party"))
+        if not isinstance(party_key, Ed25519PublicKey):
+            party_key = key_in_force(party_key, signer, str(committed.get("received_at")))
         try:
-            parsed.verify(party_key, str(parsed.payload.get("party")))
+            parsed.verify(party_key, signer)
         except ParleyError as exc:
             raise ReceiptError(exc.detail) from None
     return {

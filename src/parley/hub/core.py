@@ -23,9 +23,11 @@ from parley.errors import (
     NotFound,
     ParleyError,
     Unauthorized,
+    Unprocessable,
 )
 from parley.geo.region import Region
-from parley.hub import hubrecords, rules
+from parley.hub import hubrecords, metrics, rules
+from parley.hub import parties as lifecycle
 from parley.hub.admission import Accepted, Checked, check, token_authenticated
 from parley.hub.alerts import render
 from parley.hub.context import Context
@@ -34,6 +36,7 @@ from parley.hub.deconfliction import Screening
 from parley.hub.deliveries import DeliveryLog
 from parley.hub.housekeeping import Housekeeping
 from parley.hub.hublog import HubLog
+from parley.hub.refusals import Refusals
 from parley.hub.rules import Prepared
 from parley.hub.webhooks import Deliveries
 from parley.hub.webhooks import load_or_create_key as load_webhook_key
@@ -53,6 +56,9 @@ class Hub:
         self._parties_lock = threading.Lock()
         self._by_token: dict[str, Party] = {}
         self._by_id: dict[str, Party] = {}
+        self._party_stamp = lifecycle.Stamp(settings.data_dir)
+        self._parties_read = time.monotonic()
+        self.refusals = Refusals(settings.data_dir)
         self._load_parties()
         self.log = HubLog(
             self.store,
@@ -62,6 +68,7 @@ class Hub:
             settings.latest_checkpoint_path,
             Cosigners([Witness.parse(w) for w in settings.witnesses], settings.witness_timeout_s),
         )
+        self.log.listeners.append(metrics.checkpoint_published)
         self.screening = Screening(self.store)
         self.region: Region | None = None
         self._region_seq: int | None = None
@@ -97,6 +104,7 @@ class Hub:
         self.deliveries.close()  # its last round goes through the writer
         self.writer.close()
         self.log.close()
+        self.refusals.close()
         self.store.close()
 
     # -- parties ------------------------------------------------------------------------------
@@ -108,21 +116,45 @@ class Hub:
     def parties(self) -> dict[str, Party]:
         return self._by_id
 
-    def authenticate(self, token: str | None) -> Party:
+    def authenticate(self, token: str | None, source: str | None = None) -> Party:
+        """The party whose token this is, if it may act now; ``source`` (the client's address)
+        is what refusals are counted by."""
         if not token:
+            metrics.REFUSED_AUTHENTICATIONS.inc()
+            self.refusals.refused(None, source, "no token")
             raise Unauthorized("a bearer token is required (Authorization: Bearer <token>)")
+        self._follow_party_changes()
         digest = tokens.token_digest(token)
         party = self._by_token.get(digest)
         if party is None:
             # A party registered by the CLI while the hub runs is found on first use.
             party = self.store.party_by_token(digest)
             if party is None:
+                metrics.REFUSED_AUTHENTICATIONS.inc()
+                self.refusals.refused(None, source, "unknown token")
                 raise Unauthorized("the token is not valid for any party")
             with self._parties_lock:
                 self._by_token[digest] = party
             if party.id not in self._by_id:
                 self._load_parties()
+        try:
+            lifecycle.refuse_barred(party)
+        except ParleyError as exc:
+            metrics.REFUSED_AUTHENTICATIONS.inc()
+            self.refusals.refused(party.id, source, exc.detail)
+            raise
         return party
+
+    def _follow_party_changes(self) -> None:
+        """Forget cached tokens and parties when `parley party ...` changed one (the data
+        directory's stamp, one stat), and every PARTIES_TTL_S anyway (a change made with another
+        data directory on the same database)."""
+        now = time.monotonic()
+        if self._party_stamp.changed() or now - self._parties_read > lifecycle.PARTIES_TTL_S:
+            self._parties_read = now
+            with self._parties_lock:
+                self._by_token = {}
+            self._load_parties()
 
     def is_party(self, party_id: str) -> bool:
         if party_id not in self._by_id:
@@ -132,7 +164,15 @@ class Hub:
     # -- submissions --------------------------------------------------------------------------
 
     def check(self, party: Party, compact: str) -> tuple[Checked, Prepared]:
-        checked = check(compact, party, self.is_party, clock.now(), self.settings.max_clock_skew_s)
+        try:
+            checked = check(
+                compact, party, self.is_party, clock.now(), self.settings.max_clock_skew_s
+            )
+        except Unprocessable as exc:
+            if not exc.detail.startswith("the signature does not verify"):
+                raise
+            lifecycle.explain_signature(self.store, party, compact, exc)
+            raise
         return checked, rules.prepare(self.context, party, checked)
 
     async def submit_token_authenticated(
@@ -201,7 +241,8 @@ class Hub:
         arrivals = [a.record.id for a in accepted if a.record.id in geometry]
         if arrivals:
             loop = asyncio.get_running_loop()
-            found = await loop.run_in_executor(None, self.screening.screen, arrivals)
+            with metrics.SCREENING_SECONDS.time():
+                found = await loop.run_in_executor(None, self.screening.screen, arrivals)
             for a in accepted:
                 a.conflicts = found.get(a.record.id, [])
         followed = [(a, prepared[a.record.id]) for a in accepted if prepared[a.record.id].follow_up]
@@ -211,6 +252,11 @@ class Hub:
         if arrivals or followed:
             for listener in self.alert_listeners:
                 listener()
+        for outcome in outcomes:
+            if isinstance(outcome, Accepted):
+                metrics.submission(outcome.record.kind, metrics.ACCEPTED)
+            elif outcome is not None:
+                metrics.submission(None, metrics.REFUSED)
         return [o for o in outcomes if o is not None]
 
     def _committed(self, records: Sequence[NewSubmission], indices: Sequence[int]) -> None:

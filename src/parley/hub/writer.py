@@ -32,6 +32,10 @@ class Writer:
         self._queue.put((records, future))
         return future
 
+    def alive(self) -> bool:
+        """False once the thread has ended: nothing queued would ever be committed."""
+        return self._thread.is_alive()
+
     def close(self) -> None:
         self._queue.put(None)
         self._thread.join(timeout=10)

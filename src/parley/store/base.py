@@ -88,7 +88,16 @@ def body(compact: str) -> dict[str, Any]:
 
 def party_columns() -> list[Any]:
     c = t.parties.c
-    return [c.id, c.name, c.role, c.public_key, c.created_at]
+    return [
+        c.id,
+        c.name,
+        c.role,
+        c.public_key,
+        c.created_at,
+        c.status,
+        c.status_since,
+        c.token_expires_at,
+    ]
 
 
 def submission_columns() -> list[Any]:

@@ -13,6 +13,9 @@ class Party:
     role: str
     public_key: str
     created_at: str
+    status: str = "active"  # suspended, retired: see parley.hub.parties
+    status_since: str | None = None
+    token_expires_at: str | None = None
 
     def public(self) -> dict[str, Any]:
         return {
@@ -21,6 +24,8 @@ class Party:
             "role": self.role,
             "public_key": {"kty": "OKP", "crv": "Ed25519", "x": self.public_key},
             "created_at": self.created_at,
+            "status": self.status,
+            "status_since": self.status_since,
         }
 
 

@@ -32,6 +32,22 @@ parties = Table(
     Column("public_key", String(64), nullable=False),
     Column("token_digest", String(64), nullable=False, unique=True),
     Column("created_at", String(32), nullable=False),
+    # active, suspended or retired (hub/parties.py); since when, and when the token stops
+    Column("status", String(16), nullable=False, server_default="active"),
+    Column("status_since", String(32)),
+    Column("token_expires_at", String(32)),
+)
+
+# Every key a party has had, so a record keeps verifying against the key in force when it was
+# received: the key whose valid_from is the latest at or before its received_at.
+party_keys = Table(
+    "party_keys",
+    metadata,
+    Column("public_key", String(64), primary_key=True),
+    Column("party_id", String(64), ForeignKey("parties.id"), nullable=False),
+    Column("valid_from", String(32), nullable=False),
+    Column("log_index", BigInteger),  # of the hub's party-key entry; None for the first key
+    Index("ix_party_keys_party", "party_id", "valid_from"),
 )
 
 submissions = Table(
