@@ -196,6 +196,44 @@ def migrate(data_dir: Path, database_url: str | None, as_json: bool) -> None:
 
 
 @cli.command()
+@DATA
+@DATABASE
+@click.option(
+    "--out",
+    "out_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Backup file to write (mode 0600: it holds the hub key).",
+)
+@JSON
+def backup(data_dir: Path, database_url: str | None, out_path: Path, as_json: bool) -> None:
+    """Back up a hub while it runs: keys, settings and a consistent copy of the database."""
+    from parley.hub import backup as backups
+    from parley.hub import setup
+
+    done = backups.backup(setup.settings_for(data_dir, database_url), out_path)
+    emit(done, as_json, f"backup written: {out_path} ({done['bytes']:,} bytes; keep it secret)")
+
+
+@cli.command()
+@click.argument("backup_file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@DATA
+@DATABASE
+@JSON
+def restore(backup_file: Path, data_dir: Path, database_url: str | None, as_json: bool) -> None:
+    """Restore a backup into a new (empty) data directory and, for PostgreSQL, an empty database."""
+    from parley.hub import backup as backups
+
+    done = backups.restore(backup_file, data_dir, database_url)
+    emit(
+        done,
+        as_json,
+        f"restored into {data_dir}: start it with `parley serve --data {data_dir}`; parties' "
+        "saved log state tells them if this backup is older than what they have seen",
+    )
+
+
+@cli.command()
 @click.option(
     "--out",
     "out_path",
