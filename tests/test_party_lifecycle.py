@@ -17,8 +17,10 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from parley import clock
 from parley.client import receipts
 from parley.client.http import Client
+from parley.hub import parties as lifecycle
 from parley.hub import refusals
 from parley.hub.setup import verifier_key
 from parley.parties import endorsement, keys, tokens
@@ -97,6 +99,7 @@ def test_a_party_walks_its_whole_life_with_old_receipts_verifying(
     parties: dict[str, PartyHandle],
     parley_as: ParleyAs,
     tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     relief, bravo = parties["relief"], parties["bravo"]
     saved = []
@@ -130,21 +133,38 @@ def test_a_party_walks_its_whole_life_with_old_receipts_verifying(
         "--party", "relief", "--out", str(endorsed),
     )  # fmt: skip
     assert ran.code == 0, ran.err
+    # the new key comes into force a grace period later (every hub process has read it by
+    # then); shortened here, where the hub learns of it through the data directory at once
+    monkeypatch.setattr(lifecycle, "KEY_GRACE_S", 2.0)
     ran = operator(
         parley_as, server, bravo, "key", "rotate", "relief", "--public-key", str(public),
-        "--endorsement", str(endorsed),
+        "--endorsement", str(endorsed), "--json",
     )  # fmt: skip
     assert ran.code == 0, ran.err
-    with server.client(relief) as a:
+    valid_from = clock.parse(json.loads(ran.out)["valid_from"])
+    new_relief = PartyHandle("relief", "notifier", relief.token, new_key)
+    with server.client(relief) as a, server.client(new_relief) as n:
+        early = n.http.post(
+            "/api/v1/submissions",
+            content=n.sign("site", site(36.25, 33.5)),
+            headers={"Content-Type": "application/jose"},
+        )
+        if clock.now() < valid_from:
+            refused(early, 403, "comes into force at")
+        # the old key until then: a record received in the grace verifies with the old key
+        made = a.submit("site", site(36.3, 33.5))
+        if clock.parse(made["received_at"]) < valid_from:
+            saved.append(a.get(f"/api/v1/submissions/{made['id']}/receipt", wait=10))
+        time.sleep(max(0.0, (valid_from - clock.now()).total_seconds()) + 0.05)
         response = a.http.post(
             "/api/v1/submissions",
-            content=a.sign("site", site(36.3, 33.5)),
+            content=a.sign("site", site(36.35, 33.5)),
             headers={"Content-Type": "application/jose"},
         )
         refused(response, 403, "rotated away")
-    relief = PartyHandle("relief", "notifier", relief.token, new_key)
+    relief = new_relief
     with server.client(relief) as a:
-        saved.append(submitted(a, 36.3))
+        saved.append(submitted(a, 36.4))
     all_verify(parley_as, server, bravo, tmp_path, saved)
     # without the history, the new key alone does not check the records made before
     with pytest.raises(receipts.ReceiptError):

@@ -271,8 +271,9 @@ def key_rotate(
         done,
         as_json,
         f"party [bold]{escape(party_id)}[/] signs with {done['public_key']['x']} from "
-        f"{done['valid_from']} (log entry {done['log_index']}); its earlier key is refused "
-        "for new records",
+        f"{done['valid_from']}, in {parties.KEY_GRACE_S:g} s so that every hub process knows "
+        f"it by then (log entry {done['log_index']}); records received before keep verifying "
+        "with the earlier key, which is refused after",
     )
 
 

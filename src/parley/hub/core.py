@@ -11,6 +11,7 @@ import functools
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -44,6 +45,7 @@ from parley.hub.writer import Writer
 from parley.parties import keys, tokens
 from parley.records.kinds import Parsed
 from parley.store.db import REPLAYED, NewSubmission, Party, Store, Submission
+from parley.store.parties import PartyKey
 
 Outcome = Accepted | ParleyError
 REGION_TTL_S = 1.0  # how soon a change of the area of service made elsewhere applies
@@ -56,6 +58,7 @@ class Hub:
         self._parties_lock = threading.Lock()
         self._by_token: dict[str, Party] = {}
         self._by_id: dict[str, Party] = {}
+        self._keys: dict[str, list[PartyKey]] = {}
         self._party_stamp = lifecycle.Stamp(settings.data_dir)
         self._parties_read = time.monotonic()
         self.refusals = Refusals(settings.data_dir)
@@ -110,8 +113,12 @@ class Hub:
     # -- parties ------------------------------------------------------------------------------
 
     def _load_parties(self) -> None:
+        keys_of: dict[str, list[PartyKey]] = {}
+        for k in self.store.all_party_keys():
+            keys_of.setdefault(k.party_id, []).append(k)
         with self._parties_lock:
             self._by_id = {p.id: p for p in self.store.parties()}
+            self._keys = keys_of
 
     def parties(self) -> dict[str, Party]:
         return self._by_id
@@ -164,14 +171,18 @@ class Hub:
     # -- submissions --------------------------------------------------------------------------
 
     def check(self, party: Party, compact: str) -> tuple[Checked, Prepared]:
+        now = clock.now()
+        at = clock.iso(now)
+        # The key in force when the record is received, as a receipt's verifier will pick it:
+        # around a rotation that is not the row's newest key.
+        in_force = lifecycle.key_at(self._keys.get(party.id, []), at) or party.public_key
+        signer = party if in_force == party.public_key else replace(party, public_key=in_force)
         try:
-            checked = check(
-                compact, party, self.is_party, clock.now(), self.settings.max_clock_skew_s
-            )
+            checked = check(compact, signer, self.is_party, now, self.settings.max_clock_skew_s)
         except Unprocessable as exc:
             if not exc.detail.startswith("the signature does not verify"):
                 raise
-            lifecycle.explain_signature(self.store, party, compact, exc)
+            lifecycle.explain_signature(self.store, signer, compact, exc, at)
             raise
         return checked, rules.prepare(self.context, party, checked)
 

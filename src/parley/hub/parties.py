@@ -38,6 +38,10 @@ from parley.store.parties import PartyKey
 ACTIVE, SUSPENDED, RETIRED = "active", "suspended", "retired"
 STAMP = "parties.stamp"
 PARTIES_TTL_S = 5.0
+# A new key comes into force this long after `key rotate`, so every hub process on the database
+# has read it by then and picks the key by the time it receives a record: a record is always
+# checked against the key a verifier will find in force at its received_at.
+KEY_GRACE_S = PARTIES_TTL_S + 1.0
 # each status, from the statuses a party may reach it from; retirement is final
 MOVES = {
     SUSPENDED: {ACTIVE},
@@ -64,24 +68,40 @@ def refuse_barred(party: Party) -> None:
         )
 
 
-def explain_signature(store: Store, party: Party, compact: str, refused: ParleyError) -> None:
-    """A signature that fails with the party's key: say so plainly if an earlier key of the
-    party made it (the key was rotated away), else re-raise ``refused``."""
+def key_at(history: list[PartyKey], at: str) -> str | None:
+    """The key in force at ``at`` in a party's history (oldest first)."""
+    found = None
+    for k in history:
+        if k.valid_from <= at:
+            found = k.public_key
+    return found
+
+
+def explain_signature(
+    store: Store, party: Party, compact: str, refused: ParleyError, at: str
+) -> None:
+    """A signature that fails with the key in force at ``at``: say so plainly if another key of
+    the party made it (rotated away, or not yet in force), else re-raise ``refused``."""
     try:
         parsed = jws.Parsed(compact)
     except ParleyError:
         raise refused from None
-    for old in store.party_keys(party.id):
-        if old.public_key == party.public_key:
+    for other in store.party_keys(party.id):
+        if other.public_key == party.public_key:
             continue
         try:
-            parsed.verify(keys.public_key_from_raw(keys.b64url_decode(old.public_key)), party.id)
+            parsed.verify(keys.public_key_from_raw(keys.b64url_decode(other.public_key)), party.id)
         except ParleyError:
             continue
+        if other.valid_from > at:
+            raise Forbidden(
+                f"this record is signed with the key of party {party.id!r} that comes into "
+                f"force at {other.valid_from}: sign with the current key until then"
+            )
         raise Forbidden(
             f"this record is signed with a key of party {party.id!r} that was rotated away "
-            f"(it was in force until a newer key from {_successor(store, old)}): sign with "
-            "the party's current key"
+            f"(it was in force until {_successor(store, other)}): sign with the party's "
+            "current key"
         )
     raise refused
 
@@ -210,7 +230,7 @@ def rotate_key(
             raise Conflict(f"party {party_id!r} is retired since {party.status_since}")
         if endorsed is not None:
             endorsement.check(endorsed, party_id, party.public_key, new)
-        valid_from = clock.iso(clock.now())
+        valid_from = clock.iso(clock.now() + timedelta(seconds=KEY_GRACE_S))
         store.rotate_key(party_id, new, valid_from)
         touch(settings.data_dir)
         body = {

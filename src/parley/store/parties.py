@@ -129,6 +129,17 @@ class Parties(Base):
                 .values(log_index=log_index)
             )
 
+    def all_party_keys(self) -> list[PartyKey]:
+        """Every party's keys, oldest first: one read for a hub's cache."""
+        c = t.party_keys.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(c.party_id, c.public_key, c.valid_from, c.log_index).order_by(
+                    c.party_id, c.valid_from
+                )
+            ).all()
+        return [PartyKey(*row) for row in rows]
+
     def party_keys(self, party_id: str) -> list[PartyKey]:
         """The party's keys, oldest first."""
         c = t.party_keys.c
