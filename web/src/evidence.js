@@ -6,6 +6,7 @@
 // details, data }, and textLines() gives `parley verify evidence`'s lines. No DOM, no network.
 
 import { equal, fromBase64, fromUtf8, hex } from "./bytes.js";
+import { formatDms, formatLatLon, formatMgrs } from "./coords.js";
 import * as jws from "./jws.js";
 import { ProofError, nodeHash } from "./merkle.js";
 import { NoteError, openCosignatures, parseCosignatureVerifierKey, parseNote, parseVerifierKey, verifyCheckpoint } from "./note.js";
@@ -359,19 +360,56 @@ async function checkItem(receipt, item, number, label, manifest, verifier, logKe
   return event(label, receipt, payload, item, proven);
 }
 
-function point(geometry) {
-  if (!isObject(geometry) || geometry.type !== "Point" || !Array.isArray(geometry.coordinates)) return null;
-  const [lon, lat] = geometry.coordinates;
-  return typeof lat === "number" && typeof lon === "number" ? { lat, lon } : null;
+// A polygon ring's signed area and area-weighted centre (shoelace), in degrees as shapely's
+// planar centroid, which the CLI uses.
+function ring(coords) {
+  let a = 0;
+  let x = 0;
+  let y = 0;
+  for (let i = 0; i + 1 < coords.length; i++) {
+    const [x0, y0] = coords[i];
+    const [x1, y1] = coords[i + 1];
+    const cross = x0 * y1 - x1 * y0;
+    a += cross;
+    x += (x0 + x1) * cross;
+    y += (y0 + y1) * cross;
+  }
+  return { a: a / 2, x: x / 6, y: y / 6 };
 }
 
-// What a notified record says, as parley's receipts_text.notified does, with positions in
-// decimal only (the CLI adds DMS, MGRS and the nearest town from its gazetteer).
+// The centre of a Point or Polygon, as { lat, lon }; null for anything else.
+export function point(geometry) {
+  if (!isObject(geometry) || !Array.isArray(geometry.coordinates)) return null;
+  if (geometry.type === "Point") {
+    const [lon, lat] = geometry.coordinates;
+    return typeof lat === "number" && typeof lon === "number" ? { lat, lon } : null;
+  }
+  if (geometry.type !== "Polygon") return null;
+  try {
+    // Holes count against the outer ring, whichever way each is wound.
+    const rings = geometry.coordinates.map(ring).map((r, i) => ({ s: (i ? -1 : 1) * Math.sign(r.a), ...r }));
+    const area = rings.reduce((n, r) => n + r.s * r.a, 0);
+    if (!area) return null;
+    const lon = rings.reduce((n, r) => n + r.s * r.x, 0) / area;
+    const lat = rings.reduce((n, r) => n + r.s * r.y, 0) / area;
+    return Number.isFinite(lat) && Number.isFinite(lon) ? { lat, lon } : null;
+  } catch {
+    return null;
+  }
+}
+
+// A position as the CLI writes it: decimal, DMS and MGRS (it adds the nearest town from its
+// gazetteer, which the page does not carry).
+function position(at) {
+  return [formatLatLon(at), formatDms(at), formatMgrs(at)].filter(Boolean).join(" · ");
+}
+
+// What a notified record says, as parley's receipts_text.notified does.
 function notifiedLines(payload, submission) {
   const body = isObject(payload.body) ? payload.body : {};
   const lines = [];
   const at = point(body.geometry ?? body.location);
-  if (at) lines.push(`at ${at.lat.toFixed(5)}, ${at.lon.toFixed(5)}`);
+  if (at) lines.push(`at ${position(at)}`);
   if (body.radius_m !== null && body.radius_m !== undefined) lines.push(`radius ${py(body.radius_m)} m`);
   for (const [i, volume] of (Array.isArray(body.volumes) ? body.volumes : []).entries()) {
     if (!isObject(volume)) continue;
@@ -379,7 +417,12 @@ function notifiedLines(payload, submission) {
     const band = isObject(volume.altitude) ? volume.altitude : {};
     const time = isObject(volume.time) ? volume.time : {};
     const radius = volume.radius_m !== null && volume.radius_m !== undefined ? `, radius ${py(volume.radius_m)} m` : "";
-    lines.push(`volume ${i + 1} at ${c ? `${c.lat.toFixed(5)}, ${c.lon.toFixed(5)}` : "?"}${radius}, ${py(band.lower_m)} to ${py(band.upper_m)} m, ${py(time.start)} to ${py(time.end)}`);
+    lines.push(`volume ${i + 1} at ${c ? position(c) : "?"}${radius}, ${py(band.lower_m)} to ${py(band.upper_m)} m, ${py(time.start)} to ${py(time.end)}`);
+  }
+  const route = isObject(body.route) && Array.isArray(body.route.coordinates) ? body.route.coordinates : null;
+  if (route) {
+    route.forEach((p, i) => lines.push(`route point ${i + 1} at ${position({ lat: p[1], lon: p[0] })}`));
+    lines.push(`corridor ${py(body.corridor_m)} m`);
   }
   for (const ref of ["record", "operation", "conflict", "incident", "supersedes"]) {
     if (typeof body[ref] === "string") lines.push(`about ${ref} ${body[ref]}`);

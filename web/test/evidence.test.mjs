@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 
 import { base64, concat, fromBase64, utf8 } from "../src/bytes.js";
-import { EvidenceError, checkEvidence, line, load, textLines, verifyConsistency } from "../src/evidence.js";
+import { EvidenceError, checkEvidence, line, load, point, textLines, verifyConsistency } from "../src/evidence.js";
 import { keyId } from "../src/note.js";
 import { parsePolicy } from "../src/policy.js";
 
@@ -37,13 +37,14 @@ test("the sample verifies and its lines are the CLI's", async () => {
   assert.ok(MAIN.some((l) => l.includes("acknowledged alert")));
 });
 
-test("the detail lines are the CLI's, but for positions (the CLI adds DMS, MGRS and a town)", async () => {
+test("the detail lines are the CLI's, but the CLI names the nearest town after a position", async () => {
   const report = await checkEvidence(FILE, KEY);
   const mine = textLines(report).filter((l) => l.detail).map((l) => l.text);
   const theirs = SAMPLE.lines.filter((l) => l.startsWith(" ".repeat(24)));
   assert.equal(mine.length, theirs.length);
   for (const [i, l] of mine.entries()) {
-    if (/^ +(at|volume \d+ at) /.test(l)) assert.ok(theirs[i].startsWith(l.split(",").slice(0, 2).join(",")), `${l} / ${theirs[i]}`);
+    const at = l.match(/^(.* at \d+\.\d{5}, \d+\.\d{5} · \S+ \S+ · \d+[A-Z] [A-Z]{2} \d{5} \d{5})(.*)$/);
+    if (at) assert.ok(theirs[i].startsWith(`${at[1]} · `) && theirs[i].endsWith(at[2]), `${l} / ${theirs[i]}`);
     else assert.equal(l, theirs[i]);
   }
 });
@@ -194,4 +195,22 @@ test("a line reads as the CLI writes it: time, mark, event or failure", () => {
   assert.equal(line({ ok: false, at, label: "item 1", failure: "bad" }), `${at}  ✗ item 1: bad`);
   assert.equal(line({ ok: true, at: null, label: "l", event: "e" }), "✓ l: e");
   assert.equal(line({ ok: false, at: "short", label: "l", failure: "f" }), `short${" ".repeat(15)}  ✗ l: f`);
+});
+
+test("a polygon's position is its centroid, as shapely's (holes either way round)", () => {
+  // shapely.geometry.shape(g).centroid in Python: (35.19025974025974, 36.22835497835497).
+  const g = {
+    type: "Polygon",
+    coordinates: [
+      [[36.1, 35.0], [36.4, 35.05], [36.35, 35.4], [36.05, 35.3], [36.1, 35.0]],
+      [[36.2, 35.1], [36.2, 35.2], [36.3, 35.2], [36.2, 35.1]],
+    ],
+  };
+  const flipped = { ...g, coordinates: [[...g.coordinates[0]].reverse(), [...g.coordinates[1]].reverse()] };
+  for (const shape of [g, flipped]) {
+    const c = point(shape);
+    assert.ok(Math.abs(c.lat - 35.19025974025974) < 1e-9 && Math.abs(c.lon - 36.22835497835497) < 1e-9, JSON.stringify(c));
+  }
+  assert.deepEqual(point({ type: "Point", coordinates: [37.1, 36.2] }), { lat: 36.2, lon: 37.1 });
+  assert.equal(point({ type: "LineString", coordinates: [] }), null);
 });
