@@ -19,6 +19,20 @@ from parley.client.http import Client, HubError, Names, _answer, pages
 from parley.formats.coordinates import echo, echo_line, parse_position
 from parley.records.notices import CATEGORIES
 
+CA = click.option(
+    "--ca",
+    "ca_path",
+    envvar="PARLEY_CA",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="PEM file of the CA (or self-signed certificate) to trust for the hub's HTTPS.",
+)
+INSECURE = click.option(
+    "--insecure",
+    is_flag=True,
+    envvar="PARLEY_INSECURE",
+    help="Allow plain http:// to a hub that is not on this machine.",
+)
+
 
 def party_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """--hub, --party, --key, --token, --ca, --insecure (or PARLEY_HUB, _PARTY, _KEY, _TOKEN,
@@ -34,19 +48,8 @@ def party_options(command: Callable[..., Any]) -> Callable[..., Any]:
         type=click.Path(dir_okay=False, exists=True, path_type=Path),
     )
     @click.option("--token", required=True, envvar="PARLEY_TOKEN")
-    @click.option(
-        "--ca",
-        "ca_path",
-        envvar="PARLEY_CA",
-        type=click.Path(dir_okay=False, exists=True, path_type=Path),
-        help="PEM file of the CA (or self-signed certificate) to trust for the hub's HTTPS.",
-    )
-    @click.option(
-        "--insecure",
-        is_flag=True,
-        envvar="PARLEY_INSECURE",
-        help="Allow plain http:// to a hub that is not on this machine.",
-    )
+    @CA
+    @INSECURE
     @functools.wraps(command)
     def wrapper(
         hub_url: str,
@@ -338,12 +341,16 @@ def _listing_party_options(command: Callable[..., Any]) -> Callable[..., Any]:
         type=click.Path(dir_okay=False, exists=True, path_type=Path),
     )
     @click.option("--token", envvar="PARLEY_TOKEN")
+    @CA
+    @INSECURE
     @functools.wraps(command)
     def wrapper(
         hub_url: str | None,
         party_id: str | None,
         key_path: Path | None,
         token: str | None,
+        ca_path: Path | None,
+        insecure: bool,
         **kw: Any,
     ) -> Any:
         if click.get_current_context().invoked_subcommand:
@@ -352,7 +359,7 @@ def _listing_party_options(command: Callable[..., Any]) -> Callable[..., Any]:
         missing = [name for name, value in given.items() if value is None]
         if missing or hub_url is None or party_id is None or key_path is None or token is None:
             raise click.UsageError(f"missing option {', '.join(missing)} (or its PARLEY_ variable)")
-        with Client(hub_url, party_id, token, key_path) as client:
+        with Client(hub_url, party_id, token, key_path, ca=ca_path, insecure=insecure) as client:
             return command(client, **kw)
 
     return wrapper
