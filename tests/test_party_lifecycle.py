@@ -15,15 +15,21 @@ from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from parley import clock
 from parley.client import receipts
 from parley.client.http import Client
+from parley.errors import Conflict
 from parley.hub import parties as lifecycle
 from parley.hub import refusals
 from parley.hub.setup import verifier_key
 from parley.parties import endorsement, keys, tokens
+from parley.store import db as store_db
+from parley.store.db import Party, Store
 
 from .conftest import ParleyAs, PartyHandle, Ran, Server
 from .test_screening_hub import site
@@ -382,3 +388,41 @@ def test_authentication_stays_cheap(server: Server, parties: dict[str, PartyHand
     print(f"authenticate: {per_call * 1e6:.1f} µs per call, digest alone {floor * 1e6:.1f} µs")
     assert reads <= 1  # at most one re-read, should the cache's time bound pass meanwhile
     assert per_call < 1e-3
+
+
+def test_migration_0007_gives_every_party_its_first_key_and_active_status(
+    tmp_path: Path, backend: str
+) -> None:
+    """A hub from before the lifecycle: each party active, its key the first of its history
+    (two parties sharing one key, which hubs then allowed, leave one claim), and the hub keeps
+    refusing a third registration of that key."""
+    url = backend or store_db.sqlite_url(tmp_path / "old.db")
+    store = Store(url)
+    config = Config()
+    config.set_main_option("script_location", str(Path(store_db.__file__).parent / "migrations"))
+    with store._writer.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0006")
+    with store._writer.begin() as conn:
+        for party, key in (("alpha", "ka"), ("bravo", "kb"), ("charlie", "kb")):
+            conn.execute(
+                sa.text(
+                    "INSERT INTO parties (id, name, role, public_key, token_digest, created_at) "
+                    "VALUES (:p, :p, 'member', :k, :p, '2026-01-01T00:00:00.000000Z')"
+                ),
+                {"p": party, "k": key},
+            )
+    store.migrate()
+    assert {p.id: p.status for p in store.parties()} == {
+        "alpha": "active",
+        "bravo": "active",
+        "charlie": "active",
+    }
+    assert [(k.public_key, k.valid_from) for k in store.party_keys("alpha")] == [
+        ("ka", "2026-01-01T00:00:00.000000Z")
+    ]
+    assert [k.public_key for k in store.party_keys("bravo")] == ["kb"]
+    assert store.party_keys("charlie") == []
+    with pytest.raises(Conflict, match="already registered to party 'bravo'"):
+        store.add_party(Party("delta", "Delta", "member", "kb", "2026-01-02T00:00:00Z"), "d" * 64)
+    store.close()
