@@ -337,6 +337,11 @@ def test_refused_authentications_are_counted_and_raise_an_alarm(
                 headers={"Authorization": f"Bearer {parties['charlie'].token}"},
             )
             assert suspended.status_code == 403
+        # the TAXII server and the alert stream count theirs too
+        taxii = http.get("/taxii2/parley/", auth=("alpha", "pt_nope"))
+        assert taxii.status_code == 401
+        stream = http.get("/api/v1/alerts/stream", params={"token": "pt_nope"})
+        assert stream.status_code == 401
     health = httpx.get(f"{server.url}/healthz").json()
     assert health["status"] == "alarm"
     assert any("repeated refused authentications from 127.0.0.1" in a for a in health["alarms"])
@@ -347,7 +352,7 @@ def test_refused_authentications_are_counted_and_raise_an_alarm(
             (r["party"], r["source"]): r["refused"] for r in refusals.read(server.settings.data_dir)
         }
         if (
-            counts.get((None, "127.0.0.1")) == refusals.ALARM_AFTER
+            counts.get((None, "127.0.0.1")) == refusals.ALARM_AFTER + 2
             and counts.get(("charlie", "127.0.0.1")) == 3
         ):
             break

@@ -19,7 +19,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
-from parley.api.auth import bearer, current_party, hub_of
+from parley.api.auth import bearer, current_party, hub_of, source_of
 from parley.api.events import Signal
 from parley.errors import BadRequest, NotFound, UnsupportedMediaType
 from parley.formats import strict_json
@@ -79,7 +79,7 @@ async def stream(
     takes precedence over ``cursor``; one that is not a cursor this hub could have sent is a
     400."""
     hub = hub_of(request)
-    party = hub.authenticate(bearer(request) or token)
+    party = hub.authenticate(bearer(request) or token, source_of(request))
     after = resume_from(request.headers.get("last-event-id"), cursor)
     woken: Signal = request.app.state.alerts
 

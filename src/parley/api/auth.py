@@ -19,8 +19,12 @@ def bearer(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
+def source_of(request: Request) -> str | None:
+    """The client's address, which refused authentications are counted by."""
+    return request.client.host if request.client else None
+
+
 async def current_party(request: Request) -> Party:
     # async: a synchronous dependency costs every request a hop through the thread pool, and
     # the token is almost always in the hub's cache (a miss reads one row).
-    source = request.client.host if request.client else None
-    return hub_of(request).authenticate(bearer(request), source)
+    return hub_of(request).authenticate(bearer(request), source_of(request))

@@ -23,7 +23,7 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
-from parley.api.auth import hub_of
+from parley.api.auth import hub_of, source_of
 from parley.errors import (
     Forbidden,
     MethodNotAllowed,
@@ -121,12 +121,12 @@ def party_of(request: Request) -> Party:
         except (binascii.Error, UnicodeDecodeError):
             raise Unauthorized("Basic credentials are base64 of <party id>:<token>") from None
         party_id, colon, token = decoded.partition(":")
-        party = hub.authenticate(token if colon else None)
+        party = hub.authenticate(token if colon else None, source_of(request))
         if party.id != party_id:
             raise Unauthorized("the token is not valid for any party")
         return party
     if scheme in ("bearer", "token") and credentials:
-        return hub.authenticate(credentials)
+        return hub.authenticate(credentials, source_of(request))
     raise Unauthorized("authenticate with HTTP Basic (party id and token) or a bearer token")
 
 
