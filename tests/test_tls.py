@@ -19,6 +19,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
+from parley.api.serve import tls_files
 from parley.client.http import Client, check_hub_url
 from parley.config import Settings
 from parley.errors import BadRequest
@@ -99,6 +100,9 @@ def test_init_writes_a_self_signed_certificate_for_the_names_given(
     assert set(names.get_values_for_type(x509.DNSName)) == {"localhost", NAME}
     assert {str(a) for a in names.get_values_for_type(x509.IPAddress)} == {"127.0.0.1", "::1"}
     assert (settings.data_dir / "tls.key").stat().st_mode & 0o077 == 0
+    # parley serve without --tls-cert/--tls-key serves the data directory's pair.
+    chosen = tls_files(settings, None, None)
+    assert chosen is not None and chosen.cert == settings.data_dir / "tls.crt"
     # Run again: the certificate is kept, never replaced behind the parties' pins.
     again = cli(settings, "init", "--data", data, "--tls", "self-signed", "--json")
     assert json.loads(again.stdout)["tls"]["sha256_fingerprint"] == printed
