@@ -16,7 +16,7 @@ from fastkml import kml as fastkml
 from fastkml.validator import validate
 from lxml import etree
 
-from parley.hub.layers import LAYERS
+from parley.layers.features import LAYERS
 
 from .conftest import PartyHandle, Server
 from .test_cli_notify import _run

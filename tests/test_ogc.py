@@ -18,7 +18,7 @@ import pytest
 from owslib.ogcapi.features import Features
 from owslib.util import Authentication
 
-from parley.hub.layers import LAYERS
+from parley.layers.features import LAYERS
 
 from .conftest import PartyHandle, Server
 from .test_exports import fetch, layer, scenario
@@ -223,8 +223,8 @@ def test_the_layer_index_selects_as_shapely_does() -> None:
 
     from shapely.geometry import box, shape
 
-    from parley.hub.layer_cache import Indexed
-    from parley.hub.layers import Feature
+    from parley.layers.cache import Indexed
+    from parley.layers.features import Feature
 
     rng = Random(15)
     epoch = datetime(2026, 1, 1, tzinfo=UTC)
@@ -327,8 +327,8 @@ def test_the_layer_cache_extends_rebuilds_and_evicts(monkeypatch: pytest.MonkeyP
     the features held pass the bound."""
     from types import SimpleNamespace
 
-    from parley.hub import layer_cache
-    from parley.hub.layers import Feature
+    from parley.layers import cache as layer_cache
+    from parley.layers.features import Feature
 
     log = {"size": 5, "reshaping": False}
     reads: list[tuple[str, int]] = []

@@ -9,8 +9,8 @@ from fastapi.concurrency import run_in_threadpool
 
 from parley.api.auth import current_party, hub_of
 from parley.errors import NotFound
-from parley.formats.layer_out import FORMATS, write
-from parley.hub.layers import LAYERS, features
+from parley.layers.features import LAYERS, features
+from parley.layers.out import FORMATS, write
 from parley.store.db import Party
 
 router = APIRouter(prefix="/api/v1/export", tags=["export"])

@@ -1,5 +1,5 @@
 """OGC API – Features, Part 1 Core with GeoJSON, read-only, under ``/ogc/``: one collection per
-layer of :mod:`parley.hub.layers`, each holding exactly what the caller may see.
+layer of :mod:`parley.layers.features`, each holding exactly what the caller may see.
 
 Every request authenticates as a party, with ``Bearer <token>`` or HTTP Basic with the party id
 and its token (what QGIS and GDAL send when given a user name and password). Bad parameters get
@@ -24,8 +24,8 @@ from parley.api import ogc_html
 from parley.api.auth import hub_of
 from parley.api.taxii import party_of
 from parley.errors import BadRequest, NotFound
-from parley.hub.layer_cache import Indexed, cache_of
-from parley.hub.layers import LAYERS
+from parley.layers.cache import Indexed, cache_of
+from parley.layers.features import LAYERS
 from parley.store.db import Party
 
 router = APIRouter(prefix="/ogc", tags=["ogc"])

@@ -12,6 +12,7 @@ import httpx
 from rich.markup import escape
 
 from parley.cli import (
+    alerts,
     conflicts,
     cot,
     daily,
@@ -33,6 +34,7 @@ from parley.cli.base import (
 from parley.errors import ParleyError
 
 COMMANDS = (
+    alerts,
     conflicts,
     cot,
     daily,

@@ -6,13 +6,12 @@ from __future__ import annotations
 import click
 from rich.markup import escape
 
+from parley.cli.alerts import alert_line, alerts
 from parley.cli.base import JSON, cli, emit, out
 from parley.cli.notify import (
     _audience,
     _audience_of,
     _report,
-    alert_line,
-    alerts,
     conflict_summary,
     counted,
     party_options,

@@ -3,7 +3,7 @@
 Building a layer reads and re-parses every record the viewer may see (a third of a millisecond
 per site here: half a minute for 100,000); a client paging through it, or QGIS panning, asks
 for it again with every request. So each (viewer, layer) is built once by
-:func:`parley.hub.layers.features` — the one audience check — and kept with:
+:func:`parley.layers.features.features` — the one audience check — and kept with:
 
 * every feature's GeoJSON, serialized once, in log order (a page is a join of bytes);
 * each feature's time interval as floats (open ends infinite), so ``datetime`` is two vector
@@ -41,7 +41,7 @@ import shapely
 from shapely.geometry import box, shape
 
 from parley.hub.core import Hub
-from parley.hub.layers import Feature, features
+from parley.layers.features import Feature, features
 from parley.store.db import Party
 
 UNCACHED = frozenset({"conflicts"})

@@ -21,7 +21,7 @@ from shapely.geometry import shape
 
 from parley import clock
 from parley.formats.coordinates import dms_text, mgrs_text
-from parley.hub.layers import LAYERS, Feature
+from parley.layers.features import LAYERS, Feature
 
 FORMATS = {
     "geojson": "application/geo+json",
