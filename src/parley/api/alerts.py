@@ -15,11 +15,11 @@ import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
-from parley.api.auth import bearer, current_party, hub_of, source_of
+from parley.api.auth import CurrentParty, bearer, hub_of, source_of
 from parley.api.events import Signal
 from parley.errors import BadRequest, NotFound, UnsupportedMediaType
 from parley.formats import strict_json
@@ -31,7 +31,6 @@ from parley.parties import keys
 from parley.store.db import Alert, Party
 
 router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
-CurrentParty = Annotated[Party, Depends(current_party)]
 HEARTBEAT_S = 15.0
 STREAM_FAILED = "the hub could not read alerts; reconnect to resume from the last event id"
 log = logging.getLogger("parley.alerts")

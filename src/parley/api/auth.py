@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import Request
+from typing import Annotated
+
+from fastapi import Depends, Request
 
 from parley.hub.core import Hub
 from parley.store.db import Party
@@ -28,3 +30,7 @@ async def current_party(request: Request) -> Party:
     # async: a synchronous dependency costs every request a hop through the thread pool, and
     # the token is almost always in the hub's cache (a miss reads one row).
     return hub_of(request).authenticate(bearer(request), source_of(request))
+
+
+# The one declaration every handler that needs the caller uses.
+CurrentParty = Annotated[Party, Depends(current_party)]

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 
 from parley.api.alerts import Cursor
-from parley.api.auth import current_party, hub_of
+from parley.api.auth import CurrentParty, hub_of
 from parley.errors import BadRequest
 from parley.geo.screening import SEVERITY
 from parley.records.kinds import STATES
-from parley.store.db import Party
 
 router = APIRouter(prefix="/api/v1/conflicts", tags=["conflicts"])
-CurrentParty = Annotated[Party, Depends(current_party)]
 DEFAULT_STATES = ("open", "acknowledged", "resolved")
 SEVERITIES = tuple(sorted(set(SEVERITY.values())))
 KINDS = tuple(sorted(SEVERITY))

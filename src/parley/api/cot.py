@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
-from parley.api.auth import current_party, hub_of
+from parley.api.auth import CurrentParty, hub_of
 from parley.formats import cot
 from parley.hub.core import Hub
-from parley.intel.index import body_of
 from parley.records.kinds import ENDED
 from parley.store.db import Party
 
 router = APIRouter(prefix="/api/v1/export", tags=["export"])
-CurrentParty = Annotated[Party, Depends(current_party)]
 
 
 @router.get(
@@ -48,7 +46,7 @@ def for_viewer(hub: Hub, viewer: Party, *, now: datetime | None = None) -> list[
                 # One lookup per record: the screening thread may be adding to the dict.
                 if hub.screening.status.get(s.id) in ENDED:
                     continue
-                body = body_of(s.jws)
+                body = s.body
                 state = None
                 if kind == "area-map":
                     current = hub.screening.maps.get(str(body.get("map")))

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
-from parley.api.auth import current_party, hub_of
+from parley.api.auth import CurrentParty, hub_of
 from parley.errors import BadRequest
 from parley.hub import evidence
-from parley.store.db import Party
 
 router = APIRouter(prefix="/api/v1/evidence", tags=["evidence"])
-CurrentParty = Annotated[Party, Depends(current_party)]
 MAX_KNOWN = 16
 
 

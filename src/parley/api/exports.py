@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
-from parley.api.auth import current_party, hub_of
+from parley.api.auth import CurrentParty, hub_of
 from parley.errors import NotFound
 from parley.layers.features import LAYERS, features
 from parley.layers.out import FORMATS, write
-from parley.store.db import Party
 
 router = APIRouter(prefix="/api/v1/export", tags=["export"])
-CurrentParty = Annotated[Party, Depends(current_party)]
 
 
 @router.get("/stix")

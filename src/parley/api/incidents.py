@@ -6,17 +6,14 @@ import json
 from collections import Counter
 from functools import cache
 from importlib import resources
-from typing import Annotated, Any
+from typing import Any
 
 import shapely
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 
-from parley.api.auth import current_party, hub_of
-from parley.parties import jws
-from parley.store.db import Party
+from parley.api.auth import CurrentParty, hub_of
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
-CurrentParty = Annotated[Party, Depends(current_party)]
 
 
 @cache
@@ -44,7 +41,7 @@ def counts(request: Request, party: CurrentParty) -> dict[str, Any]:
     while True:
         page = hub.store.list_submissions(party.id, after=cursor, limit=1000, kind="incident")
         for sub in page:
-            body = jws.Parsed(sub.jws, stored=True).payload["body"]
+            body = sub.body
             lon, lat = body["location"]["coordinates"][:2]
             per_day[str(body["time"])[:10]] += 1
             per_area[area_of(lon, lat)] += 1

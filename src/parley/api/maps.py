@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 
-from parley.api.auth import current_party, hub_of
+from parley.api.auth import CurrentParty, hub_of
 from parley.errors import NotFound
 from parley.records import areamaps
-from parley.store.db import Party
 
 router = APIRouter(prefix="/api/v1/maps", tags=["maps"])
-CurrentParty = Annotated[Party, Depends(current_party)]
 
 
 @router.get("/{name}")

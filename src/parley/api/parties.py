@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 
-from parley.api.auth import current_party, hub_of
+from parley.api.auth import CurrentParty, hub_of
 from parley.errors import NotFound
-from parley.store.db import Party
 
 router = APIRouter(prefix="/api/v1/parties", tags=["parties"])
-CurrentParty = Annotated[Party, Depends(current_party)]
 
 
 @router.get("")

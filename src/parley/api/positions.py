@@ -9,17 +9,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
-from parley.api.auth import current_party, hub_of
+from parley.api.auth import CurrentParty, hub_of
 from parley.errors import InvalidSubmission
 from parley.formats import strict_json
 from parley.formats.coordinates import echo, read_position
-from parley.store.db import Party
 
 router = APIRouter(prefix="/api/v1", tags=["positions"])
-CurrentParty = Annotated[Party, Depends(current_party)]
 
 
 @router.get("/position")

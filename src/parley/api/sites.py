@@ -7,18 +7,16 @@ is information, not a request for permission.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 
 from parley import clock
-from parley.api.auth import current_party, hub_of
+from parley.api.auth import CurrentParty, hub_of
 from parley.hub import hubrecords
 from parley.hub.acknowledgements import unacknowledged
-from parley.store.db import Party
 
 router = APIRouter(prefix="/api/v1", tags=["sites"])
-CurrentParty = Annotated[Party, Depends(current_party)]
 
 
 @router.get("/sites/unacknowledged")

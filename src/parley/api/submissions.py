@@ -6,26 +6,24 @@ import logging
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from parley import clock
-from parley.api.auth import current_party, hub_of
+from parley.api.auth import CurrentParty, hub_of
 from parley.api.events import Signal
 from parley.errors import BadRequest, ParleyError, UnsupportedMediaType
 from parley.formats import strict_json
 from parley.hub.admission import Accepted
 from parley.hub.core import Hub
 from parley.parties import jws
-from parley.store.db import Party, Submission
+from parley.store.db import Submission
 
 router = APIRouter(prefix="/api/v1/submissions", tags=["submissions"])
 log = logging.getLogger("parley.api")
 UNREADABLE = "the stored JWS does not parse"
 
-
-CurrentParty = Annotated[Party, Depends(current_party)]
 
 _SUBMIT_BODY = {
     "requestBody": {

@@ -22,7 +22,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from parley.errors import Conflict, NotFound, Unprocessable
-from parley.parties import jws
 from parley.records import audiences
 from parley.store.db import Alert, NewSubmission, Party, Store
 
@@ -75,5 +74,5 @@ def _own_alert(store: Store, party: Party, alert_id: object) -> Alert:
 def mark(store: Store, record: NewSubmission) -> None:
     """After the commit: the alert is acknowledged as of the record's arrival, so the alert's
     time and the logged one are the same."""
-    body = jws.Parsed(record.jws, stored=True).payload["body"]
+    body = record.body
     store.acknowledge_alert(record.party_id, str(body["alert"]), record.received_at)

@@ -53,11 +53,6 @@ def _visible(hub: Hub, viewer: str, kind: str) -> Iterator[Submission]:
         after = page[-1].log_index
 
 
-def _body(sub: Submission) -> dict[str, Any]:
-    body = jws.Parsed(sub.jws, stored=True).payload.get("body")
-    return body if isinstance(body, dict) else {}
-
-
 def collect(
     hub: Hub, viewer: Party, record_id: str
 ) -> tuple[list[tuple[str, Submission]], list[dict[str, Any]], list[dict[str, Any]]]:
@@ -68,15 +63,15 @@ def collect(
         raise missing(record_id)
     found: dict[str, tuple[str, Submission]] = {subject.id: ("record", subject)}
     # What the subject amends, and what amends it, however long the chain.
-    back = _body(subject).get("supersedes")
+    back = subject.body.get("supersedes")
     while isinstance(back, str) and back not in found:
         earlier = hub.store.get_submission(back, viewer.id)
         if earlier is None or earlier.kind != subject.kind:
             break
         found[earlier.id] = ("amended", earlier)
-        back = _body(earlier).get("supersedes")
+        back = earlier.body.get("supersedes")
     for sub in _visible(hub, viewer.id, subject.kind):
-        if sub.id not in found and _body(sub).get("supersedes") in found:
+        if sub.id not in found and sub.body.get("supersedes") in found:
             found[sub.id] = ("amendment", sub)
     chain = set(found)
     hub.screening.refresh()
@@ -106,7 +101,7 @@ def collect(
     wanted = set(found) | {c["id"] for c in conflicts} | {a["id"] for a in alerts}
     for kind, fields in REFERRERS.items():
         for sub in _visible(hub, viewer.id, kind):
-            body = _body(sub)
+            body = sub.body
             if sub.id in found or not any(body.get(f) in wanted for f in fields):
                 continue
             found[sub.id] = (kind, sub)

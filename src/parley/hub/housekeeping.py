@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING
 
 from parley import clock
 from parley.hub.acknowledgements import unacknowledged
-from parley.parties import jws
 
 if TYPE_CHECKING:
     from parley.hub.context import Context
@@ -47,7 +46,7 @@ def expire(ctx: Context, now: datetime) -> int:
     raised = 0
     members = {p.id for p in ctx.store.parties() if p.role == "member"}
     for sub in ctx.store.iter_submissions(("site", "movement")):
-        body = jws.Parsed(sub.jws, stored=True).payload["body"]
+        body = sub.body
         end = (body.get("valid") or body.get("time") or {}).get("end")
         if not end or clock.parse(end) > now:
             continue

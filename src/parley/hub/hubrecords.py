@@ -108,7 +108,7 @@ def region_record(key: Ed25519PrivateKey, region: Region | None) -> NewSubmissio
 def region_of(submission: Submission | None) -> Region | None:
     if submission is None:
         return None
-    feature = jws.Parsed(submission.jws, stored=True).payload["body"].get("region")
+    feature = submission.body.get("region")
     if not feature:
         return None
     return Region.from_geojson(

@@ -20,7 +20,6 @@ from parley.geo import shapes
 from parley.geo.region import footprint_shape
 from parley.hub import alert_acks
 from parley.hub.admission import Checked
-from parley.parties import jws
 from parley.records import areamaps, audiences, incidents, notices, operations
 from parley.records.kinds import REPEATABLE, Parsed, parse
 from parley.store.db import Party, Submission
@@ -280,7 +279,7 @@ def _review(
     if body.get("step") == "answer" and isinstance(body.get("request"), str):
         request = ctx.store.get_submission(body["request"], party.id)
         if request is not None and request.kind == "review":
-            asked = jws.Parsed(request.jws, stored=True).payload["body"]
+            asked = request.body
             if asked.get("step") == "request" and asked.get("incident") == incident:
                 request_to = str(asked.get("to"))
     incidents.check_review(party.role, party.id, body, request_to, visible)
@@ -319,7 +318,7 @@ def follow_up(ctx: Context, done: Sequence[tuple[Accepted, Prepared]]) -> None:
     """Tell the parties concerned, after the commit."""
     for accepted, _ in done:
         record = accepted.record
-        body = jws.Parsed(record.jws, stored=True).payload["body"]
+        body = record.body
         if record.kind == "withdrawal":
             _tell_withdrawal(ctx, record.party_id, str(body["record"]))
         elif record.kind == "incident":

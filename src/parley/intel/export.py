@@ -28,7 +28,6 @@ from typing import Any
 from shapely.geometry import shape
 
 from parley.hub.core import Hub
-from parley.intel.index import body_of
 from parley.store.db import Party, StoredConflict, Submission
 
 NAMESPACE = uuid.UUID("6c1a0f3e-5d0e-4a52-9b1e-706172736c65")
@@ -181,7 +180,7 @@ def _visible(hub: Hub, viewer: Party) -> Iterator[Submission]:
 
 
 def _record(hub: Hub, sub: Submission, base_url: str | None) -> Iterator[dict[str, Any]]:
-    body = body_of(sub.jws)
+    body = sub.body
     common = _common(sub, base_url)
     try:
         if sub.kind == "site":

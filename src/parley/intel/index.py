@@ -22,14 +22,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import orjson
-
 from parley import clock
 from parley.intel.collections import Collection, Collections
 from parley.intel.filters import Filter
 from parley.intel.stix import Checked, Refused, Validator, normal, parse_timestamp
 from parley.store.db import Store
 from parley.store.intel import IndexBatch
+from parley.store.rows import stored_body
 
 KIND = "intelligence"
 SYNC_BATCH = 1000
@@ -52,7 +51,7 @@ class Row:
     def object(self) -> dict[str, Any]:
         """The STIX object exactly as it was submitted (the body of the stored document)."""
         assert self.jws is not None
-        return body_of(self.jws)
+        return stored_body(self.jws)
 
 
 @dataclass(frozen=True)
@@ -67,16 +66,6 @@ class Planned:
 
     checked: Checked
     collection_id: str
-
-
-def body_of(compact: str) -> dict[str, Any]:
-    """The body of a stored document. The hub checked the JWS on the way in (and that its
-    payload is canonical), so the payload is read directly, without re-canonicalising it."""
-    payload = compact.split(".", 2)[1]
-    document = orjson.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    body = document["body"]
-    assert isinstance(body, dict)
-    return body
 
 
 class Index:

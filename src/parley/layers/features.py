@@ -29,7 +29,6 @@ from shapely.geometry import shape
 from parley import clock
 from parley.formats.coordinates import dms_text, mgrs_text
 from parley.hub.core import Hub
-from parley.intel.index import body_of
 from parley.parties import jws
 from parley.store.db import Party, Submission
 
@@ -87,7 +86,7 @@ def features(hub: Hub, viewer: Party, layer: str, after: int = -1) -> list[Featu
         if hub.screening.status.get(sub.id) in GONE:
             continue
         try:
-            made.extend(_record(hub, sub, body_of(sub.jws)))
+            made.extend(_record(hub, sub, sub.body))
         except (KeyError, TypeError, ValueError, AttributeError, IndexError):
             continue  # the hub checked every record on the way in; never let one break a layer
     return made
@@ -254,7 +253,7 @@ def _where(hub: Hub, viewer: Party, keys: tuple[str | None, ...]) -> dict[str, A
         sub = hub.store.get_submission(key, viewer.id)
         if sub is None:
             continue
-        body = body_of(sub.jws)
+        body = sub.body
         geometry = (
             body.get("geometry")
             or body.get("route")

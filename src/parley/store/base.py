@@ -79,13 +79,6 @@ def audience_of(conn: Connection, submission_id: str) -> frozenset[str] | None:
     return frozenset(r[0] for r in members)
 
 
-def body(compact: str) -> dict[str, Any]:
-    from parley.parties.jws import Parsed
-
-    found = Parsed(compact, stored=True).payload.get("body")
-    return found if isinstance(found, dict) else {}
-
-
 def party_columns() -> list[Any]:
     c = t.parties.c
     return [

@@ -33,6 +33,7 @@ from parley.store import base
 from parley.store import collection_names as named
 from parley.store import schema as t
 from parley.store.base import Base, visible_to
+from parley.store.rows import stored_body
 
 
 @dataclass(frozen=True)
@@ -287,7 +288,7 @@ class IntelTables:
                     c.kind == "intelligence", c.seq > (synced or 0), visible_to(viewer)
                 )
             ).all()
-            found += [row[0] for row in recent if base.body(row[1]).get("id") == stix_id]
+            found += [row[0] for row in recent if stored_body(row[1]).get("id") == stix_id]
             return [base.audience_of(conn, record) for record in found]
 
     # -- add statuses -------------------------------------------------------------------------

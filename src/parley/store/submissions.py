@@ -9,8 +9,8 @@ from sqlalchemy.exc import IntegrityError
 
 from parley.store import base
 from parley.store import schema as t
-from parley.store.base import Base, body, submission_columns, visible_to
-from parley.store.rows import REPLAYED, NewSubmission, Submission
+from parley.store.base import Base, submission_columns, visible_to
+from parley.store.rows import REPLAYED, NewSubmission, Submission, stored_body
 
 
 class Submissions(Base):
@@ -193,6 +193,6 @@ class Submissions(Base):
         if viewer is not None:
             query = query.where(visible_to(viewer))
         with self.engine.connect() as conn:
-            subjects = {body(row[0]).get("record") for row in conn.execute(query)}
+            subjects = {stored_body(row[0]).get("record") for row in conn.execute(query)}
         found = {s for s in subjects if isinstance(s, str)}
         return found if records is None else found & set(records)
