@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import struct
+import time
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,16 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 BIGGEST_CLUSTER = (
     "Math.max(0, ...[...document.querySelectorAll('.site-cluster span')].map(n => +n.textContent))"
 )
+
+
+def _wait_until(page: Page, expression: str, timeout_s: float = 20) -> None:
+    """Poll ``expression`` with page.evaluate. Playwright's wait_for_function compiles its
+    predicate with eval inside the page, which the page's Content-Security-Policy
+    (script-src 'self') refuses whenever the first check is false and polling starts."""
+    deadline = time.monotonic() + timeout_s
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"still false after {timeout_s} s: {expression}"
+        page.wait_for_timeout(100)
 
 
 def site_counts(page: Page) -> tuple[int, int]:
@@ -116,8 +127,8 @@ def test_sites_cluster_with_counts_at_low_zoom_and_expand(
     zoom = page.evaluate("window.parley.map.getZoom()")
     biggest = page.evaluate(BIGGEST_CLUSTER)
     clusters.filter(has_text=re.compile(f"^{biggest}$")).first.click()
-    page.wait_for_function(f"window.parley.map.getZoom() > {zoom}")
-    page.wait_for_function("!document.querySelector('.leaflet-cluster-anim')")
+    _wait_until(page, f"window.parley.map.getZoom() > {zoom}")
+    _wait_until(page, "!document.querySelector('.leaflet-cluster-anim')")
     page.wait_for_timeout(300)
     now = page.evaluate(BIGGEST_CLUSTER)
     assert now < biggest and page.locator(".site-marker").count() > 0
