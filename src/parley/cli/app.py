@@ -11,7 +11,8 @@ import click
 import httpx
 from rich.markup import escape
 
-from parley.cli import (
+# Importing each command module registers its commands on the group.
+from parley.cli import (  # noqa: F401
     alerts,
     conflicts,
     cot,
@@ -32,23 +33,6 @@ from parley.cli.base import (
     err,
 )
 from parley.errors import ParleyError
-
-COMMANDS = (
-    alerts,
-    conflicts,
-    cot,
-    daily,
-    evidence,
-    hub,
-    importing,
-    incidents,
-    mirror,
-    movements,
-    notify,
-    party,
-    verify,
-    witness,
-)
 
 
 def main() -> None:

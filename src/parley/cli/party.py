@@ -7,6 +7,7 @@ directory applies each change at the next request (see parley.hub.parties).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -145,34 +146,32 @@ def _status(
     )
 
 
-@party.command("suspend")
-@click.argument("party_id")
-@DATA
-@DATABASE
-@JSON
-def party_suspend(party_id: str, data_dir: Path, database_url: str | None, as_json: bool) -> None:
-    """Refuse the party's token and signatures until `party resume`; its records stay."""
-    _status(party_id, "suspended", data_dir, database_url, as_json)
+STATUS_COMMANDS = (
+    (
+        "suspend",
+        "suspended",
+        "Refuse the party's token and signatures until `party resume`; its records stay.",
+    ),
+    ("resume", "active", "Let a suspended party act again, with the token and key it had."),
+    (
+        "retire",
+        "retired",
+        "End the party's part for good: token and signatures refused, records and keys kept.",
+    ),
+)
 
 
-@party.command("resume")
-@click.argument("party_id")
-@DATA
-@DATABASE
-@JSON
-def party_resume(party_id: str, data_dir: Path, database_url: str | None, as_json: bool) -> None:
-    """Let a suspended party act again, with the token and key it had."""
-    _status(party_id, "active", data_dir, database_url, as_json)
+def _status_command(status: str) -> Callable[..., None]:
+    def command(party_id: str, data_dir: Path, database_url: str | None, as_json: bool) -> None:
+        _status(party_id, status, data_dir, database_url, as_json)
+
+    return command
 
 
-@party.command("retire")
-@click.argument("party_id")
-@DATA
-@DATABASE
-@JSON
-def party_retire(party_id: str, data_dir: Path, database_url: str | None, as_json: bool) -> None:
-    """End the party's part for good: token and signatures refused, records and keys kept."""
-    _status(party_id, "retired", data_dir, database_url, as_json)
+for _name, _status_name, _help in STATUS_COMMANDS:
+    party.command(_name, help=_help)(
+        click.argument("party_id")(DATA(DATABASE(JSON(_status_command(_status_name)))))
+    )
 
 
 @party.group("token")

@@ -188,6 +188,14 @@ class HubLog:
         with self._lock:
             return self.tree.inclusion_proof(index, size)
 
+    def root(self, size: int) -> bytes:
+        """The root of the tree at an earlier ``size`` (old roots never change)."""
+        current = self._size_at_least(size)
+        if not 0 <= size <= current:
+            raise NotFound(f"no tree of size {size}")
+        with self._lock:
+            return self.tree.root(size)
+
     def consistency(self, old: int, new: int) -> list[bytes]:
         current = self._size_at_least(new)
         if not 0 <= old <= new <= current:

@@ -7,7 +7,6 @@ keeps authentication off the hot path.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
 
 
@@ -17,7 +16,3 @@ def new_token() -> str:
 
 def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-def same_digest(a: str, b: str) -> bool:
-    return hmac.compare_digest(a, b)
