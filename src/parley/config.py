@@ -35,6 +35,7 @@ class Settings:
     witnesses: tuple[str, ...] = ()
     witness_timeout_s: float = 2.0
     witness_quorum: int = 0
+    workers: int = 0
 
     @property
     def database(self) -> str:
@@ -80,6 +81,10 @@ HELP: dict[str, str] = {
         "how many of the witnesses must cosign a checkpoint for parties to accept it, in the "
         "policy served at /log/policy; 0 means all of them"
     ),
+    "workers": (
+        "processes `parley serve` runs on its one port, each a whole hub on the one database; "
+        "0 means one per core"
+    ),
 }
 
 
@@ -109,6 +114,11 @@ def load(data_dir: Path, database_url: str | None = None) -> Settings:
     settings = replace(defaults, **values)
     url = database_url or os.environ.get("PARLEY_DATABASE_URL")
     return replace(settings, database_url=url) if url else settings
+
+
+def worker_count(workers: int) -> int:
+    """How many processes ``workers`` (the setting, or ``--workers``) asks for."""
+    return workers if workers > 0 else (os.cpu_count() or 1)
 
 
 def dump(settings: Settings) -> str:

@@ -72,7 +72,9 @@ class Hub:
             Cosigners([Witness.parse(w) for w in settings.witnesses], settings.witness_timeout_s),
         )
         self.log.listeners.append(metrics.checkpoint_published)
-        self.screening = Screening(self.store)
+        self.screening = Screening(
+            self.store, only_writer=self.store.sqlite and settings.workers <= 1
+        )
         self.region: Region | None = None
         self._region_seq: int | None = None
         self._region_read = -REGION_TTL_S

@@ -26,12 +26,13 @@ from parley.store.db import Store, StoredConflict
 
 
 class Screening:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, only_writer: bool) -> None:
         self.store = store
-        # On SQLite this process is the only writer, so the store can only have changed if
-        # our own writer committed; on PostgreSQL other processes write too and every
+        # When this process is the database's only writer (one `parley serve` on SQLite), the
+        # store can only have changed if our own writer committed; otherwise (PostgreSQL, or
+        # `parley serve --workers N` on one SQLite file) other processes write too and every
         # catch-up asks the database.
-        self._only_writer = store.sqlite
+        self._only_writer = only_writer
         self._dirty = True
         self.index = ScreeningIndex()
         self.holders: dict[str, Holder] = {}
