@@ -82,6 +82,8 @@ def test_protected_site_is_critical_and_alerts_the_operation(index: ScreeningInd
     assert 440 < c.distance_m < 460
     assert c.facts["threshold_m"] == 1200 and c.facts["clearance_m"] < 0
     assert "site-1" in c.detail
+    # Counted from 1 in words, as the CLI prints volumes; facts["volumes"] keeps the index.
+    assert c.detail.startswith("volume 1 of op-1 ") and c.facts["volumes"] == [0]
 
 
 def test_site_out_of_time_or_too_far_is_not_a_conflict(index: ScreeningIndex) -> None:

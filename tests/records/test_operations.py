@@ -137,3 +137,5 @@ def test_planning_horizon_and_no_backdating(
     with pytest.raises(Unprocessable, match=words) as caught:
         operations.check_horizon(volumes, NOW, HORIZON, SKEW)
     assert caught.value.extra["field"] == f"body.volumes[1].time.{field}"  # names the culprit
+    # The second volume, counted as the CLI and the page count them (the pointer is 0-based).
+    assert caught.value.detail.startswith("volume 2 ")

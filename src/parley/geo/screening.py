@@ -106,7 +106,8 @@ def screen_operation(
             facts["other_volumes"] = sorted(many[1]) if many else [hit.meta.get("part", 0)]
         elif kind == "area-rule":
             facts["rule"] = hit.meta.get("rule")
-        where = f"volume {at} of {op_key}"
+        # People count volumes from 1, as the CLI and the page print them; facts keep indexes.
+        where = f"volume {at + 1} of {op_key}"
         detail = _say(kind, hit, where, other)
         conflicts.append(
             Conflict(kind, SEVERITY[kind], op_key, other, alert, hit.distance_m, detail, facts)
@@ -139,7 +140,7 @@ def screen_reverse(index: ScreeningIndex, key: str, item: Item, meta: Meta) -> l
         }
         if isinstance(item, Area):
             facts["rule"] = item.rule
-        where = f"volume {hit.meta.get('part', 0)} of {op}"
+        where = f"volume {hit.meta.get('part', 0) + 1} of {op}"
         detail = _say(kind, hit, key, where)
         alert = (hit.meta["party"],)
         conflicts.append(

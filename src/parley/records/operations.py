@@ -59,12 +59,12 @@ def check_horizon(
     for i, volume in enumerate(volumes):
         if volume.window.start > now + horizon:
             raise Unprocessable(
-                f"volume {i} starts beyond the planning horizon of {horizon.days} days",
+                f"volume {i + 1} starts beyond the planning horizon of {horizon.days} days",
                 field=f"body.volumes[{i}].time.start",
             )
         end = volume.window.end
         if end is not None and end < now - skew:
             raise Unprocessable(
-                f"volume {i} ended in the past; notify operations before they fly",
+                f"volume {i + 1} ended in the past; notify operations before they fly",
                 field=f"body.volumes[{i}].time.end",
             )
