@@ -14,8 +14,8 @@ import httpx
 from rich.markup import escape
 
 from parley import clock
-from parley.cli.base import JSON, cli, emit, out
-from parley.cli.notify import CA, INSECURE, party_options
+from parley.cli.base import CA, INSECURE, JSON, cli, emit, out
+from parley.cli.notify import party_options
 from parley.client.http import Client, Names, _answer, pages
 
 

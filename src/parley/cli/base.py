@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
 from rich.table import Table
 
 from parley import __version__, config
+
+if TYPE_CHECKING:
+    from parley.transport import Trust
 
 # soft_wrap: long lines (URLs, keys, messages) stay whole, so piped output copies and pastes.
 out = Console(soft_wrap=True)
@@ -38,6 +43,39 @@ POLICY = click.option(
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
     help="Witness policy file: refuse a checkpoint without the cosignatures its quorum needs.",
 )
+
+CA = click.option(
+    "--ca",
+    "ca_path",
+    envvar="PARLEY_CA",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="PEM file of the CA (or self-signed certificate) to trust for the hub's HTTPS.",
+)
+INSECURE = click.option(
+    "--insecure",
+    is_flag=True,
+    envvar="PARLEY_INSECURE",
+    help="Allow plain http:// to a hub that is not on this machine.",
+)
+
+
+def trust_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--ca and --insecure (or PARLEY_CA, PARLEY_INSECURE), given to ``command`` as ``trust``:
+    what every command that fetches from a hub without a party's key takes."""
+
+    @CA
+    @INSECURE
+    @functools.wraps(command)
+    def wrapper(ca_path: Path | None, insecure: bool, **kw: Any) -> Any:
+        return command(trust=trust(ca_path, insecure), **kw)
+
+    return wrapper
+
+
+def trust(ca_path: Path | None, insecure: bool) -> Trust:
+    from parley.transport import Trust
+
+    return Trust(ca_path, insecure)
 
 
 def emit(data: Any, as_json: bool, human: str | Table | None = None) -> None:

@@ -6,13 +6,16 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-import httpx
 from rich.markup import escape
 
-from parley.cli.base import JSON, POLICY, cli, emit, err, out
+from parley.cli.base import JSON, POLICY, cli, emit, err, out, trust_options
 from parley.cli.verify import MISSING_LOG_KEY, verify
+
+if TYPE_CHECKING:
+    from parley.transport import Trust
 
 SAVED = click.option(
     "--checkpoint",
@@ -35,8 +38,14 @@ SAVED = click.option(
     help="Write the evidence file here.",
 )
 @SAVED
+@trust_options
 def evidence(
-    record_id: str, hub_url: str, token: str, out_path: Path, saved: tuple[Path, ...]
+    record_id: str,
+    hub_url: str,
+    token: str,
+    out_path: Path,
+    saved: tuple[Path, ...],
+    trust: Trust,
 ) -> None:
     """Fetch one file with every signed submission about a site, movement, operation or
     incident that you may see, with their receipts and proofs, to check offline."""
@@ -49,9 +58,7 @@ def evidence(
         text, _ = note.parse_note(path.read_text(encoding="utf-8"))
         known.append(str(cp.parse(text).size))
     params = {"known": ",".join(known)} if known else {}
-    with httpx.Client(
-        base_url=hub_url, headers={"Authorization": f"Bearer {token}"}, timeout=60
-    ) as http:
+    with trust.client(hub_url, token=token, timeout=60) as http:
         found = _answer(http.get(f"/api/v1/evidence/{record_id}", params=params))
     # Compact, with no whitespace between tokens: every byte of the file then means something,
     # so every change to it is caught.

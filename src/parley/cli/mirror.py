@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import click
 from rich.markup import escape
 
-from parley.cli.base import JSON, cli, emit
+from parley.cli.base import JSON, cli, emit, trust_options
 from parley.cli.verify import verify
+
+if TYPE_CHECKING:
+    from parley.transport import Trust
 
 
 @cli.command()
@@ -50,6 +53,7 @@ from parley.cli.verify import verify
 @click.option(
     "--workers", default=16, show_default=True, type=click.IntRange(1, 64), help="Parallel fetches."
 )
+@trust_options
 @JSON
 def mirror(
     hub: str,
@@ -62,6 +66,7 @@ def mirror(
     once: bool,
     name: str | None,
     workers: int,
+    trust: Trust,
     as_json: bool,
 ) -> None:
     """Follow a hub's log: verify every entry, store the tiles, cosign, serve a copy, and prove
@@ -80,6 +85,7 @@ def mirror(
         as_json,
         name,
         workers,
+        trust,
     )
     if code:
         sys.exit(code)

@@ -13,24 +13,10 @@ import click
 from rich.markup import escape
 
 from parley import clock
-from parley.cli.base import JSON, cli, emit, err, out
+from parley.cli.base import CA, INSECURE, JSON, cli, emit, err, out
 from parley.client.http import Client, HubError, Names, _answer
 from parley.formats.coordinates import echo, echo_line, parse_position
 from parley.records.notices import CATEGORIES
-
-CA = click.option(
-    "--ca",
-    "ca_path",
-    envvar="PARLEY_CA",
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    help="PEM file of the CA (or self-signed certificate) to trust for the hub's HTTPS.",
-)
-INSECURE = click.option(
-    "--insecure",
-    is_flag=True,
-    envvar="PARLEY_INSECURE",
-    help="Allow plain http:// to a hub that is not on this machine.",
-)
 
 
 def party_options(command: Callable[..., Any]) -> Callable[..., Any]:

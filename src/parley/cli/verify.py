@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import httpx
 from rich.markup import escape
 
 from parley.cli.base import (
@@ -16,7 +15,11 @@ from parley.cli.base import (
     cli,
     emit,
     err,
+    trust_options,
 )
+
+if TYPE_CHECKING:
+    from parley.transport import Trust
 
 
 @cli.command()
@@ -30,14 +33,20 @@ from parley.cli.base import (
     help="Write the receipt here (default: standard output).",
 )
 @click.option("--wait", default=10.0, show_default=True, help="Seconds to wait for a checkpoint.")
+@trust_options
 def receipt(
-    submission_id: str, hub_url: str, token: str, out_path: Path | None, wait: float
+    submission_id: str,
+    hub_url: str,
+    token: str,
+    out_path: Path | None,
+    wait: float,
+    trust: Trust,
 ) -> None:
     """Fetch a submission's receipt, to keep and verify offline."""
     import time
 
     deadline = time.monotonic() + wait
-    with httpx.Client(base_url=hub_url, headers={"Authorization": f"Bearer {token}"}) as http:
+    with trust.client(hub_url, token=token) as http:
         while True:
             response = http.get(f"/api/v1/submissions/{submission_id}/receipt")
             if response.status_code != 202 or time.monotonic() > deadline:
@@ -146,9 +155,15 @@ def _cosigned_note(proven: dict[str, Any]) -> str:
     help="File keeping the last verified checkpoint (and its leaves) between runs.",
 )
 @POLICY
+@trust_options
 @JSON
 def verify_log(
-    url: str, log_key: str, state_path: Path | None, policy_path: Path | None, as_json: bool
+    url: str,
+    log_key: str,
+    state_path: Path | None,
+    policy_path: Path | None,
+    trust: Trust,
+    as_json: bool,
 ) -> None:
     """Fetch checkpoint and tiles, recompute the tree, check it extends what was seen before."""
     from parley.client import mirror
@@ -160,6 +175,7 @@ def verify_log(
         state_path,
         progress=not as_json,
         policy=policy.load(policy_path) if policy_path else None,
+        trust=trust,
     )
     result["policy_checked"] = policy_path is not None
     emit(

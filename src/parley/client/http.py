@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import secrets
-import ssl
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +11,13 @@ import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from parley import clock
-from parley.errors import BadRequest, ParleyError
+from parley.errors import ParleyError
 from parley.parties import jws
 from parley.parties.keys import load_private_key
+
+# check_hub_url is re-exported: callers of the client check a hub URL before building one.
+from parley.transport import Trust
+from parley.transport import check_hub_url as check_hub_url
 
 
 class HubError(ParleyError):
@@ -61,12 +63,8 @@ class Client:
     ) -> None:
         self.party = party
         self.key = load_private_key(key) if isinstance(key, Path) else key
-        check_hub_url(hub, insecure)
-        self.http = httpx.Client(
-            base_url=hub.rstrip("/"),
-            headers={"Authorization": f"Bearer {token}"},
-            transport=transport or TrustTransport(verify=tls_context(ca)),
-            timeout=timeout,
+        self.http = Trust(ca, insecure).client(
+            hub, token=token, timeout=timeout, transport=transport
         )
 
     def close(self) -> None:
@@ -102,56 +100,6 @@ class Client:
 
     def get(self, path: str, **params: Any) -> Any:
         return _answer(self.http.get(path, params=params))
-
-
-def check_hub_url(url: str, insecure: bool = False) -> None:
-    """Refuse to send a token in clear beyond this machine unless told to."""
-    parsed = httpx.URL(url)
-    if parsed.scheme not in ("http", "https") or not parsed.host:
-        raise BadRequest(f"{url!r} is not a hub URL: give https://host[:port]/")
-    if parsed.scheme == "https" or insecure or _loopback(parsed.host):
-        return
-    raise BadRequest(
-        f"refusing plain http:// to {url}: the token and records would cross the network "
-        "unencrypted. Use the hub's https:// URL (with --ca FILE for a private certificate), or "
-        "--insecure (PARLEY_INSECURE=1) if you must"
-    )
-
-
-def _loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def tls_context(ca: Path | None) -> ssl.SSLContext:
-    """The system's trusted CAs, or only ``ca`` (a CA or the hub's self-signed certificate)."""
-    if ca is None:
-        return ssl.create_default_context()
-    try:
-        return ssl.create_default_context(cafile=str(ca))
-    except (OSError, ssl.SSLError) as exc:
-        raise BadRequest(f"cannot read --ca {ca} as PEM certificates: {exc}") from None
-
-
-class TrustTransport(httpx.HTTPTransport):
-    """Says what to do when the hub's certificate is not trusted, instead of OpenSSL's words."""
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        try:
-            return super().handle_request(request)
-        except httpx.ConnectError as exc:
-            if "CERTIFICATE_VERIFY_FAILED" not in str(exc) and "certificate" not in str(exc):
-                raise
-            origin = f"{request.url.scheme}://{request.url.netloc.decode('ascii')}"
-            raise BadRequest(
-                f"the hub at {origin} presented a certificate this machine does not trust "
-                f"({exc}): give its CA or certificate with --ca FILE (PARLEY_CA), after checking "
-                "its SHA-256 fingerprint with the hub's operator"
-            ) from None
 
 
 def _answer(response: httpx.Response) -> Any:

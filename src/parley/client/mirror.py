@@ -13,6 +13,7 @@ from parley.errors import TileError
 from parley.log import note
 from parley.log.policy import Policy
 from parley.log.verifier import VerifierState, verify_log
+from parley.transport import Trust
 
 
 def _fetcher(client: httpx.Client) -> Any:
@@ -31,6 +32,7 @@ def verify_remote(
     state_path: Path | None,
     progress: bool = True,
     policy: Policy | None = None,
+    trust: Trust | None = None,
 ) -> dict[str, Any]:
     """Verify the log at ``url`` (the hub, or its ``/log`` prefix); keep state if asked.
     With ``policy``, the checkpoint must carry the cosignatures its quorum needs."""
@@ -39,7 +41,7 @@ def verify_remote(
     if not base.endswith("/log"):
         base += "/log"
     state = VerifierState.load(state_path) if state_path and state_path.exists() else None
-    with httpx.Client(base_url=base + "/", timeout=60) as client:
+    with (trust or Trust()).client(base + "/", timeout=60) as client:
         if progress:
             with Progress(
                 "[progress.description]{task.description}",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import http.client
+import ssl
 import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -18,6 +19,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from parley.errors import TileError
+from parley.transport import Trust, untrusted
 
 WORKERS = 16
 
@@ -31,11 +33,15 @@ def log_base(url: str) -> str:
 
 
 class LogFetcher:
-    def __init__(self, url: str, workers: int = WORKERS, timeout: float = 30.0) -> None:
+    def __init__(
+        self, url: str, workers: int = WORKERS, timeout: float = 30.0, trust: Trust | None = None
+    ) -> None:
         self.url = url.rstrip("/")
         self.base = log_base(url)
         self.workers = workers
-        self.client = httpx.Client(
+        self.trust = trust or Trust()
+        self.client = self.trust.client(
+            self.base,
             timeout=timeout,
             limits=httpx.Limits(max_connections=workers, max_keepalive_connections=workers),
         )
@@ -44,6 +50,7 @@ class LogFetcher:
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise TileError(f"{url!r} is not an http(s) URL")
         self._https = parts.scheme == "https"
+        self._context = self.trust.context() if self._https else None
         self._host = parts.hostname
         self._port = parts.port
         self._prefix = parts.path
@@ -65,8 +72,12 @@ class LogFetcher:
             return conn
         if conn is not None:
             conn.close()
-        kind = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
-        conn = kind(self._host, self._port, timeout=self._timeout)
+        if self._context is not None:
+            conn = http.client.HTTPSConnection(
+                self._host, self._port, timeout=self._timeout, context=self._context
+            )
+        else:
+            conn = http.client.HTTPConnection(self._host, self._port, timeout=self._timeout)
         self._local.conn = conn
         with self._lock:
             self._connections.append(conn)
@@ -81,6 +92,8 @@ class LogFetcher:
                 conn.request("GET", self._prefix + path)
                 response = conn.getresponse()
                 data = response.read()
+            except ssl.SSLCertVerificationError as exc:
+                raise untrusted(f"https://{self._host}:{self._port or 443}", exc) from None
             except (OSError, http.client.HTTPException) as exc:
                 if attempt == 1:
                     raise TileError(

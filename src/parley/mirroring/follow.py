@@ -36,6 +36,7 @@ from parley.mirroring import evidence
 from parley.mirroring.fetch import LogFetcher, peer_checkpoint
 from parley.mirroring.report import Reporter, now
 from parley.mirroring.store import Head, MirrorStore
+from parley.transport import Trust
 
 CHUNK = 512
 """Bundles between progress reports, and per batch when a whole tree is fetched."""
@@ -72,6 +73,7 @@ class Mirror:
         reporter: Reporter,
         peers: list[str] | None = None,
         workers: int = 16,
+        trust: Trust | None = None,
     ) -> None:
         self.data_dir = data_dir
         self.hub_url = hub_url
@@ -81,7 +83,8 @@ class Mirror:
         self.store = store
         self.reporter = reporter
         self.peers = list(peers or [])
-        self.hub = LogFetcher(hub_url, workers)
+        self.trust = trust or Trust()
+        self.hub = LogFetcher(hub_url, workers, trust=self.trust)
         self.head: Head | None = store.head()
         if self.head is not None and self.head.checkpoint.origin != self.origin:
             raise CheckpointError(
@@ -336,7 +339,7 @@ class Mirror:
                 pass
         # No proof from the hub: the peer's own copy decides, if it serves one that matches
         # its checkpoint.
-        fetcher = LogFetcher(url, self.hub.workers)
+        fetcher = LogFetcher(url, self.hub.workers, trust=self.trust)
         try:
             other = self._fetch_tree(fetcher, theirs.size)
         except LogError:

@@ -17,8 +17,6 @@ import time
 from pathlib import Path
 from types import FrameType
 
-import httpx
-
 from parley.errors import BadRequest, LogError
 from parley.log import note
 from parley.log.policy import Policy, PolicyError
@@ -26,6 +24,7 @@ from parley.mirroring import datadir
 from parley.mirroring.follow import ForkDetected, Mirror
 from parley.mirroring.report import Reporter
 from parley.mirroring.store import ForkRecord, MirrorStore
+from parley.transport import Trust
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -130,7 +129,11 @@ def run(
     as_json: bool = False,
     name: str | None = None,
     workers: int = 16,
+    trust: Trust | None = None,
 ) -> int:
+    trust = trust or Trust()
+    for url in [hub, *(peers or [])]:
+        trust.check(url)
     reporter = Reporter(as_json)
     policy = Policy.parse(policy_path.read_text(encoding="utf-8"), str(policy_path))
     key = log_key or policy.log_key
@@ -166,7 +169,7 @@ def run(
             finally:
                 server.stop()
         return EXIT_FORK
-    mirror = Mirror(data_dir, hub, verifier, signer, store, reporter, peers, workers)
+    mirror = Mirror(data_dir, hub, verifier, signer, store, reporter, peers, workers, trust)
     reporter.event(
         "started",
         f"mirror {signer.name} following {hub} (origin {verifier.name}, held size {mirror.size})"
@@ -182,7 +185,7 @@ def run(
     try:
         if server:
             server.start()
-        with httpx.Client(timeout=10) as peer_client:
+        with trust.client(timeout=10) as peer_client:
             while True:
                 started = time.monotonic()
                 try:
