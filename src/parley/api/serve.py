@@ -11,13 +11,14 @@ from __future__ import annotations
 import socket
 import ssl
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from parley import __version__
 from parley.api import tls
-from parley.config import Settings
+from parley.api.workers import WorkersFailed, run_uvicorn, supervise
+from parley.config import Settings, worker_count
 from parley.errors import ParleyError
 
 if TYPE_CHECKING:
@@ -47,39 +48,45 @@ def serve(
     tls_key: Path | None = None,
     migrate: bool = False,
     banner: bool = True,
+    workers: int | None = None,
 ) -> None:
+    """Serve until stopped: in this process with one worker, else with ``workers`` processes
+    on one socket (api/workers.py); None takes the ``workers`` setting."""
     check_hub_key(settings)
     schema(settings, migrate)
     chosen = tls_files(settings, tls_cert, tls_key)
+    count = worker_count(settings.workers if workers is None else workers)
+    settings = replace(settings, workers=count)
     sock = bind(host, port)
     from parley.hub.core import Hub
 
     # The hub (and its start-up check of the stored log) comes up before the server, so a
     # log that fails the check ends the command with its message (and before the slow
-    # imports of the whole API).
+    # imports of the whole API, or any worker starts).
     try:
         hub = Hub(settings)
     except BaseException:
         sock.close()
         raise
+    cert, key = (chosen.cert, chosen.key) if chosen else (None, None)
+    hub_open = True
     try:
-        import uvicorn
-
-        from parley.api.app import create_app
-
         if banner:
             print_banner(settings, hub, host, sock.getsockname()[1], chosen)
-        config = uvicorn.Config(
-            create_app(settings, hub),
-            log_level="info",
-            access_log=False,
-            ssl_certfile=str(chosen.cert) if chosen else None,
-            ssl_keyfile=str(chosen.key) if chosen else None,
-        )
-        uvicorn.Server(config).run(sockets=[sock])
+        if count == 1:
+            run_uvicorn(settings, hub, sock, cert, key)
+            return
+        # Each worker makes (and checks) its own hub; this one has done its part.
+        hub_open = False
+        hub.close()
+        try:
+            supervise(settings, sock, cert, key, count)
+        except WorkersFailed as exc:
+            raise ServiceError(str(exc)) from None
     finally:
         sock.close()
-        hub.close()
+        if hub_open:
+            hub.close()
 
 
 def check_hub_key(settings: Settings) -> None:
@@ -220,6 +227,9 @@ def print_banner(settings: Settings, hub: Hub, host: str, port: int, chosen: Tls
         f"origin: {escape(settings.origin)}",
         f"log key: {escape(hub.log.verifier_key)}",
         escape(where),
+        f"workers: {settings.workers} processes on the one port, each a whole hub"
+        if settings.workers > 1
+        else "workers: 1 process",
     ]
     if settings.database_url:
         lines.append(f"data directory: {escape(str(settings.data_dir.resolve()))}")

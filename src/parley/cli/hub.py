@@ -150,6 +150,13 @@ def region_clear(data_dir: Path, database_url: str | None, as_json: bool) -> Non
 @click.option(
     "--migrate", is_flag=True, help="Bring the database's schema up to date before serving."
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Processes serving the one port, each a whole hub on the one database "
+    "(default: the workers setting; 0 means one per core).",
+)
 def serve(
     data_dir: Path,
     database_url: str | None,
@@ -158,6 +165,7 @@ def serve(
     tls_cert: Path | None,
     tls_key: Path | None,
     migrate: bool,
+    workers: int | None,
 ) -> None:
     """Serve the hub over HTTPS (with a certificate) or HTTP."""
     from parley.api import serve as server
@@ -170,6 +178,7 @@ def serve(
         tls_cert=tls_cert,
         tls_key=tls_key,
         migrate=migrate,
+        workers=workers,
     )
 
 
