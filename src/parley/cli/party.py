@@ -66,11 +66,21 @@ def party_add(
 
     settings = setup.settings_for(data_dir, database_url)
     key = parties.check_public_key_file(public_key)
-    token = parties.register(settings, party_id, name, role, key, expires_in)
+    added = parties.register(settings, party_id, name, role, key, expires_in)
+    token = added["token"]
     emit(
-        {"id": party_id, "name": name, "role": role, "token": token},
+        {
+            "id": party_id,
+            "name": name,
+            "role": role,
+            "token": token,
+            "key_thumbprint": added["key_thumbprint"],
+            "log_index": added["log_index"],
+        },
         as_json,
-        f"party [bold]{party_id}[/] ({role}) registered.\ntoken (shown once): [bold]{token}[/]",
+        f"party [bold]{party_id}[/] ({role}) registered, announced to every party in log entry "
+        f"{added['log_index']}.\nkey thumbprint (RFC 7638; the party checks it is its key): "
+        f"{added['key_thumbprint']}\ntoken (shown once): [bold]{token}[/]",
     )
 
 

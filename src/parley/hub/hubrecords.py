@@ -8,8 +8,8 @@ signature over one can never be taken for the other.
 
 Kinds: ``hub-region`` (the area the hub serves; docs/workflows.md) and ``alert-delivery`` (the
 first time an alert reached its party; restricted to that party, so the public log holds only
-its commitment; docs/entries.md), and a party's lifecycle: ``party-status``, ``party-key`` and
-``party-token`` (parley.hub.parties).
+its commitment; docs/entries.md), and a party's lifecycle: ``party-added``, ``party-status``,
+``party-key`` and ``party-token`` (parley.hub.parties).
 """
 
 from __future__ import annotations
@@ -33,11 +33,13 @@ HUB = "hub"
 ROLE = "hub"
 REGION = "hub-region"
 DELIVERY = "alert-delivery"
-# A party's lifecycle (parley.hub.parties): its status, its key, a new token (never the token)
+# A party's lifecycle (parley.hub.parties): its arrival, its status, its key, a new token (never
+# the token)
+PARTY_ADDED = "party-added"
 PARTY_STATUS = "party-status"
 PARTY_KEY = "party-key"
 PARTY_TOKEN = "party-token"
-KINDS = frozenset({REGION, DELIVERY, PARTY_STATUS, PARTY_KEY, PARTY_TOKEN})
+KINDS = frozenset({REGION, DELIVERY, PARTY_ADDED, PARTY_STATUS, PARTY_KEY, PARTY_TOKEN})
 
 
 def ensure_hub_party(store: Store, key: Ed25519PrivateKey) -> None:

@@ -4,6 +4,8 @@ rotation, and the refusals that follow from them.
 Each change is made in the parties table first, so it holds from that moment, then recorded as
 a hub entry in the log for every party to see (docs/entries.md):
 
+- ``party-added``: ``{"party", "name", "role", "public_key": JWK, "key_thumbprint",
+  "added_at", "token_expires_at"}``; the token never
 - ``party-status``: ``{"party", "status": "active"|"suspended"|"retired", "previous", "since"}``
 - ``party-token``: ``{"party", "rotated_at", "expires_at"}``; the token itself never
 - ``party-key``: ``{"party", "public_key": JWK, "previous_key": JWK, "valid_from",
@@ -17,6 +19,7 @@ bounds how long a change made from another machine's data directory takes to app
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
@@ -270,16 +273,38 @@ def register(
     role: str,
     public_key: Ed25519PublicKey,
     expires_in_days: float | None,
-) -> str:
-    """`parley party add`: the party's token, with an expiry if one is asked for."""
+) -> dict[str, Any]:
+    """`parley party add`: the party's token (with an expiry if one is asked for) and the hub
+    entry of its arrival, so every party learns who joined, in what role, with which key."""
     from parley.hub import setup
 
     expires_at = expiry(expires_in_days)
     token = setup.add_party(settings, party_id, name, role, public_key)
-    if expires_at is not None:
-        store = open_store(settings)
-        try:
+    store = open_store(settings)
+    try:
+        if expires_at is not None:
             store.set_token(party_id, tokens.token_digest(token), expires_at)
-        finally:
-            store.close()
-    return token
+        added = store.party(party_id)
+        jwk = keys.public_jwk(public_key)
+        body = {
+            "party": party_id,
+            "name": name,
+            "role": role,
+            "public_key": jwk,
+            "key_thumbprint": thumbprint(jwk),
+            "added_at": added.created_at if added else clock.iso(clock.now()),
+            "token_expires_at": expires_at,
+        }
+        index = _record(settings, store, hubrecords.PARTY_ADDED, body)
+    finally:
+        store.close()
+    return {**body, "token": token, "log_index": index}
+
+
+def thumbprint(jwk: dict[str, str]) -> str:
+    """The key's RFC 7638 JWK thumbprint (SHA-256, base64url): what a party compares with the
+    fingerprint the new party gives it through another channel."""
+    canonical = json.dumps(
+        {"crv": jwk["crv"], "kty": jwk["kty"], "x": jwk["x"]}, separators=(",", ":")
+    )
+    return keys.b64url(hashlib.sha256(canonical.encode("ascii")).digest())
