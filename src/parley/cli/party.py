@@ -91,11 +91,12 @@ def party_add(
 def party_list(data_dir: Path, database_url: str | None, as_json: bool) -> None:
     """List registered parties, their status, and the authentications the running hub refused
     (per party and address; only the data directory's holder can read them)."""
-    from parley.hub import refusals, setup
+    from parley.hub import hubrecords, refusals, setup
 
     store = setup.open_store(setup.settings_for(data_dir, database_url))
     try:
-        parties = store.parties()
+        # the hub's own entry, the author of its records, is no party anyone registered
+        parties = [p for p in store.parties() if p.id != hubrecords.HUB]
     finally:
         store.close()
     refused = refusals.read(data_dir)
