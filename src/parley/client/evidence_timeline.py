@@ -183,7 +183,8 @@ def _event(
         name = f' "{body["name"]}"' if isinstance(body.get("name"), str) else ""
         verb = "amended it as" if item.get("role") == "amendment" else NOTIFIED[kind]
         event = f"{party} {verb} {kind}{name} {record}"
-        details = lines[1:] + details
+        # the receipt's own audience line would repeat the one every item ends with
+        details = [x for x in lines[1:] if not x.startswith("audience: ")] + details
     elif kind == "acknowledgement":
         event = f"{party} acknowledged {body.get('record')}"
     elif kind == "withdrawal":
