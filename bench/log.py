@@ -1,6 +1,7 @@
 """Benchmark the verifiable log (issue 3).
 
-    .venv/bin/python bench/log.py [--entries 1000000] [--rate 1000] [--seconds 10] [--json]
+    .venv/bin/python bench/log.py [--entries 1000000] [--rates 100,300,1000] [--seconds 10]
+        [--receipts-only] [--json]
 
 Measures, on SQLite in a temporary data directory:
 
@@ -9,8 +10,9 @@ Measures, on SQLite in a temporary data directory:
 2. inclusion-proof time on a tree of ``--entries`` leaves (median and p99 of 10,000 proofs);
 3. time to verify a log of ``--entries`` entries from its tiles over HTTP, as `parley verify log`
    does against a running `parley serve`;
-4. receipt latency, p50 and p99, at a steady ``--rate`` submissions/s over HTTP: from sending a
-   submission to holding its receipt (the client asks with ``?wait=``).
+4. receipt latency, p50 and p99, at each of the steady ``--rates`` submissions/s over HTTP
+   (open loop, bench/loadgen.py, a fresh hub per rate): from when a submission was due to be
+   sent to holding its receipt (the client asks with ``?receipt=10``).
 
 Anchors from the issue: TesseraCT writes 600 entries/s on a 2-vCPU VM; Sunlight sequences once a
 second. Goals: 3,000 submissions/s integrated, receipt p99 within 250 ms at 1,000/s, a million
@@ -20,7 +22,6 @@ entries verified in 10 s.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import random
@@ -32,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import loadgen
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from rich.console import Console
 from rich.table import Table
@@ -166,6 +168,12 @@ def serve(settings: config.Settings, port: int) -> subprocess.Popen[bytes]:
             str(settings.data_dir),
             "--port",
             str(port),
+            # One process: the receipts are measured on one hub, as before --workers existed.
+            *(
+                ["--workers", "1"]
+                if loadgen.serve_has_workers(str(Path(sys.executable).parent / "parley"))
+                else []
+            ),
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -173,7 +181,7 @@ def serve(settings: config.Settings, port: int) -> subprocess.Popen[bytes]:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", trust_env=False).status_code == 200:
                 return proc
         except httpx.TransportError:
             time.sleep(0.2)
@@ -181,73 +189,46 @@ def serve(settings: config.Settings, port: int) -> subprocess.Popen[bytes]:
     raise SystemExit("parley serve did not start")
 
 
-async def _exchange(
-    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes
-) -> tuple[int, bytes]:
-    """One HTTP/1.1 request on a kept-alive connection; (status, body)."""
-    writer.write(request)
-    await writer.drain()
-    head = await reader.readuntil(b"\r\n\r\n")
-    status = int(head.split(b" ", 2)[1])
-    length = 0
-    for line in head.split(b"\r\n"):
-        if line.lower().startswith(b"content-length:"):
-            length = int(line.split(b":", 1)[1])
-    return status, await reader.readexactly(length)
-
-
-async def receipts(
-    url: str, token: str, key: Ed25519PrivateKey, rate: int, seconds: float, connections: int = 64
-) -> dict[str, float]:
+def receipts(
+    url: str,
+    token: str,
+    key: Ed25519PrivateKey,
+    rate: int,
+    seconds: float,
+    connections: int = 64,
+    processes: int = 2,
+) -> dict[str, Any]:
     """Open-loop load at ``rate``/s: each submission asks for its receipt in the answer
     (``?receipt=10``); latency runs from the moment it was due to be sent to the receipt.
 
-    The load generator speaks HTTP/1.1 over raw asyncio streams: httpx's async client cost
-    more CPU per request than the hub on this 2-core machine, and measured itself."""
+    The load is bench/loadgen.py's raw-socket HTTP/1.1 client, every submission signed before
+    the clock starts."""
     n = int(rate * seconds)
-    host, port = url.removeprefix("http://").split(":")
-    signed = [jws.sign(document("site", "relief", site()), key, "relief") for _ in range(n)]
+    port = int(url.rsplit(":", 1)[1])
+    warm = 20
+    signed = [jws.sign(document("site", "relief", site()), key, "relief") for _ in range(n + warm)]
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/jose"}
     requests = [
-        (
-            f"POST /api/v1/submissions?receipt=10 HTTP/1.1\r\nHost: {host}\r\n"
-            f"Authorization: Bearer {token}\r\nContent-Type: application/jose\r\n"
-            f"Content-Length: {len(c)}\r\n\r\n{c}"
-        ).encode()
+        loadgen.request("POST", "/api/v1/submissions?receipt=10", c.encode(), headers)
         for c in signed
     ]
-    queue: asyncio.Queue[tuple[float, bytes] | None] = asyncio.Queue()
-    latencies: list[float] = []
-    failures = 0
-
-    async def worker() -> None:
-        nonlocal failures
-        reader, writer = await asyncio.open_connection(host, int(port))
-        while (job := await queue.get()) is not None:
-            due, request = job
-            status, body = await _exchange(reader, writer, request)
-            if status != 201 or b'"receipt":{' not in body:
-                failures += 1
-                continue
-            latencies.append(time.perf_counter() - due)
-        writer.close()
-
-    workers = [asyncio.create_task(worker()) for _ in range(connections)]
-    start = time.perf_counter()
-    for i, request in enumerate(requests):
-        due = start + i / rate
-        delay = due - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        queue.put_nowait((due, request))
-    sent_in = time.perf_counter() - start
-    for _ in workers:
-        queue.put_nowait(None)
-    await asyncio.gather(*workers)
+    # A few receipts before the clock, so the first timed ones do not pay for the hub's first
+    # token lookup, screening index or signing key.
+    loadgen.run(requests[:warm], [port], connections=4, processes=1)
+    requests = requests[warm:]
+    result = loadgen.run(requests, [port], connections=connections, processes=processes, rate=rate)
+    ok = [
+        i
+        for i, (status, body) in enumerate(zip(result.statuses, result.bodies, strict=True))
+        if status == 201 and b'"receipt":{' in body
+    ]
+    latencies = [result.done[i] - result.due[i] for i in ok]
+    last_due = max(result.due) - result.started
     return {
-        "offered_per_s": n / sent_in,
-        "p50_ms": percentile(latencies, 0.5) * 1e3,
-        "p99_ms": percentile(latencies, 0.99) * 1e3,
-        "failures": failures,
+        "offered_per_s": n / last_due if last_due > 0 else float(n),
+        "p50_ms": percentile(latencies, 0.5) * 1e3 if latencies else float("nan"),
+        "p99_ms": percentile(latencies, 0.99) * 1e3 if latencies else float("nan"),
+        "failures": n - len(ok),
     }
 
 
@@ -255,72 +236,95 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--entries", type=int, default=1_000_000)
     parser.add_argument("--integrate", type=int, default=20_000)
-    parser.add_argument("--rate", type=int, default=1000)
-    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument(
+        "--rates",
+        default="100,300,1000",
+        help="receipt latency at each of these submissions/s, comma-separated",
+    )
+    parser.add_argument("--seconds", type=float, default=10, help="of load at each rate")
     parser.add_argument("--port", type=int, default=18731)
+    parser.add_argument(
+        "--receipts-only", action="store_true", help="skip integration, proofs and verification"
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    results: dict[str, Any] = {}
+    rates = [int(r) for r in args.rates.split(",") if r]
+    results: dict[str, Any] = {"load_average_before": loadgen.load_average()}
     with tempfile.TemporaryDirectory() as tmp:
-        settings, key, token = make_hub(Path(tmp) / "integrate")
-        with console.status("integrating"):
-            results["integrate"] = integrate(settings, key, args.integrate)
-        with console.status("inclusion proofs"):
-            results["inclusion_proof"] = proofs(args.entries)
-        settings, key, token = make_hub(Path(tmp) / "verify")
-        fill_store(settings, args.entries)
-        proc = serve(settings, args.port)
-        try:
-            url = f"http://127.0.0.1:{args.port}"
-            log_key = httpx.get(f"{url}/log/verifier-key").text.strip()
-            while httpx.get(f"{url}/log/checkpoint").text.split("\n")[1] != str(args.entries):
-                time.sleep(0.2)
-            t0 = time.perf_counter()
-            verified = verify_remote(url, log_key, None, progress=not args.json)
-            results["verify"] = {"entries": verified["size"], "seconds": time.perf_counter() - t0}
-        finally:
-            proc.terminate()
-            proc.wait()
-        settings, key, token = make_hub(Path(tmp) / "receipts")
-        proc = serve(settings, args.port + 1)
-        try:
-            with console.status(f"receipts at {args.rate}/s for {args.seconds} s"):
-                results["receipts"] = asyncio.run(
-                    receipts(
-                        f"http://127.0.0.1:{args.port + 1}", token, key, args.rate, args.seconds
-                    )
+        if not args.receipts_only:
+            settings, key, token = make_hub(Path(tmp) / "integrate")
+            with console.status("integrating"):
+                results["integrate"] = integrate(settings, key, args.integrate)
+            with console.status("inclusion proofs"):
+                results["inclusion_proof"] = proofs(args.entries)
+            settings, key, token = make_hub(Path(tmp) / "verify")
+            fill_store(settings, args.entries)
+            proc = serve(settings, args.port)
+            try:
+                url = f"http://127.0.0.1:{args.port}"
+                log_key = httpx.get(f"{url}/log/verifier-key").text.strip()
+                while httpx.get(f"{url}/log/checkpoint").text.split("\n")[1] != str(args.entries):
+                    time.sleep(0.2)
+                t0 = time.perf_counter()
+                verified = verify_remote(url, log_key, None, progress=not args.json)
+                results["verify"] = {
+                    "entries": verified["size"],
+                    "seconds": time.perf_counter() - t0,
+                }
+            finally:
+                proc.terminate()
+                proc.wait()
+        results["receipts"] = []
+        for number, rate in enumerate(rates):
+            # A fresh hub per rate, so one rate's backlog never delays the next one's receipts.
+            settings, key, token = make_hub(Path(tmp) / f"receipts-{rate}")
+            port = args.port + 1 + number
+            proc = serve(settings, port)
+            loadgen.settle([proc.pid])
+            try:
+                with console.status(f"receipts at {rate}/s for {args.seconds} s"):
+                    found = receipts(f"http://127.0.0.1:{port}", token, key, rate, args.seconds)
+                found["load_average"] = loadgen.load_average()
+                results["receipts"].append(found)
+                console.print(
+                    f"receipts at {rate}/s: p50 {found['p50_ms']:,.0f} ms, p99 "
+                    f"{found['p99_ms']:,.0f} ms, {found['failures']} failures, load average "
+                    f"{found['load_average']}"
                 )
-        finally:
-            proc.terminate()
-            proc.wait()
+            finally:
+                proc.terminate()
+                proc.wait()
     if args.json:
         print(json.dumps(results, indent=2))
         return
     table = Table("measure", "result", "goal / anchor", title="parley log benchmark")
-    i = results["integrate"]
-    table.add_row(
-        "submissions checked+stored+integrated",
-        f"{i['submissions_per_s']:,.0f}/s",
-        "3,000/s; TesseraCT 600/s",
-    )
-    table.add_row("  of which check (JWS, JCS, Ed25519)", f"{i['check_per_s']:,.0f}/s", "")
-    table.add_row("  of which store + tree", f"{i['store_and_tree_per_s']:,.0f}/s", "")
-    table.add_row("tree appends alone", f"{i['tree_appends_per_s']:,.0f}/s", "")
-    p = results["inclusion_proof"]
-    table.add_row(
-        f"inclusion proof, {args.entries:,} leaves",
-        f"p50 {p['p50_us']:.1f} µs, p99 {p['p99_us']:.1f} µs",
-        "",
-    )
-    v = results["verify"]
-    table.add_row(f"verify {v['entries']:,} entries over HTTP", f"{v['seconds']:.1f} s", "10 s")
-    r = results["receipts"]
-    table.add_row(
-        f"receipt latency at {r['offered_per_s']:,.0f}/s",
-        f"p50 {r['p50_ms']:.0f} ms, p99 {r['p99_ms']:.0f} ms, {r['failures']} failures",
-        "p99 250 ms",
-    )
+    if "integrate" in results:
+        i = results["integrate"]
+        table.add_row(
+            "submissions checked+stored+integrated",
+            f"{i['submissions_per_s']:,.0f}/s",
+            "3,000/s; TesseraCT 600/s",
+        )
+        table.add_row("  of which check (JWS, JCS, Ed25519)", f"{i['check_per_s']:,.0f}/s", "")
+        table.add_row("  of which store + tree", f"{i['store_and_tree_per_s']:,.0f}/s", "")
+        table.add_row("tree appends alone", f"{i['tree_appends_per_s']:,.0f}/s", "")
+        p = results["inclusion_proof"]
+        table.add_row(
+            f"inclusion proof, {args.entries:,} leaves",
+            f"p50 {p['p50_us']:.1f} µs, p99 {p['p99_us']:.1f} µs",
+            "",
+        )
+        v = results["verify"]
+        table.add_row(f"verify {v['entries']:,} entries over HTTP", f"{v['seconds']:.1f} s", "10 s")
+    for rate, r in zip(rates, results["receipts"], strict=True):
+        table.add_row(
+            f"receipt latency at {rate:,}/s (offered {r['offered_per_s']:,.0f}/s)",
+            f"p50 {r['p50_ms']:,.0f} ms, p99 {r['p99_ms']:,.0f} ms, {r['failures']} failures, "
+            f"load average {r['load_average']}",
+            "p99 250 ms at 1,000/s",
+        )
     Console().print(table)
+    Console().print(f"load average before: {results['load_average_before']}")
 
 
 if __name__ == "__main__":

@@ -1,21 +1,31 @@
 """Signed submissions accepted per second over HTTP, against medallion 3.0.0 in the same run.
 
-    .venv/bin/python bench/submissions.py [--n 3000] [--runs 5] [--quick] [--json] [--profile]
+    .venv/bin/python bench/submissions.py [--n 3000] [--runs 3] [--only KEY ...] [--json]
+    .venv/bin/python bench/submissions.py --kill          # kill -9 a server mid-batch (PostgreSQL)
+    .venv/bin/python bench/submissions.py --profile       # py-spy on the server at a fixed rate
 
-Each configuration runs ``--runs`` times, interleaved (run 1 of every configuration, then run 2...)
-so drift on the machine spreads over all of them. Every run starts from nothing: a fresh
+Every HTTP figure comes from bench/loadgen.py: a raw-socket HTTP/1.1 keep-alive client in several
+processes, every request built and signed before the clock starts; its own ceiling (closed loop
+against a trivial server answering a fixed 201) is measured and printed in the same run.
+
+Each configuration runs ``--runs`` times, interleaved (run 1 of every configuration, then run
+2...) so drift on the machine spreads over all of them. Every run starts from nothing: a fresh
 ``parley init`` data directory (and an emptied PostgreSQL schema), new ``parley serve``
-subprocesses, N documents signed just before timing (client_time must be within the hub's skew),
-then N submissions POSTed one per request or in batches. A run counts only if every request
-succeeded and the hub then lists exactly the N accepted ids with log sequences 0..N-1.
+processes, N documents signed just before timing (client_time must be within the hub's skew),
+then N submissions POSTed one per request or in batches, closed loop. A run counts only if every
+answer was 201 (every item of a batch) and the hub then lists exactly the N accepted ids with log
+sequences 0..N-1 and its log size is N. Server CPU is user + system of every server process and
+its children (psutil), over the timed stretch.
+
+Several processes on PostgreSQL are either N separate ``parley serve --workers 1`` on N ports
+sharing the database, requests spread over them by the load generator's connections (``-xN``),
+or one ``parley serve --workers N`` (``-wN``, when that option exists).
 
 The baseline is medallion 3.0.0 (the OASIS TAXII 2.1 reference server, memory backend) accepting
 N STIX 2.1 indicators in envelopes of 100, restarted empty for each run; see medallion_harness.py.
 
 PostgreSQL comes from ``PARLEY_BENCH_POSTGRES_URL``; its ``public`` schema is dropped before
-every run. ``--profile`` then runs the hub once more per ``--profile-config`` (default: SQLite, one
-per request and batches of 100) under ``py-spy record`` (installed in ``bench/.venv-pyspy``) and
-prints where the server's time goes.
+every run.
 """
 
 from __future__ import annotations
@@ -33,24 +43,25 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import httpx
+import loadgen
+import psutil
 import psycopg
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from medallion_harness import (
+    API_ROOT,
+    COLLECTION_ID,
     MEDALLION_REQUIREMENT,
     BenchFailure,
-    Fired,
-    Post,
     chunks,
     ensure_venv,
     envelopes,
-    fire,
     free_port,
     log_tail,
     medallion,
@@ -69,7 +80,6 @@ from parley.store.db import Store
 
 PARTY = "bench-notifier"
 POSTGRES_ENV = "PARLEY_BENCH_POSTGRES_URL"
-PYSPY_REQUIREMENT = "py-spy"
 PYSPY_RATE = 250  # samples per second per thread
 
 # Piped output would wrap the table at 80 columns; a terminal keeps its own width.
@@ -84,9 +94,26 @@ class Config:
     system: str  # "parley" or "medallion"
     batch: int  # items per request
     backend: str  # "sqlite", "postgres" or "memory"
-    servers: int = 1
+    servers: int = 1  # separate `parley serve` processes, one port each
+    workers: int = 1  # `parley serve --workers N` on each port
     baseline: bool = False
     default: bool = True  # run without --only
+
+    @property
+    def processes(self) -> int:
+        return self.servers * self.workers
+
+
+def _parley(batch: int, backend: str, servers: int = 1, workers: int = 1) -> Config:
+    name = {"sqlite": "SQLite", "postgres": "PostgreSQL"}[backend]
+    key = f"{backend}-{batch}" + (f"-x{servers}" if servers > 1 else "")
+    key += f"-w{workers}" if workers > 1 else ""
+    label = f"parley · {name} · " + ("1 per request" if batch == 1 else f"batches of {batch}")
+    if servers > 1:
+        label += f" · {servers} serve processes"
+    if workers > 1:
+        label += f" · serve --workers {workers}"
+    return Config(key, label, "parley", batch, backend, servers, workers)
 
 
 CONFIGS = [
@@ -98,38 +125,14 @@ CONFIGS = [
         "memory",
         baseline=True,
     ),
-    # Opt-in (--only medallion-1): medallion deep-copies every stored object on each request's
-    # permission checks, so one object per request is quadratic in N (minutes at N=3000).
-    Config(
-        "medallion-1",
-        "medallion 3.0.0 · memory · 1 object per request",
-        "medallion",
-        1,
-        "memory",
-        default=False,
-    ),
-    Config("sqlite-1", "parley · SQLite · 1 per request", "parley", 1, "sqlite"),
-    Config("sqlite-100", "parley · SQLite · batches of 100", "parley", 100, "sqlite"),
-    Config("sqlite-1000", "parley · SQLite · batches of 1000", "parley", 1000, "sqlite"),
-    Config("postgres-1", "parley · PostgreSQL · 1 per request", "parley", 1, "postgres"),
-    Config("postgres-100", "parley · PostgreSQL · batches of 100", "parley", 100, "postgres"),
-    Config("postgres-1000", "parley · PostgreSQL · batches of 1000", "parley", 1000, "postgres"),
-    Config(
-        "postgres-1-x2",
-        "parley · PostgreSQL · 1 per request · 2 processes",
-        "parley",
-        1,
-        "postgres",
-        servers=2,
-    ),
-    Config(
-        "postgres-100-x2",
-        "parley · PostgreSQL · batches of 100 · 2 processes",
-        "parley",
-        100,
-        "postgres",
-        servers=2,
-    ),
+    *(_parley(b, "sqlite") for b in (1, 100, 1000)),
+    *(_parley(b, "postgres") for b in (1, 100, 1000)),
+    *(_parley(b, "postgres", servers=s) for s in (2, 4) for b in (1, 100)),
+]
+# Only when `parley serve --help` offers --workers (see main).
+WORKER_CONFIGS = [
+    *(_parley(b, "sqlite", workers=2) for b in (1, 100)),
+    *(_parley(b, "postgres", workers=w) for w in (2, 4) for b in (1, 100)),
 ]
 
 
@@ -140,35 +143,12 @@ class Run:
     elapsed_s: float
     client_cpu_s: float
     server_cpu_s: float
-    machine_busy: float
     prepare_s: float  # signing (parley) or building objects (medallion), before timing
-    background: float  # machine busy share just before timing (other users, see wait_for_quiet)
-
-    @classmethod
-    def of(cls, fired: Fired, n: int, requests: int, prepare_s: float) -> Run:
-        return cls(
-            n,
-            requests,
-            fired.elapsed_s,
-            fired.client_cpu_s,
-            fired.server_cpu_s,
-            fired.machine_busy,
-            prepare_s,
-            fired.background,
-        )
+    load_average: str  # /proc/loadavg just before timing
 
     @property
     def rate(self) -> float:
         return self.n / self.elapsed_s
-
-    @property
-    def other_cores(self) -> float:
-        """Cores busy outside client and hub while timing: PostgreSQL, or someone else's work."""
-        cores = os.cpu_count() or 1
-        return max(
-            0.0,
-            self.machine_busy * cores - (self.client_cpu_s + self.server_cpu_s) / self.elapsed_s,
-        )
 
 
 @dataclass
@@ -216,21 +196,26 @@ def sign_all(key: Ed25519PrivateKey, n: int) -> list[str]:
 @dataclass
 class ParleyServer:
     url: str
+    port: int
     process: subprocess.Popen[bytes]
     log: Path
 
 
 @contextmanager
-def parley_server(data: Path, database: str | None, log: Path) -> Iterator[ParleyServer]:
+def parley_server(
+    data: Path, database: str | None, log: Path, workers: int | None
+) -> Iterator[ParleyServer]:
+    """``parley serve`` on a free port; ``workers`` None: an older serve without --workers."""
     for attempt in range(3):
         port = free_port()
         command = [parley_bin(), "serve", "--data", str(data), "--host", "127.0.0.1"]
         command += ["--port", str(port), *(["--database", database] if database else [])]
+        command += ["--workers", str(workers)] if workers is not None else []
         with log.open("wb") as log_file:
             process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT)
-        server = ParleyServer(f"http://127.0.0.1:{port}", process, log)
+        server = ParleyServer(f"http://127.0.0.1:{port}", port, process, log)
         try:
-            wait_until_up(f"{server.url}/healthz", process, log)
+            wait_until_up(f"{server.url}/healthz", process, log, timeout_s=180)
             # Another benchmark on the machine may have taken the free port first, answered our
             # /healthz, and left ours unable to bind: only a server still running is ours.
             time.sleep(0.2)
@@ -245,66 +230,378 @@ def parley_server(data: Path, database: str | None, log: Path) -> Iterator[Parle
     try:
         yield server
     finally:
-        stop(process)
+        stop(process, timeout_s=30)
 
 
-def parley_posts(
-    servers: Sequence[ParleyServer], token: str, compacts: list[str], batch: int
-) -> list[Post]:
+def parley_requests(token: str, compacts: list[str], batch: int) -> list[bytes]:
     auth = f"Bearer {token}"
-    posts = []
-    for i, chunk in enumerate(chunks(compacts, batch)):
-        # Requests alternate between the processes, as a round-robin load balancer would.
-        url = servers[i % len(servers)].url
-        if batch == 1:
-            posts.append(
-                Post(
-                    f"{url}/api/v1/submissions",
-                    chunk[0].encode("ascii"),
-                    {"Authorization": auth, "Content-Type": "application/jose"},
-                )
-            )
-        else:
-            body = json.dumps({"submissions": list(chunk)}).encode()
-            posts.append(
-                Post(
-                    f"{url}/api/v1/submissions/batch",
-                    body,
-                    {"Authorization": auth, "Content-Type": "application/json"},
-                )
-            )
-    return posts
+    if batch == 1:
+        headers = {"Authorization": auth, "Content-Type": "application/jose"}
+        return [
+            loadgen.request("POST", "/api/v1/submissions", c.encode("ascii"), headers)
+            for c in compacts
+        ]
+    headers = {"Authorization": auth, "Content-Type": "application/json"}
+    return [
+        loadgen.request(
+            "POST",
+            "/api/v1/submissions/batch",
+            json.dumps({"submissions": list(chunk)}).encode(),
+            headers,
+        )
+        for chunk in chunks(compacts, batch)
+    ]
 
 
-def parley_accepted(fired: Fired, batch: int) -> list[str]:
-    """The ids the hub answered; any refused submission fails the run."""
-    failures = fired.failures(201 if batch == 1 else 200)
+def accepted_ids(result: loadgen.Result, batch: int) -> tuple[list[str], list[str]]:
+    """(ids answered 201, descriptions of everything else)."""
+    failures = result.failures(201 if batch == 1 else 200)
     ids: list[str] = []
-    for status, body in zip(fired.statuses, fired.bodies, strict=True):
+    for status, body in zip(result.statuses, result.bodies, strict=True):
         if batch == 1 and status == 201:
             ids.append(json.loads(body)["id"])
-        elif status == 200:
-            for result in json.loads(body)["results"]:
-                if result.get("status") == 201:
-                    ids.append(result["id"])
+        elif batch > 1 and status == 200:
+            for item in json.loads(body)["results"]:
+                if item.get("status") == 201:
+                    ids.append(item["id"])
                 else:
-                    failures.append(f"batch item refused: {json.dumps(result)[:300]}")
-    if failures:
-        raise BenchFailure(f"{len(failures)} failed: " + "\n".join(failures[:5]))
-    return ids
+                    failures.append(f"batch item refused: {json.dumps(item)[:300]}")
+    return ids, failures
 
 
-def authenticated(server: ParleyServer, token: str) -> None:
-    try:
-        response = httpx.get(
-            f"{server.url}/api/v1/parties/me",
-            headers={"Authorization": f"Bearer {token}"},
-            trust_env=False,
+def warm_up(servers: Sequence[ParleyServer], token: str, connections: int) -> None:
+    """Every process looks the token up once, then serves it from memory: do that now, outside
+    the timing, as a long-running hub would have, over as many connections as the run uses
+    (with --workers, each connection may land on another process)."""
+    get = loadgen.request("GET", "/api/v1/parties/me", b"", {"Authorization": f"Bearer {token}"})
+    result = loadgen.run(
+        [get] * (connections * 4),
+        [s.port for s in servers],
+        connections=connections,
+        processes=1,
+    )
+    if result.failures(200):
+        raise BenchFailure(f"warm-up: {result.failures(200)[:3]}")
+
+
+def start_hub(
+    config: Config, postgres: str | None, tmp: Path, stack: ExitStack, has_workers: bool
+) -> tuple[list[ParleyServer], str, Ed25519PrivateKey, str]:
+    """A fresh hub (data directory, emptied schema) and its serve processes, started."""
+    database = postgres if config.backend == "postgres" else None
+    data = tmp / "data"
+    if database:
+        reset_postgres(database)
+    init = [parley_bin(), "init", "--data", str(data), "--json"]
+    done = subprocess.run(
+        init + (["--database", database] if database else []),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise BenchFailure(f"parley init failed:\n{done.stdout}{done.stderr}")
+    settings = setup.settings_for(data, database)
+    key = Ed25519PrivateKey.generate()
+    token = setup.add_party(settings, PARTY, "Benchmark notifier", "notifier", key.public_key())
+    servers = [
+        stack.enter_context(
+            parley_server(
+                data,
+                database,
+                tmp / f"serve-{i}.log",
+                config.workers if has_workers else None,
+            )
         )
-    except httpx.TransportError as exc:
-        raise BenchFailure(f"{server.url}: {exc!r}\n{log_tail(server.log)}") from None
-    if response.status_code != 200:
-        raise BenchFailure(f"token refused: HTTP {response.status_code} {response.text[:300]}")
+        for i in range(config.servers)
+    ]
+    return servers, token, key, settings.database
+
+
+def server_pids(servers: Sequence[ParleyServer]) -> list[int]:
+    return [s.process.pid for s in servers]
+
+
+def run_parley(
+    config: Config,
+    n: int,
+    args: argparse.Namespace,
+    postgres: str | None,
+    workdir: Path,
+    has_workers: bool,
+) -> Run:
+    with (
+        tempfile.TemporaryDirectory(dir=workdir, prefix=f"{config.key}-") as tmp,
+        ExitStack() as stack,
+    ):
+        servers, token, key, store_url = start_hub(config, postgres, Path(tmp), stack, has_workers)
+        warm_up(servers, token, args.connections)
+        loadgen.settle(server_pids(servers))
+        started = time.perf_counter()
+        compacts = sign_all(key, n)
+        requests = parley_requests(token, compacts, config.batch)
+        prepare = time.perf_counter() - started
+        load = loadgen.load_average()
+        cpu = loadgen.CPU(server_pids(servers))
+        result = loadgen.run(
+            requests,
+            [s.port for s in servers],
+            connections=args.connections,
+            processes=args.client_processes,
+        )
+        server_cpu = cpu.used()
+        ids, failures = accepted_ids(result, config.batch)
+        if failures:
+            raise BenchFailure(f"{len(failures)} failed: " + "\n".join(failures[:5]))
+        verify_parley(servers[0], token, store_url, ids, n)
+    return Run(n, len(requests), result.elapsed_s, result.client_cpu_s, server_cpu, prepare, load)
+
+
+# -- medallion ---------------------------------------------------------------------------------
+
+
+def run_medallion(config: Config, n: int, args: argparse.Namespace, venv: Path) -> Run:
+    with medallion(venv, max_page_size=max(n, 100)) as server:
+        started = time.perf_counter()
+        objects = stix_indicators(n)
+        path = f"/{API_ROOT}/collections/{COLLECTION_ID}/objects/"
+        requests = [
+            loadgen.request("POST", path, body, server.headers)
+            for body in envelopes(objects, config.batch)
+        ]
+        prepare = time.perf_counter() - started
+        port = int(server.url.rsplit(":", 1)[1])
+        load = loadgen.load_average()
+        cpu = loadgen.CPU([server.process.pid])
+        result = loadgen.run(
+            requests, [port], connections=args.connections, processes=args.client_processes
+        )
+        server_cpu = cpu.used()
+        failures = result.failures(202)
+        added = 0
+        for status, body in zip(result.statuses, result.bodies, strict=True):
+            if status == 202:
+                answer = json.loads(body)
+                added += answer["success_count"]
+                if answer["failure_count"]:
+                    failures.append(f"status resource with failures: {body[:300]!r}")
+        if failures:
+            raise BenchFailure(f"medallion: {len(failures)} failed: " + "\n".join(failures[:5]))
+        stored = server.stored_ids()
+        if added != n or len(stored) != n or set(stored) != {o["id"] for o in objects}:
+            raise BenchFailure(
+                f"medallion reported {added} added and lists {len(stored)} "
+                f"objects, not the {n} sent"
+            )
+    return Run(n, len(requests), result.elapsed_s, result.client_cpu_s, server_cpu, prepare, load)
+
+
+# -- kill mid-batch ----------------------------------------------------------------------------
+
+
+def listed(server: ParleyServer, token: str) -> tuple[list[str], list[int]]:
+    """Every submission the hub lists, in log order: (ids, sequences)."""
+    ids: list[str] = []
+    sequences: list[int] = []
+    cursor = -1
+    with httpx.Client(
+        base_url=server.url,
+        headers={"Authorization": f"Bearer {token}"},
+        trust_env=False,
+        timeout=120.0,
+    ) as client:
+        while True:
+            response = client.get("/api/v1/submissions", params={"cursor": cursor, "limit": 1000})
+            if response.status_code != 200:
+                raise BenchFailure(f"listing: HTTP {response.status_code} {response.text[:300]}")
+            page = response.json()
+            ids += [item["id"] for item in page["items"]]
+            sequences += [item["sequence"] for item in page["items"]]
+            if page["next"] is None:
+                return ids, sequences
+            cursor = page["next"]
+
+
+def kill_run(
+    args: argparse.Namespace, postgres: str, workdir: Path, has_workers: bool
+) -> dict[str, Any]:
+    """Batches over ``--kill-servers`` serve processes; one is killed (SIGKILL) a third of the
+    way through while the load goes on against the others; then the log is checked."""
+    config = _parley(args.kill_batch, "postgres", servers=args.kill_servers)
+    with (
+        tempfile.TemporaryDirectory(dir=workdir, prefix="kill-") as tmp,
+        ExitStack() as stack,
+    ):
+        servers, token, key, store_url = start_hub(config, postgres, Path(tmp), stack, has_workers)
+        warm_up(servers, token, args.connections)
+        loadgen.settle(server_pids(servers))
+        requests = parley_requests(token, sign_all(key, args.n), config.batch)
+        victim = servers[0].process
+        killed: dict[str, Any] = {}
+
+        def kill_when(answered: int) -> None:
+            if not killed and answered >= len(requests) // 3:
+                # The process and everything under it (with --workers, its workers), listed
+                # first: once the parent is dead its children are init's.
+                for process in loadgen.tree([victim.pid]):
+                    with suppress(psutil.NoSuchProcess):
+                        process.kill()
+                killed.update(pid=victim.pid, after_answers=answered)
+
+        load = loadgen.load_average()
+        result = loadgen.run(
+            requests,
+            [s.port for s in servers],
+            connections=args.connections,
+            processes=args.client_processes,
+            on_progress=kill_when,
+        )
+        victim.wait()
+        survivor = servers[1]
+        ids, failures = accepted_ids(result, config.batch)
+        listed_ids, sequences = listed(survivor, token)
+        store = Store(store_url)
+        try:
+            log_size = store.log_size()
+        finally:
+            store.close()
+        counts = Counter(listed_ids)
+        log_key = httpx.get(f"{survivor.url}/log/verifier-key", trust_env=False).text.strip()
+        verify = subprocess.run(
+            [parley_bin(), "verify", "log", survivor.url, "--log-key", log_key, "--json"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        checks = {
+            "no gap (sequences 0..size-1)": sequences == list(range(len(sequences))),
+            "no duplicate id": all(c == 1 for c in counts.values()),
+            "every id answered 201 is listed exactly once": all(counts[i] == 1 for i in ids),
+            "log size == listed submissions": log_size == len(listed_ids),
+            "parley verify log passes": verify.returncode == 0,
+        }
+        return {
+            "config": config.label,
+            "n": args.n,
+            "requests": len(requests),
+            "killed": killed,
+            "answered_201": len(ids),
+            "requests_without_answer": sum(1 for s in result.statuses if s == 0),
+            "other_failures": [f for f in failures if not f.startswith("request ")][:5],
+            "listed": len(listed_ids),
+            "log_size": log_size,
+            "listed_not_answered": len(set(listed_ids) - set(ids)),
+            "verify_log": (verify.stdout or verify.stderr).strip()[-400:],
+            "checks": checks,
+            "passed": all(checks.values()),
+            "load_average": load,
+        }
+
+
+def print_kill(found: dict[str, Any], console: Console) -> None:
+    console.print(
+        f"\n[bold]Kill mid-batch[/] ({found['config']}, N={found['n']:,} in {found['requests']} "
+        f"requests; load average {found['load_average']}): process {found['killed'].get('pid')} "
+        f"killed with SIGKILL after {found['killed'].get('after_answers')} answers; "
+        f"{found['answered_201']:,} items answered 201, {found['requests_without_answer']} "
+        f"requests without an answer; the log lists {found['listed']:,} (size "
+        f"{found['log_size']:,}), {found['listed_not_answered']} of them never answered."
+    )
+    for name, ok in found["checks"].items():
+        console.print(f"  {'[green]pass[/]' if ok else '[red]FAIL[/]'} {name}")
+    if found["other_failures"]:
+        console.print(f"  other failures: {found['other_failures']}")
+    if not found["checks"]["parley verify log passes"]:
+        console.print(f"  verify log: {found['verify_log']}")
+
+
+# -- profile -----------------------------------------------------------------------------------
+
+
+def pyspy_bin() -> Path:
+    spy = Path(sys.prefix) / "bin" / "py-spy"
+    if not spy.exists():
+        raise BenchFailure(
+            "py-spy is not installed: .venv/bin/pip install py-spy (for measuring only)"
+        )
+    return spy
+
+
+@contextmanager
+def pyspy(pid: int, output: Path) -> Iterator[None]:
+    """Sample ``pid`` and its subprocesses (all threads) with py-spy while the block runs."""
+    log = output.with_suffix(".log")
+    command = [
+        str(pyspy_bin()),
+        "record",
+        "--pid",
+        str(pid),
+        "--subprocesses",
+        "--rate",
+        str(PYSPY_RATE),
+        "--format",
+        "raw",
+        "--nolineno",
+        # Read the stacks without pausing the server, so sampling barely slows what it measures.
+        "--nonblocking",
+        "--output",
+        str(output),
+    ]
+    with log.open("wb") as log_file:
+        process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 30
+    # Time only once py-spy has attached, or the first requests go unsampled.
+    while "Sampling process" not in log.read_text(errors="replace"):
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise BenchFailure(f"py-spy did not start sampling:\n{log_tail(log)}")
+        time.sleep(0.05)
+    try:
+        yield
+    finally:
+        process.send_signal(signal.SIGINT)  # py-spy writes its output on Ctrl-C
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    if not output.exists():
+        raise BenchFailure(f"py-spy wrote no profile:\n{log_tail(log)}")
+
+
+def profile_run(
+    config: Config,
+    args: argparse.Namespace,
+    postgres: str | None,
+    workdir: Path,
+    has_workers: bool,
+    raw: Path,
+) -> Run:
+    """Open loop at ``--profile-rate`` items/s for ``--profile-seconds``, under py-spy."""
+    n = int(args.profile_rate * args.profile_seconds)
+    with (
+        tempfile.TemporaryDirectory(dir=workdir, prefix=f"profile-{config.key}-") as tmp,
+        ExitStack() as stack,
+    ):
+        servers, token, key, store_url = start_hub(config, postgres, Path(tmp), stack, has_workers)
+        warm_up(servers, token, args.connections)
+        loadgen.settle(server_pids(servers))
+        requests = parley_requests(token, sign_all(key, n), config.batch)
+        load = loadgen.load_average()
+        cpu = loadgen.CPU(server_pids(servers))
+        with pyspy(servers[0].process.pid, raw):
+            result = loadgen.run(
+                requests,
+                [s.port for s in servers],
+                connections=args.connections,
+                processes=args.client_processes,
+                rate=args.profile_rate / config.batch,
+            )
+        server_cpu = cpu.used()
+        ids, failures = accepted_ids(result, config.batch)
+        if failures:
+            raise BenchFailure(f"profile run: {len(failures)} failed: {failures[:3]}")
+        verify_parley(servers[0], token, store_url, ids, n)
+    return Run(n, len(requests), result.elapsed_s, result.client_cpu_s, server_cpu, 0.0, load)
 
 
 def verify_parley(
@@ -349,140 +646,6 @@ def verify_parley(
         problems.append(f"log size is {log_size}, not {n}")
     if problems:
         raise BenchFailure("stored data does not match what was sent: " + "; ".join(problems))
-
-
-@contextmanager
-def pyspy(venv: Path, pid: int, output: Path) -> Iterator[None]:
-    """Sample ``pid`` (all threads, idle ones left out) with py-spy while the block runs."""
-    log = output.with_suffix(".log")
-    command = [
-        str(venv / "bin" / "py-spy"),
-        "record",
-        "--pid",
-        str(pid),
-        "--rate",
-        str(PYSPY_RATE),
-        "--format",
-        "raw",
-        "--nolineno",
-        # Read the stacks without pausing the server, so sampling barely slows what it measures.
-        "--nonblocking",
-        "--output",
-        str(output),
-    ]
-    with log.open("wb") as log_file:
-        process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 15
-    # Time only once py-spy has attached, or the first requests go unsampled.
-    while "Sampling process" not in log.read_text(errors="replace"):
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise BenchFailure(f"py-spy did not start sampling:\n{log_tail(log)}")
-        time.sleep(0.05)
-    try:
-        yield
-    finally:
-        process.send_signal(signal.SIGINT)  # py-spy writes its output on Ctrl-C
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-    if not output.exists():
-        raise BenchFailure(f"py-spy wrote no profile:\n{log_tail(log)}")
-
-
-def run_parley(
-    config: Config,
-    n: int,
-    concurrency: int,
-    postgres: str | None,
-    workdir: Path,
-    *,
-    quiet_wait_s: float,
-    profile: tuple[Path, Path] | None = None,
-) -> Run:
-    database = postgres if config.backend == "postgres" else None
-    with tempfile.TemporaryDirectory(dir=workdir, prefix=f"{config.key}-") as tmp:
-        data = Path(tmp) / "data"
-        if database:
-            reset_postgres(database)
-        init = [parley_bin(), "init", "--data", str(data), "--json"]
-        done = subprocess.run(
-            init + (["--database", database] if database else []),
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if done.returncode != 0:
-            raise BenchFailure(f"parley init failed:\n{done.stdout}{done.stderr}")
-        settings = setup.settings_for(data, database)
-        key = Ed25519PrivateKey.generate()
-        token = setup.add_party(settings, PARTY, "Benchmark notifier", "notifier", key.public_key())
-        with ExitStack() as stack:
-            servers = [
-                stack.enter_context(parley_server(data, database, Path(tmp) / f"serve-{i}.log"))
-                for i in range(config.servers)
-            ]
-            started = time.perf_counter()
-            compacts = sign_all(key, n)
-            posts = parley_posts(servers, token, compacts, config.batch)
-            prepare = time.perf_counter() - started
-            for server in servers:
-                # Each process looks the token up once, then serves it from memory: do that
-                # lookup now, outside the timing, as a long-running hub would have.
-                authenticated(server, token)
-            fired = fire(
-                posts,
-                concurrency=concurrency,
-                warmup_urls=[f"{s.url}/healthz" for s in servers],
-                server_pids=[s.process.pid for s in servers],
-                during=pyspy(profile[0], servers[0].process.pid, profile[1]) if profile else None,
-                quiet_wait_s=quiet_wait_s,
-            )
-            verify_parley(
-                servers[0], token, settings.database, parley_accepted(fired, config.batch), n
-            )
-    return Run.of(fired, n, len(posts), prepare)
-
-
-# -- medallion ---------------------------------------------------------------------------------
-
-
-def run_medallion(
-    config: Config, n: int, concurrency: int, venv: Path, *, quiet_wait_s: float
-) -> Run:
-    with medallion(venv, max_page_size=max(n, 100)) as server:
-        started = time.perf_counter()
-        objects = stix_indicators(n)
-        bodies = envelopes(objects, config.batch)
-        posts = [Post(server.objects_url, body, server.headers) for body in bodies]
-        prepare = time.perf_counter() - started
-        fired = fire(
-            posts,
-            concurrency=concurrency,
-            server_pids=[server.process.pid],
-            quiet_wait_s=quiet_wait_s,
-        )
-        failures = fired.failures(202)
-        added = 0
-        for status, body in zip(fired.statuses, fired.bodies, strict=True):
-            if status == 202:
-                answer = json.loads(body)
-                added += answer["success_count"]
-                if answer["failure_count"]:
-                    failures.append(f"status resource with failures: {body[:300]!r}")
-        if failures:
-            raise BenchFailure(f"medallion: {len(failures)} failed: " + "\n".join(failures[:5]))
-        stored = server.stored_ids()
-        if added != n or len(stored) != n or set(stored) != {o["id"] for o in objects}:
-            raise BenchFailure(
-                f"medallion reported {added} added and lists {len(stored)} "
-                f"objects, not the {n} sent"
-            )
-    return Run.of(fired, n, len(posts), prepare)
-
-
-# -- profile -----------------------------------------------------------------------------------
 
 
 def _any(*needles: str) -> Callable[[list[str]], bool]:
@@ -565,7 +728,9 @@ def analyse_profile(raw: Path, run: Run) -> dict[str, Any]:
     for frames, count in stacks:
         own[frames[-1]] += count
         for frame in set(frames):
-            inclusive[frame] += count
+            # py-spy's per-process root and the threads' bootstrap frames hold every sample.
+            if not frame.startswith(("process ", "Thread._bootstrap", "Thread.run (")):
+                inclusive[frame] += count
         label = next((name for name, match in CATEGORIES if match(frames)), "other")
         categories[label] += count
 
@@ -595,16 +760,17 @@ def print_profile(title: str, run: Run, profile: dict[str, Any], console: Consol
         f"CPU {run.server_cpu_s / run.n * 1e6:,.0f} µs and sampled thread time "
         f"{profile['sampled_us_per_submission']:,.0f} µs per submission)"
     )
-    for heading, key in (("category", "categories"), ("function (self time)", "self")):
+    for heading, key in (
+        ("category", "categories"),
+        ("function (own time)", "self"),
+        ("function (total time, itself and what it calls)", "inclusive"),
+    ):
         table = Table(heading, "share of samples", "≈ server CPU µs / submission")
         for row in profile[key]:
             table.add_row(
                 row["name"], f"{row['share']:.1%}", f"{row['cpu_us_per_submission']:,.0f}"
             )
         console.print(table)
-
-
-# -- report ------------------------------------------------------------------------------------
 
 
 def machine_notes(postgres: str | None, medallion_venv: Path | None) -> dict[str, Any]:
@@ -651,6 +817,28 @@ def machine_notes(postgres: str | None, medallion_venv: Path | None) -> dict[str
     return notes
 
 
+# -- report ------------------------------------------------------------------------------------
+
+
+def source_commit() -> str:
+    """The commit of the parley being measured, and whether its source differs from it.
+
+    Run from a snapshot (``git archive`` into DIR, then PYTHONPATH=DIR/src) to measure a
+    commit while others change the working tree; PARLEY_BENCH_COMMIT names it then."""
+    import parley
+
+    if os.environ.get("PARLEY_BENCH_COMMIT"):
+        return f"{os.environ['PARLEY_BENCH_COMMIT']} (snapshot {Path(parley.__file__).parent})"
+    src = Path(parley.__file__).resolve().parent
+
+    def git(*words: str) -> str:
+        done = subprocess.run(["git", *words], capture_output=True, text=True, check=False, cwd=src)
+        return done.stdout.strip()
+
+    commit = git("rev-parse", "--short", "HEAD")
+    return commit + (" + uncommitted changes in src/" if git("status", "--porcelain", ".") else "")
+
+
 def results_table(outcomes: list[Outcome], n: int, runs: int) -> Table:
     base_rate = baseline_rate(outcomes)
     table = Table(
@@ -659,7 +847,7 @@ def results_table(outcomes: list[Outcome], n: int, runs: int) -> Table:
     table.add_column("configuration", no_wrap=True)
     for heading in ("items/req", "median /s", "min–max /s", "× medallion"):
         table.add_column(heading, justify="right")
-    for heading in ("server CPU µs/item", "client CPU (cores)", "other CPU (cores)"):
+    for heading in ("server CPU µs/item", "client CPU (cores)", "load average (1 min)"):
         table.add_column(heading, justify="right")
     for o in outcomes:
         if not o.runs:
@@ -670,6 +858,7 @@ def results_table(outcomes: list[Outcome], n: int, runs: int) -> Table:
             ratio = "1.00 (baseline)"
         else:
             ratio = f"{median / base_rate:.2f}" if base_rate else "–"
+        loads = [float(r.load_average.split()[0]) for r in o.runs]
         table.add_row(
             o.config.label,
             str(o.config.batch),
@@ -678,7 +867,7 @@ def results_table(outcomes: list[Outcome], n: int, runs: int) -> Table:
             ratio,
             f"{o.median(lambda r: r.server_cpu_s / r.n * 1e6):,.0f}",
             f"{o.median(lambda r: r.client_cpu_s / r.elapsed_s):.2f}",
-            f"{o.median(lambda r: r.other_cores):.2f}",
+            f"{min(loads):.1f}–{max(loads):.1f}",
         )
     return table
 
@@ -686,49 +875,51 @@ def results_table(outcomes: list[Outcome], n: int, runs: int) -> Table:
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--n", type=int, default=3000, help="submissions per run (default 3000)")
-    parser.add_argument("--runs", type=int, default=5, help="runs per configuration (default 5)")
+    parser.add_argument("--runs", type=int, default=3, help="runs per configuration (default 3)")
     parser.add_argument(
-        "--concurrency", type=int, default=32, help="requests in flight at once (default 32)"
+        "--connections", type=int, default=32, help="requests in flight at once (default 32)"
     )
     parser.add_argument(
-        "--quiet-wait",
-        type=float,
-        default=60.0,
-        metavar="SECONDS",
-        help="before each run, wait up to this long for the machine to be ≤15%% busy: it may be "
-        "shared with other people's test runs (default 60)",
+        "--client-processes", type=int, default=2, help="load-generator processes (default 2)"
     )
     parser.add_argument(
-        "--quick",
-        action="store_true",
-        help="smoke run: N=300, 2 runs, profile N=300 (overrides --n, --runs, --profile-n)",
+        "--quick", action="store_true", help="smoke run: N=300, 1 run (overrides --n, --runs)"
     )
     parser.add_argument(
         "--only",
         action="append",
         default=[],
         metavar="KEY",
-        help="run only these configurations (repeatable): " + ", ".join(c.key for c in CONFIGS),
+        help="run only these configurations (repeatable): "
+        + ", ".join(c.key for c in CONFIGS + WORKER_CONFIGS),
     )
+    parser.add_argument(
+        "--no-throughput", action="store_true", help="skip the throughput table (e.g. --kill only)"
+    )
+    parser.add_argument(
+        "--kill",
+        action="store_true",
+        help="PostgreSQL: kill -9 one serve process a third of the way through a run of "
+        "batches, keep the load on the others, then check the log is dense and verifies",
+    )
+    parser.add_argument("--kill-servers", type=int, default=3, help="serve processes (default 3)")
+    parser.add_argument("--kill-batch", type=int, default=50, help="items per batch (default 50)")
     parser.add_argument(
         "--profile",
         action="store_true",
-        help="afterwards, profile parley servers with py-spy and print where the time goes",
+        help="profile a parley server with py-spy at a fixed rate and print where the time goes",
     )
     parser.add_argument(
         "--profile-config",
         action="append",
         default=[],
         metavar="KEY",
-        help="parley configuration(s) to profile (repeatable; default sqlite-1 and sqlite-100: "
-        "one request per submission shows the per-request cost, batches the rest)",
+        help="configuration(s) to profile (repeatable; default sqlite-1)",
     )
     parser.add_argument(
-        "--profile-n",
-        type=int,
-        default=10_000,
-        help="submissions in each profiled run (default 10000: enough samples for stable shares)",
+        "--profile-rate", type=float, default=150.0, help="items/s offered while profiling"
     )
+    parser.add_argument("--profile-seconds", type=float, default=20.0)
     parser.add_argument(
         "--profile-dir",
         type=Path,
@@ -738,22 +929,19 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--json",
         action="store_true",
-        help="print the results as JSON on stdout (the table goes to stderr)",
+        help="print the results as JSON on stdout (the tables go to stderr)",
     )
     args = parser.parse_args(argv)
     if args.quick:
-        args.n, args.runs, args.profile_n = 300, 2, 300
-    if min(args.n, args.runs, args.concurrency, args.profile_n) < 1:
-        parser.error("--n, --runs, --concurrency and --profile-n must be positive")
-    args.profile_config = args.profile_config or ["sqlite-1", "sqlite-100"]
-    parley_keys = {c.key for c in CONFIGS if c.system == "parley"}
-    if set(args.profile_config) - parley_keys:
-        parser.error(f"--profile-config takes parley configurations: {sorted(parley_keys)}")
+        args.n, args.runs = 300, 1
+    if min(args.n, args.runs, args.connections, args.client_processes) < 1:
+        parser.error("--n, --runs, --connections and --client-processes must be positive")
+    args.profile_config = args.profile_config or ["sqlite-1"]
+    keys = {c.key for c in CONFIGS + WORKER_CONFIGS}
+    if set(args.profile_config) - keys or set(args.only) - keys:
+        parser.error(f"unknown configuration; known: {sorted(keys)}")
     if args.profile_dir is not None:
         args.profile_dir.mkdir(parents=True, exist_ok=True)
-    unknown = set(args.only) - {c.key for c in CONFIGS}
-    if unknown:
-        parser.error(f"unknown configurations: {sorted(unknown)}")
     return args
 
 
@@ -762,50 +950,27 @@ def measure(
     configs: list[Config],
     postgres: str | None,
     medallion_venv: Path | None,
-    spy_venv: Path | None,
-) -> tuple[list[Outcome], dict[str, Any]]:
+    workdir: Path,
+    has_workers: bool,
+) -> list[Outcome]:
     outcomes = [Outcome(c) for c in configs]
-    profiles: dict[str, Any] = {}
-    with tempfile.TemporaryDirectory(prefix="parley-bench-") as workdir:
-        for run in range(1, args.runs + 1):
-            for o in outcomes:
-                c = o.config
-                if c.system == "medallion":
-                    assert medallion_venv is not None
-                    result = run_medallion(
-                        c, args.n, args.concurrency, medallion_venv, quiet_wait_s=args.quiet_wait
-                    )
-                else:
-                    result = run_parley(
-                        c,
-                        args.n,
-                        args.concurrency,
-                        postgres,
-                        Path(workdir),
-                        quiet_wait_s=args.quiet_wait,
-                    )
-                o.runs.append(result)
-                err.print(
-                    f"[dim]run {run}/{args.runs}[/] {c.label}: [bold]{result.rate:,.0f}/s[/] "
-                    f"({result.requests} requests in {result.elapsed_s:.2f} s, client "
-                    f"{result.client_cpu_s / result.elapsed_s:.2f} cores, machine "
-                    f"{result.machine_busy:.0%} busy, {result.background:.0%} before)"
-                )
-        if spy_venv is not None:
-            for key in args.profile_config:
-                c = next(c for c in CONFIGS if c.key == key)
-                raw = (args.profile_dir or Path(workdir)) / f"{key}.pyspy.txt"
-                result = run_parley(
-                    c,
-                    args.profile_n,
-                    args.concurrency,
-                    postgres,
-                    Path(workdir),
-                    quiet_wait_s=args.quiet_wait,
-                    profile=(spy_venv, raw),
-                )
-                profiles[key] = {"run": asdict(result), **analyse_profile(raw, result)}
-    return outcomes, profiles
+    for run in range(1, args.runs + 1):
+        for o in outcomes:
+            c = o.config
+            if c.system == "medallion":
+                assert medallion_venv is not None
+                result = run_medallion(c, args.n, args, medallion_venv)
+            else:
+                result = run_parley(c, args.n, args, postgres, workdir, has_workers)
+            o.runs.append(result)
+            err.print(
+                f"[dim]run {run}/{args.runs}[/] {c.label}: [bold]{result.rate:,.0f}/s[/] "
+                f"({result.requests} requests in {result.elapsed_s:.2f} s, server CPU "
+                f"{result.server_cpu_s / result.n * 1e6:,.0f} µs/item, client "
+                f"{result.client_cpu_s / result.elapsed_s:.2f} cores, load average "
+                f"{result.load_average})"
+            )
+    return outcomes
 
 
 def baseline_rate(outcomes: list[Outcome]) -> float | None:
@@ -813,111 +978,90 @@ def baseline_rate(outcomes: list[Outcome]) -> float | None:
     return baseline.median(lambda r: r.rate) if baseline else None
 
 
-def print_report(
-    console: Console,
-    args: argparse.Namespace,
-    outcomes: list[Outcome],
-    profiles: dict[str, Any],
-    notes: dict[str, Any],
-    skipped: list[str],
-) -> None:
-    console.print(results_table(outcomes, args.n, args.runs))
-    signing = [
-        r.prepare_s / r.n * 1e6 for o in outcomes if o.config.system == "parley" for r in o.runs
-    ]
-    pg = notes.get("postgres")
-    console.print(
-        f"machine: {notes['cpu']}, {notes['cores']} cores, {notes['memory_gib']} GiB, Linux "
-        f"{notes['kernel']}, Python {notes['python']}, SQLite {notes['sqlite']} (WAL, "
-        "synchronous=NORMAL)"
-        + (
-            f", PostgreSQL {pg['version']} (fsync={pg['fsync']}, synchronous_commit="
-            f"{pg['synchronous_commit']}) on the same machine"
-            if pg
-            else ""
-        )
-        + f". Load: httpx {notes['httpx']} on asyncio in the benchmark's process, "
-        f"{args.concurrency} requests in flight, one keep-alive connection each; server(s), "
-        "database and client share the cores."
-        + (
-            f" Signing before timing: {statistics.median(signing):,.0f} µs per document."
-            if signing
-            else ""
-        )
-    )
-    background = [r.background for o in outcomes for r in o.runs]
-    if background:
-        console.print(
-            f"Other load just before timing (each run waits up to {args.quiet_wait:.0f} s for ≤15% "
-            "busy): median "
-            f"{statistics.median(background):.0%}, worst {max(background):.0%} of the machine."
-        )
-    if skipped:
-        console.print(f"[yellow]PostgreSQL skipped[/] ({POSTGRES_ENV} unset): {', '.join(skipped)}")
-    for key, profile in profiles.items():
-        label = next(c.label for c in CONFIGS if c.key == key)
-        print_profile(label, Run(**profile["run"]), profile, console)
-
-
-def json_report(
-    args: argparse.Namespace,
-    outcomes: list[Outcome],
-    profiles: dict[str, Any],
-    notes: dict[str, Any],
-    skipped: list[str],
-) -> dict[str, Any]:
-    base = baseline_rate(outcomes)
-    return {
-        "n": args.n,
-        "runs": args.runs,
-        "concurrency": args.concurrency,
-        "machine": notes,
-        "skipped": skipped,
-        "results": [
-            {
-                **asdict(o.config),
-                "median_per_s": o.median(lambda r: r.rate),
-                "min_per_s": min(r.rate for r in o.runs),
-                "max_per_s": max(r.rate for r in o.runs),
-                "ratio_to_medallion": o.median(lambda r: r.rate) / base if base else None,
-                "runs": [{**asdict(r), "rate": r.rate} for r in o.runs],
-            }
-            for o in outcomes
-        ],
-        "profile": profiles,
-    }
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     postgres = os.environ.get(POSTGRES_ENV) or None
-    configs = [c for c in CONFIGS if c.key in args.only or (not args.only and c.default)]
+    has_workers = loadgen.serve_has_workers(parley_bin())
+    every = CONFIGS + (WORKER_CONFIGS if has_workers else [])
+    configs = [c for c in every if c.key in args.only or (not args.only and c.default)]
+    if args.no_throughput:
+        configs = []
     skipped: list[str] = []
     if postgres is None and any(c.backend == "postgres" for c in configs):
         skipped = [c.key for c in configs if c.backend == "postgres"]
-        err.print(
-            f"[yellow]PostgreSQL skipped:[/] set {POSTGRES_ENV}, e.g. "
-            "postgresql://postgres@/parley_bench?host=/tmp/devpg&port=55432"
-        )
+        err.print(f"[yellow]PostgreSQL skipped:[/] set {POSTGRES_ENV}")
         configs = [c for c in configs if c.backend != "postgres"]
-    if args.profile and postgres is None:
-        args.profile_config = [k for k in args.profile_config if not k.startswith("postgres")]
+    console = err if args.json else out
+    report: dict[str, Any] = {"n": args.n, "runs": args.runs, "skipped": skipped}
     try:
         medallion_venv = (
             ensure_venv(".venv-medallion", [MEDALLION_REQUIREMENT])
             if any(c.system == "medallion" for c in configs)
             else None
         )
-        spy_venv = ensure_venv(".venv-pyspy", [PYSPY_REQUIREMENT]) if args.profile else None
         notes = machine_notes(postgres, medallion_venv)
-        outcomes, profiles = measure(args, configs, postgres, medallion_venv, spy_venv)
+        notes["serve_workers_option"] = has_workers
+        notes["commit"] = source_commit()
+        report["machine"] = notes
+        ceiling = loadgen.ceiling(2.0, args.client_processes, args.connections)
+        report["loadgen_ceiling"] = ceiling
+        console.print(
+            f"load generator ceiling (closed loop against a trivial 201 server, "
+            f"{args.client_processes} processes, {args.connections} connections): "
+            f"{ceiling['per_s']:,.0f} requests/s; load average {loadgen.load_average()}; "
+            f"commit {notes['commit']}"
+        )
+        with tempfile.TemporaryDirectory(prefix="parley-bench-") as workdir:
+            outcomes = measure(args, configs, postgres, medallion_venv, Path(workdir), has_workers)
+            if outcomes:
+                console.print(results_table(outcomes, args.n, args.runs))
+            base = baseline_rate(outcomes)
+            report["results"] = [
+                {
+                    **asdict(o.config),
+                    "median_per_s": o.median(lambda r: r.rate),
+                    "min_per_s": min(r.rate for r in o.runs),
+                    "max_per_s": max(r.rate for r in o.runs),
+                    "ratio_to_medallion": o.median(lambda r: r.rate) / base if base else None,
+                    "server_cpu_us_per_item": o.median(lambda r: r.server_cpu_s / r.n * 1e6),
+                    "runs": [{**asdict(r), "rate": r.rate} for r in o.runs],
+                }
+                for o in outcomes
+            ]
+            if args.kill:
+                if postgres is None:
+                    raise BenchFailure(f"--kill needs PostgreSQL: set {POSTGRES_ENV}")
+                report["kill"] = kill_run(args, postgres, Path(workdir), has_workers)
+                print_kill(report["kill"], console)
+            if args.profile:
+                report["profile"] = {}
+                for key in args.profile_config:
+                    c = next(c for c in every if c.key == key)
+                    if c.backend == "postgres" and postgres is None:
+                        continue
+                    raw = (args.profile_dir or Path(workdir)) / f"{key}.pyspy.txt"
+                    result = profile_run(c, args, postgres, Path(workdir), has_workers, raw)
+                    profile = analyse_profile(raw, result)
+                    report["profile"][key] = {"run": asdict(result), **profile}
+                    print_profile(c.label, result, profile, console)
     except BenchFailure as exc:
         err.print(f"[red]benchmark failed:[/] {exc}")
         return 1
-    print_report(err if args.json else out, args, outcomes, profiles, notes, skipped)
+    console.print(
+        f"machine: {notes['cpu']}, {notes['cores']} cores, Python {notes['python']}, SQLite "
+        f"{notes['sqlite']}"
+        + (
+            f", PostgreSQL {notes['postgres']['version']} (fsync={notes['postgres']['fsync']}, "
+            f"synchronous_commit={notes['postgres']['synchronous_commit']}) on the same machine"
+            if "postgres" in notes
+            else ""
+        )
+        + f"; load: bench/loadgen.py, {args.client_processes} processes, {args.connections} "
+        "connections in flight; server(s), database and client share the cores."
+    )
     if args.json:
-        print(json.dumps(json_report(args, outcomes, profiles, notes, skipped), indent=2))
-    return 0
+        print(json.dumps(report, indent=2, default=str))
+    return 0 if report.get("kill", {}).get("passed", True) else 2
 
 
 if __name__ == "__main__":
