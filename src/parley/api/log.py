@@ -50,6 +50,15 @@ def verifier_key(request: Request) -> PlainTextResponse:
     return PlainTextResponse(hub_of(request).log.verifier_key + "\n")
 
 
+@router.get("/key-rotations")
+def key_rotations(request: Request) -> dict[str, Any]:
+    """The log's key history: each rotation checkpoint (C2SP signed note, naming the old and
+    the new key) signed by both keys, oldest first. A verifier follows it from the key it
+    pinned; the key in force is the last one named (docs/log.md, "Key rotation")."""
+    log = hub_of(request).log
+    return {"origin": log.origin, "key": log.verifier_key, "rotations": log.key_rotations()}
+
+
 @router.get("/tile/{path:path}")
 def tile(request: Request, path: str) -> Response:
     """Hash tiles ``<L>/<N>[.p/<W>]`` and entry bundles ``entries/<N>[.p/<W>]``."""

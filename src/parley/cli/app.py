@@ -21,6 +21,7 @@ from parley.cli import (  # noqa: F401
     hub,
     importing,
     incidents,
+    logkey,
     mirror,
     movements,
     notify,

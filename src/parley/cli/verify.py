@@ -82,12 +82,20 @@ def verify() -> None:
     help="The submitting party's public key file, or its key history (`parley party key "
     "history --json`, or GET /api/v1/parties/ID/keys), to check its signature too.",
 )
+@click.option(
+    "--key-history",
+    "key_history",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="The log's key history (GET /log/key-rotations) to follow from --log-key, in place "
+    "of the one the receipt carries.",
+)
 @POLICY
 @JSON
 def verify_receipt(
     receipt_file: Any,
     log_key: str | None,
     party_key: Path | None,
+    key_history: Path | None,
     policy_path: Path | None,
     as_json: bool,
 ) -> None:
@@ -109,6 +117,7 @@ def verify_receipt(
         log_key,
         receipts.load_party_key(party_key) if party_key else None,
         policy.load(policy_path) if policy_path else None,
+        receipts.load_key_history(key_history) if key_history else None,
     )
     from parley.client.receipts_text import notified
 
@@ -120,6 +129,7 @@ def verify_receipt(
         f"[green]receipt verifies[/]: {proven['kind']} by {proven['party']} is entry "
         f"{proven['index']} of {proven['origin']} (tree size {proven['tree_size']}), "
         f"received {proven['received_at']}"
+        + _rotated_note(proven)
         + _cosigned_note(proven)
         + "".join(f"\n  {escape(line)}" for line in lines),
     )
@@ -130,6 +140,16 @@ MISSING_LOG_KEY = (
     "(name+keyid+base64). `parley init` printed it to the hub's operator, and the hub serves it "
     "at /log/verifier-key (compare that with a copy you got through a trusted channel)"
 )
+
+
+def _rotated_note(proven: dict[str, Any]) -> str:
+    followed = proven.get("key_rotations_followed")
+    if not followed:
+        return ""
+    return (
+        f"; signed by log key {escape(str(proven['log_key']))}, reached from the given key "
+        f"through {followed} key rotation(s) signed by both keys"
+    )
 
 
 def _cosigned_note(proven: dict[str, Any]) -> str:
@@ -187,5 +207,6 @@ def verify_log(
             if result.get("previous_size") is not None
             else ""
         )
+        + _rotated_note(result)
         + _cosigned_note(result),
     )

@@ -10,7 +10,7 @@ import httpx
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
 from parley.errors import TileError
-from parley.log import note
+from parley.log import keychain, note
 from parley.log.policy import Policy
 from parley.log.verifier import VerifierState, verify_log
 from parley.transport import Trust
@@ -63,12 +63,16 @@ def verify_remote(
             new = verify_log(_fetcher(client), verifier, verifier.name, state, policy=policy)
     if state_path:
         new.save(state_path)
+    # The key that signed the checkpoint: the pinned one, or one it rotated to.
+    _, signer = keychain.follow(verifier, new.rotations).verify_detailed(new.note)
     return {
         "origin": new.checkpoint.origin,
         "size": new.size,
         "root": base64.b64encode(new.root).decode("ascii"),
         "previous_size": state.size if state else None,
-        "cosignatures": _cosignatures(new.note, verifier, policy),
+        "log_key": signer.key_string(),
+        "key_rotations_followed": len(new.rotations),
+        "cosignatures": _cosignatures(new.note, signer, policy),
     }
 
 

@@ -9,7 +9,10 @@ signed by the hub. With only the hub's verifier key, anyone can check that:
    that was not shared with every party);
 4. optionally, given the party's public key or its key history (the key in force when the hub
    received the record, for records made before a key rotation), that the party signed them;
-5. optionally, given a witness policy (:mod:`parley.log.policy`), that the checkpoint carries
+5. after a rotation of the log's key, that the checkpoint's key descends from the pinned one
+   through the log's key history (each step signed by both keys: ``parley.log.keychain``),
+   from the receipt's own ``key_rotations`` or a history given by the verifier;
+6. optionally, given a witness policy (:mod:`parley.log.policy`), that the checkpoint carries
    the cosignatures its quorum needs: that the witnesses saw the same tree, so the hub cannot
    show this receipt's history to one party and another history to the rest.
 """
@@ -27,8 +30,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from parley.errors import LogError, ParleyError
-from parley.log import checkpoint as cp
-from parley.log import merkle, note
+from parley.log import keychain, merkle, note
 from parley.log.policy import Policy
 from parley.log.receipt import RECEIPT_VERSION
 from parley.parties import jws, keys
@@ -72,6 +74,21 @@ def load_party_key(path: Path) -> Ed25519PublicKey | KeyHistory:
     return keys.load_public_key(path)
 
 
+def load_key_history(path: Path) -> list[str]:
+    """The log's key rotations from a saved ``GET /log/key-rotations`` document."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ReceiptError(f"cannot read the log key history {path}: {exc}") from None
+    found = doc.get("rotations") if isinstance(doc, dict) else None
+    if not isinstance(found, list) or not all(isinstance(n, str) for n in found):
+        raise ReceiptError(
+            f"{path} is not a log key history (the JSON of GET /log/key-rotations, with a "
+            "'rotations' list of signed notes)"
+        )
+    return found
+
+
 def key_in_force(history: KeyHistory, party: str, received_at: str) -> Ed25519PublicKey:
     """The key of ``party`` in force when the hub received the record (the time the log entry
     commits to), from its key history."""
@@ -96,18 +113,27 @@ def verify(
     log_key: str,
     party_key: Ed25519PublicKey | KeyHistory | None = None,
     policy: Policy | None = None,
+    rotations: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Raise ReceiptError (PolicyError for a missing quorum) unless the receipt proves its
-    claim; return what it proves."""
+    claim; return what it proves.
+
+    ``rotations``: the log's key history (``GET /log/key-rotations``) to follow from
+    ``log_key``; by default the one the receipt carries."""
     if receipt.get("version") != RECEIPT_VERSION:
         raise ReceiptError(f"not a {RECEIPT_VERSION} receipt")
     verifier = note.Verifier.from_key(log_key)
     signed = _field(receipt, "checkpoint", str)
+    if rotations is None:
+        carried = receipt.get("key_rotations", [])
+        if not isinstance(carried, list) or not all(isinstance(n, str) for n in carried):
+            raise ReceiptError("the receipt's 'key_rotations' is not a list of signed notes")
+        rotations = carried
+    ring = keychain.follow(verifier, rotations)
     cosigned: list[dict[str, Any]] = []
-    if policy is None:
-        checkpoint = cp.verify_checkpoint(signed, verifier, verifier.name)
-    else:
-        checkpoint, verified = policy.check_detailed(signed, verifier, verifier.name)
+    checkpoint, log_signer = ring.verify_detailed(signed)
+    if policy is not None:
+        checkpoint, verified = policy.check_detailed(signed, log_signer, verifier.name)
         cosigned = [
             {"witness": policy.witness_name(v), "key_name": v.name, "time": v.timestamp}
             for v in verified
@@ -138,6 +164,8 @@ def verify(
         "audience": parsed.payload.get("audience"),
         "party_signature_checked": party_key is not None,
         "policy_checked": policy is not None,
+        "log_key": log_signer.key_string(),
+        "key_rotations_followed": len(ring.rotations),
         "cosignatures": cosigned,
     }
 

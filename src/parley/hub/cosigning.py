@@ -71,18 +71,24 @@ class Cosigners:
         if self._http is not None:
             self._http.close()
 
-    def cosign(self, size: int, signed: str, consistency: Consistency) -> str:
-        """``signed`` with every cosignature the witnesses give within the timeout."""
+    def cosign(self, size: int, signed: str, consistency: Consistency, again: bool = False) -> str:
+        """``signed`` with every cosignature the witnesses give within the timeout.
+
+        ``again``: ask even a witness that cosigned this size already (a key rotation's
+        checkpoint, which it must see to learn the new key)."""
         if self._pool is None or size == 0:
             return signed
         futures = [
-            self._pool.submit(self._ask, w, size, signed, consistency) for w in self.witnesses
+            self._pool.submit(self._ask, w, size, signed, consistency, again)
+            for w in self.witnesses
         ]
         done, _ = wait(futures, timeout=self.timeout_s * 2)
         lines = "".join(f.result() for f in done if f.exception() is None)
         return signed + lines
 
-    def _ask(self, witness: Witness, size: int, signed: str, consistency: Consistency) -> str:
+    def _ask(
+        self, witness: Witness, size: int, signed: str, consistency: Consistency, again: bool
+    ) -> str:
         assert self._http is not None
         for _ in range(2):  # a 409 tells the witness's size; one retry from there
             old = self._sizes.get(witness.url, 0)
@@ -103,7 +109,7 @@ class Cosigners:
             except WitnessError as exc:
                 if exc.witness_status == 409 and exc.size is not None:
                     self._sizes[witness.url] = exc.size
-                    if exc.size == size:
+                    if exc.size == size and not again:
                         return ""  # another process of this hub had it cosigned already
                     continue
                 log.warning("witness %s did not cosign size %d: %s", witness.url, size, exc)

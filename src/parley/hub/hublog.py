@@ -19,7 +19,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from parley.errors import NotFound
+from parley.errors import LogError, NotFound, ParleyError
 from parley.hub.cosigning import Cosigners
 from parley.hub.logcheck import (
     StoredLogError,
@@ -28,14 +28,23 @@ from parley.hub.logcheck import (
     durability_warnings,
 )
 from parley.log import checkpoint as cp
-from parley.log import merkle, note, tiles
+from parley.log import keychain, merkle, note, tiles
 from parley.log.receipt import RECEIPT_VERSION
+from parley.parties import keys
 from parley.store.db import Store, Submission
+from parley.store.log_keys import StaleLogKey
 
 log = logging.getLogger("parley.log")
 
 _str = json.encoder.encode_basestring  # a JSON string, escaped as RFC 8785 escapes it
 CATCH_UP_CHUNK = 10_000
+KEY_DIR = "log-keys"
+"""Where ``parley log rotate-key`` keeps the log keys after the first (``hub.key``), in the
+data directory: one file per key, named by its key ID, never deleted."""
+
+
+def key_file(key_dir: Path, verifier: note.Verifier) -> Path:
+    return key_dir / f"{verifier.key_id.hex()}.key"
 
 
 class HubLog:
@@ -47,18 +56,22 @@ class HubLog:
         interval_s: float,
         checkpoint_file: Path | None = None,
         cosigners: Cosigners | None = None,
+        key_dir: Path | None = None,
     ) -> None:
         self.store = store
         self.cosigners = cosigners or Cosigners([], 0)
         self.origin = origin
-        self.signer = note.Signer(origin, key)
-        self.verifier_key = self.signer.verifier().key_string()
+        self._first = note.Signer(origin, key)
+        self.signer = self._first
+        self.ring = keychain.KeyRing.single(self._first.verifier())
+        if key_dir is None and checkpoint_file is not None:
+            key_dir = checkpoint_file.parent / KEY_DIR
+        self.key_dir = key_dir
         self._lock = threading.Lock()
+        self.adopt_keys()
         # Before anything is served or signed: a tree that contradicts a stored record or
         # the latest signed checkpoint would make every later checkpoint a fork.
-        self.tree, self._published = check_stored_log(
-            store, self.signer.verifier(), origin, checkpoint_file
-        )
+        self.tree, self._published = check_stored_log(store, self.ring, origin, checkpoint_file)
         # A copy of the newest checkpoint outside the database: a database that lost its
         # newest entries together with the checkpoints covering them (a restored backup, an
         # operator's DELETE) contradicts it.
@@ -74,6 +87,62 @@ class HubLog:
         self.catch_up()
         self._thread = threading.Thread(target=self._run, name="parley-checkpoints", daemon=True)
         self._thread.start()
+
+    @property
+    def verifier_key(self) -> str:
+        """The key in force, which signs new checkpoints."""
+        return self.signer.key_string()
+
+    def adopt_keys(self) -> bool:
+        """Switch to the key the database says is in force (after ``parley log rotate-key``,
+        here or in another process); True if it changed."""
+        rotations = self.store.log_key_rotations()
+        if len(rotations) == len(self.ring.rotations):
+            return False
+        try:
+            ring = keychain.follow(self._first.verifier(), rotations)
+        except LogError as exc:
+            raise StoredLogError(
+                f"the stored log key history does not verify: {exc.detail}"
+            ) from None
+        signer = self._signer_for(ring.current)
+        with self._lock:
+            self.ring, self.signer = ring, signer
+        log.warning("log key rotated: checkpoints are now signed by %s", signer.key_string())
+        return True
+
+    def _signer_for(self, verifier: note.Verifier) -> note.Signer:
+        if verifier == self._first.verifier():
+            return self._first
+        if self.key_dir is None:
+            raise StoredLogError(f"the log key in force, {verifier.key_string()}, is not here")
+        path = key_file(self.key_dir, verifier)
+        try:
+            signer = note.Signer(self.origin, keys.load_private_key(path))
+        except (OSError, ParleyError, ValueError) as exc:
+            raise StoredLogError(
+                f"the log key in force, {verifier.key_string()}, has no usable private key at "
+                f"{path} ({exc}): copy it from the data directory where `parley log "
+                "rotate-key` ran"
+            ) from None
+        if signer.verifier() != verifier:
+            raise StoredLogError(f"{path} does not hold the log key {verifier.key_string()}")
+        return signer
+
+    def key_rotations(self) -> list[str]:
+        """The rotation checkpoints, oldest first, as the database holds them now."""
+        return self.store.log_key_rotations()
+
+    def _announce_rotation(self) -> None:
+        """Hand the newest rotation checkpoint to the witnesses (so they learn the new key
+        from a checkpoint both keys signed) and publish it when it is the newest tree."""
+        rotation = self.ring.rotations[-1]
+        size = rotation.checkpoint.size
+        signed = self.cosigners.cosign(size, rotation.signed, self.consistency, again=True)
+        latest = self.store.latest_checkpoint()
+        if size > 0 and (latest is None or latest[0] < size):
+            self.store.save_checkpoint_signed(size, signed, self.verifier_key)
+            self._keep(size, signed)
 
     def close(self) -> None:
         self._stop.set()
@@ -114,6 +183,8 @@ class HubLog:
 
     def publish(self) -> tuple[int, str] | None:
         size = self.catch_up()
+        if self.adopt_keys():
+            self._announce_rotation()
         latest = self.store.latest_checkpoint()
         if latest is not None and latest[0] >= size:
             self._published = latest
@@ -125,7 +196,7 @@ class HubLog:
             if latest is not None:
                 # Entries other processes appended are read back from the database; never
                 # extend a tree that no longer holds what was signed.
-                check_checkpoint(self.tree, latest, self.signer.verifier(), self.origin)
+                check_checkpoint(self.tree, latest, self.ring, self.origin)
             body = cp.Checkpoint(self.origin, size, self.tree.root(size))
             signed = cp.sign_checkpoint(body, self.signer)
         # Witnesses cosign before anyone is handed the checkpoint, so receipts carry them.
@@ -133,7 +204,18 @@ class HubLog:
         # The copy first: it may run ahead of the database (the entries are committed
         # already), never behind a checkpoint anyone was handed.
         self._keep(size, signed)
-        self.store.save_checkpoint(size, signed)
+        try:
+            self.store.save_checkpoint_signed(size, signed, self.verifier_key)
+        except StaleLogKey:
+            # Rotated while this round signed: the copy must not keep a checkpoint the old
+            # key signed past the rotation. The next round signs with the new key.
+            self._kept = 0
+            stored = self.store.latest_checkpoint()
+            if stored is not None and self.checkpoint_file is not None:
+                _write_durably(self.checkpoint_file, stored[1].encode("utf-8"))
+                self._kept = stored[0]
+            self.adopt_keys()
+            return stored
         self._published = self.store.latest_checkpoint()
         for listener in self.listeners:
             listener(size)
@@ -221,6 +303,9 @@ class HubLog:
             "entry": _b64(entry),
             "inclusion_proof": [_b64(h) for h in proof],
             "checkpoint": signed,
+            # The chain from every earlier key to the one that signed the checkpoint: a party
+            # that pinned the log's first key verifies this receipt with it alone.
+            **({"key_rotations": rotations} if (rotations := self.key_rotations()) else {}),
             "submission": {
                 "id": sub.id,
                 "kind": sub.kind,

@@ -12,7 +12,8 @@ from pathlib import Path
 from parley.errors import LogError, ParleyError
 from parley.hub.admission import ENTRY_VERSION, log_entry
 from parley.log import checkpoint as cp
-from parley.log import merkle, note
+from parley.log import merkle
+from parley.log.keychain import KeyRing
 from parley.store.db import LogRecord, Store
 
 _str = json.encoder.encode_basestring  # a JSON string, escaped as RFC 8785 escapes it
@@ -88,11 +89,11 @@ def _entry_difference(record: LogRecord) -> str | None:
 
 
 def check_checkpoint(
-    tree: merkle.MerkleTree, latest: tuple[int, str], verifier: note.NoteVerifier, origin: str
+    tree: merkle.MerkleTree, latest: tuple[int, str], verifier: KeyRing, origin: str
 ) -> cp.Checkpoint:
     size, signed = latest
     try:
-        checkpoint = cp.verify_checkpoint(signed, verifier, origin)
+        checkpoint = verifier.verify(signed)
     except LogError as exc:
         raise StoredLogError(
             f"the latest stored checkpoint (size {size}) does not verify with this hub's key: "
@@ -119,7 +120,7 @@ REFUSAL = (
 
 
 def check_stored_log(
-    store: Store, verifier: note.NoteVerifier, origin: str, checkpoint_file: Path | None = None
+    store: Store, verifier: KeyRing, origin: str, checkpoint_file: Path | None = None
 ) -> tuple[merkle.MerkleTree, tuple[int, str] | None]:
     """Rebuild the tree from the stored entries, checking each against its submission row and
     the whole against the latest signed checkpoint (and the one in ``checkpoint_file``, if it
@@ -137,7 +138,7 @@ def check_stored_log(
 
 
 def _check_stored_log(
-    store: Store, verifier: note.NoteVerifier, origin: str
+    store: Store, verifier: KeyRing, origin: str
 ) -> tuple[merkle.MerkleTree, tuple[int, str] | None]:
     size = store.log_size()
     tree = merkle.MerkleTree()
@@ -173,7 +174,7 @@ def _check_stored_log(
 
 
 def _check_checkpoint_file(
-    tree: merkle.MerkleTree, path: Path, verifier: note.NoteVerifier, origin: str
+    tree: merkle.MerkleTree, path: Path, verifier: KeyRing, origin: str
 ) -> None:
     try:
         signed = path.read_text(encoding="utf-8")
@@ -182,7 +183,7 @@ def _check_checkpoint_file(
     except (OSError, UnicodeDecodeError) as exc:
         raise StoredLogError(f"cannot read {path}: {exc}") from None
     try:
-        checkpoint = cp.verify_checkpoint(signed, verifier, origin)
+        checkpoint = verifier.verify(signed)
     except LogError as exc:
         raise StoredLogError(f"{path} holds no checkpoint this hub signed: {exc.detail}") from None
     if tree.size < checkpoint.size:

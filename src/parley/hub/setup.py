@@ -157,3 +157,50 @@ def record_region(settings: Settings, region: Region | None) -> dict[str, Any]:
         "record": made.id,
         "log_index": index,
     }
+
+
+def rotate_log_key(settings: Settings) -> dict[str, Any]:
+    """Put a new log key in force: generate it, keep it in the data directory beside the old
+    ones (which stay, unused for signing), and record the rotation checkpoint both keys sign.
+    Running hubs on this database switch at their next publication round."""
+    from parley.hub.hublog import KEY_DIR, key_file
+    from parley.hub.logcheck import check_stored_log
+    from parley.log import checkpoint as cp
+    from parley.log import keychain
+    from parley.store.log_keys import StaleLogKey
+
+    origin = settings.origin
+    first = note.Signer(origin, hub_key(settings))
+    key_dir = settings.data_dir / KEY_DIR
+    new_key = Ed25519PrivateKey.generate()
+    new = note.Signer(origin, new_key)
+    new_path = key_file(key_dir, new.verifier())
+    keys.write_private_key(new_path, new_key)  # before any checkpoint names it
+    store = open_store(settings)
+    try:
+        for _ in range(5):  # the log may move between reading it and recording the rotation
+            ring = keychain.follow(first.verifier(), store.log_key_rotations())
+            old = first
+            if ring.current != first.verifier():
+                old = note.Signer(origin, keys.load_private_key(key_file(key_dir, ring.current)))
+            tree, _ = check_stored_log(store, ring, origin, settings.latest_checkpoint_path)
+            size = tree.size
+            signed = keychain.rotation_note(cp.Checkpoint(origin, size, tree.root(size)), old, new)
+            try:
+                store.record_log_key_rotation(
+                    first.key_string(), old.key_string(), new.key_string(), size, signed
+                )
+            except StaleLogKey:
+                continue
+            return {
+                "origin": origin,
+                "old_key": old.key_string(),
+                "new_key": new.key_string(),
+                "size": size,
+                "rotations": len(ring.rotations) + 1,
+                "key_file": str(new_path),
+                "rotation_checkpoint": signed,
+            }
+    finally:
+        store.close()
+    raise StaleLogKey("the log kept moving while the rotation was recorded; run it again")

@@ -31,8 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from parley.errors import CheckpointError, LogError, ProofError, TileError
-from parley.log import note
-from parley.log.checkpoint import Checkpoint, parse, verify_checkpoint
+from parley.log import keychain, note
+from parley.log.checkpoint import Checkpoint, parse
 from parley.log.merkle import HASH_SIZE, MerkleTree
 from parley.log.policy import Policy
 from parley.log.tiles import (
@@ -68,6 +68,9 @@ class VerifierState:
     # For people reading the file: the binding to the key is the log's signature on the saved
     # checkpoint, which verify_log checks against the key it is given.
     log_key: str | None = None
+    rotations: tuple[str, ...] = ()
+    """The log key rotations followed so far (``parley.log.keychain``): a later history must
+    extend it."""
 
     def __post_init__(self) -> None:
         if len(self.leaves) != self.checkpoint.size * HASH_SIZE:
@@ -103,6 +106,8 @@ class VerifierState:
         }
         if self.log_key:
             doc["log_key"] = self.log_key
+        if self.rotations:
+            doc["key_rotations"] = list(self.rotations)
         _write_atomically(_leaves_path(path), self.leaves)
         _write_atomically(path, (json.dumps(doc, indent=1) + "\n").encode("utf-8"))
 
@@ -139,9 +144,16 @@ class VerifierState:
                 f"the state needs {checkpoint.size}"
             )
         log_key = doc.get("log_key")
+        rotations = doc.get("key_rotations", [])
+        if not isinstance(rotations, list) or not all(isinstance(r, str) for r in rotations):
+            raise StateError(f"{path}: key_rotations is not a list of signed notes")
         # A longer file is a save interrupted before the JSON was replaced; the prefix is ours.
         return cls(
-            signed, checkpoint, leaves[:wanted], log_key if isinstance(log_key, str) else None
+            signed,
+            checkpoint,
+            leaves[:wanted],
+            log_key if isinstance(log_key, str) else None,
+            tuple(rotations),
         )
 
 
@@ -257,12 +269,12 @@ def verify_log(
         signed = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise CheckpointError("the checkpoint is not UTF-8 text") from None
+    ring = key_ring(fetch, verifier, origin, state)
     if state is not None:
-        _check_state_is_for(state, verifier, origin)
-    if policy is None:
-        checkpoint = verify_checkpoint(signed, verifier, origin)
-    else:
-        checkpoint, _ = policy.check_detailed(signed, verifier, origin)
+        _check_state_is_for(state, ring, verifier, origin)
+    checkpoint, signer = ring.verify_detailed(signed)
+    if policy is not None:
+        checkpoint, _ = policy.check_detailed(signed, signer, origin)
     size = checkpoint.size
 
     old = 0
@@ -301,19 +313,49 @@ def verify_log(
             f"but the checkpoint says {_hex(checkpoint.root)}"
         )
     _verify_upper_tiles(fetch, tree, 0)
+    for number, step in enumerate(ring.rotations, 1):
+        # Each rotation signed a tree of this log: one this log does not hold is a fork.
+        at = step.checkpoint
+        if at.size <= size and tree.root(at.size) != at.root:
+            raise ProofError(
+                f"key rotation {number} signed a tree of size {at.size} that is not this log's"
+            )
     if progress and size == 0:
         progress(0, 0)
     key = verifier.key_string() if isinstance(verifier, note.Verifier) else None
-    return VerifierState(signed, checkpoint, packed, key)
+    return VerifierState(signed, checkpoint, packed, key, tuple(ring.notes))
 
 
-def _check_state_is_for(state: VerifierState, verifier: note.NoteVerifier, origin: str) -> None:
+def key_ring(
+    fetch: Fetch, verifier: note.NoteVerifier, origin: str, state: VerifierState | None = None
+) -> keychain.KeyRing:
+    """The keys that may sign this log's checkpoints, followed from the pinned ``verifier``
+    through the log's key history. A log that serves none never rotated (or is an older
+    hub), unless the saved state followed rotations before: a history may only grow."""
+    if not isinstance(verifier, note.Verifier):
+        raise StateError("a log key is a plain Ed25519 verifier key")
+    try:
+        raw = fetch(keychain.HISTORY)
+    except Exception:  # a hub or mirror without the resource: no rotations to follow
+        raw = None
+    rotations = keychain.parse_history(bytes(raw)) if raw else []
+    if state is not None and list(state.rotations) != rotations[: len(state.rotations)]:
+        raise ProofError(
+            f"the log's key history no longer starts with the {len(state.rotations)} "
+            "rotation(s) verified before: it was rewritten"
+        )
+    return keychain.follow(verifier, rotations, origin)
+
+
+def _check_state_is_for(
+    state: VerifierState, ring: keychain.KeyRing, verifier: note.NoteVerifier, origin: str
+) -> None:
     """A state made for another log says nothing about this one: comparing them would report
     a "rewrite" that is only two logs being different."""
     if state.checkpoint.origin != origin:
         raise StateError(f"saved state is for origin {state.checkpoint.origin!r}, not {origin!r}")
     try:
-        verify_checkpoint(state.note, verifier, origin)
+        ring.verify(state.note)
     except CheckpointError:
         given = verifier.key_string() if isinstance(verifier, note.Verifier) else verifier.name
         raise StateError(

@@ -23,7 +23,7 @@ import httpx
 
 from parley.errors import CheckpointError, LogError, ProofError, TileError
 from parley.log import checkpoint as cp
-from parley.log import note
+from parley.log import keychain, note
 from parley.log.merkle import HASH_SIZE, MerkleTree, verify_consistency
 from parley.log.tiles import (
     bundles_for_size,
@@ -79,6 +79,7 @@ class Mirror:
         self.hub_url = hub_url
         self.verifier = log_verifier
         self.origin = log_verifier.name
+        self.ring = keychain.KeyRing.single(log_verifier)
         self.signer = signer
         self.store = store
         self.reporter = reporter
@@ -99,6 +100,11 @@ class Mirror:
     def close(self) -> None:
         self.hub.close()
 
+    def _verify(self, signed: str) -> cp.Checkpoint:
+        # By the pinned key or one it rotated to, through the hub's key history.
+        self.ring, checkpoint = keychain.verify_following(self.ring, signed, self.hub.get)
+        return checkpoint
+
     @property
     def size(self) -> int:
         return self.head.checkpoint.size if self.head else 0
@@ -108,7 +114,7 @@ class Mirror:
     def sync(self) -> None:
         """One round against the hub; raises ``ForkDetected`` or a ``LogError``."""
         signed = self.hub.checkpoint()
-        new = cp.verify_checkpoint(signed, self.verifier, self.origin)
+        new = self._verify(signed)
         held = self.head
         if held is None or new.size > held.checkpoint.size:
             self._catch_up(signed, new)
@@ -278,7 +284,7 @@ class Mirror:
             return PeerResult(url, "unknown", None)
         signed, where = got
         try:
-            theirs = cp.verify_checkpoint(signed, self.verifier, self.origin)
+            theirs = self._verify(signed)
         except CheckpointError as exc:
             self.reporter.event(
                 "warning",

@@ -15,6 +15,7 @@ from parley.store.alerts import Alerts
 from parley.store.base import sqlite_url, visible_to
 from parley.store.conflicts import Conflicts
 from parley.store.intel import IntelTables
+from parley.store.log_keys import LogKeys
 from parley.store.log_state import LogState
 from parley.store.parties import Parties
 from parley.store.rows import (
@@ -43,7 +44,7 @@ __all__ = [
 ]
 
 
-class Store(Parties, Submissions, Conflicts, Alerts, Webhooks, LogState):
+class Store(Parties, Submissions, Conflicts, Alerts, Webhooks, LogState, LogKeys):
     def __init__(self, url: str) -> None:
         super().__init__(url)
         self.intel = IntelTables(self)

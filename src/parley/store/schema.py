@@ -102,6 +102,18 @@ checkpoints = Table(
     Column("created_at", String(32), nullable=False),
 )
 
+# The log's keys in order (docs/log.md, "Rotating the log key"): the first row is the key
+# the log started with, each later one came in with a rotation checkpoint signed by both.
+log_keys = Table(
+    "log_keys",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("verifier_key", Text, nullable=False, unique=True),
+    Column("size", BigInteger, nullable=False),
+    Column("note", Text, nullable=True),
+    Column("created_at", String(32), nullable=False),
+)
+
 conflicts = Table(
     "conflicts",
     metadata,

@@ -32,7 +32,7 @@ from parley.errors import (
     ProofError,
     Unprocessable,
 )
-from parley.log import checkpoint, merkle, note
+from parley.log import checkpoint, keychain, merkle, note
 from parley.log.checkpoint import Checkpoint
 from parley.log.note import SignatureLine
 from parley.witness.state import Cosigned, WitnessStore
@@ -162,6 +162,7 @@ class Witness:
             _, verified = note.open_note_detailed(req.note, verifiers)
         except note.NoteError as exc:
             raise NoTrustedSignature(exc.detail) from None
+        rotation = self._rotation(req)
         if req.old_size > cp.size:
             raise MalformedRequest(
                 f"old size {req.old_size} is larger than the checkpoint's size {cp.size}"
@@ -193,6 +194,13 @@ class Witness:
                 "while this request was checked",
                 size,
             )
+        if rotation is not None and self.store.add_log(cp.origin, rotation.new.key_string()):
+            log.warning(
+                "witness: log %r rotated its key at size %d; now trusting %s",
+                cp.origin,
+                cp.size,
+                rotation.new.key_string(),
+            )
         if latest is None:
             log.warning(
                 "witness: first checkpoint of %r (size %d) trusted on first use; "
@@ -201,6 +209,23 @@ class Witness:
                 cp.size,
             )
         return Cosignature(ours, cp, latest is None)
+
+    def _rotation(self, req: AddCheckpoint) -> keychain.Rotation | None:
+        """A checkpoint announcing a new log key: only one both keys signed, from a key this
+        witness trusts, teaches it the new key (``parley.log.keychain``)."""
+        try:
+            named = keychain.rotation_of(req.checkpoint)
+            if named is None:
+                return None
+            rotation = keychain.check_rotation(req.note, req.checkpoint.origin)
+        except CheckpointError as exc:
+            raise NoTrustedSignature(f"refusing the key rotation: {exc.detail}") from None
+        if rotation.old.key_string() not in self.store.log_keys(req.checkpoint.origin):
+            raise NoTrustedSignature(
+                f"refusing the key rotation: it hands over from {rotation.old.key_string()}, "
+                "which this witness does not trust for this log"
+            )
+        return rotation
 
     def _check_fork(self, req: AddCheckpoint, latest: Cosigned | None) -> None:
         """Two validly signed checkpoints of one size with different roots prove the log
