@@ -7,6 +7,8 @@ with a sentence naming the hub without it, and refuses plain http:// beyond this
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +20,8 @@ from parley.hub import setup
 
 from .conftest import PartyHandle, Server
 from .test_screening_hub import HOSPITAL, site
+from .test_service import _env, refused, stop
 from .test_service import cli as cli  # the fixture, shared
-from .test_service import refused
 from .test_tls import TlsHub
 from .test_tls import tls_hub as tls_hub  # the fixture, shared
 
@@ -82,6 +84,24 @@ def test_each_fetching_command_trusts_a_tls_hub_only_through_ca(
     # PARLEY_CA, as the party commands take it.
     monkeypatch.setenv("PARLEY_CA", str(tls_hub.cert))
     assert cli(settings, *commands["verify log"]).returncode == 0
+    monkeypatch.delenv("PARLEY_CA")
+
+    # The CoT feed reads the hub's export with the party's token: the same trust.
+    feed = [*("cot", "serve", "--hub", tls_hub.url, "--token", relief.token, "--port", "0")]
+    _untrusted(cli(settings, *feed), tls_hub.url)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "parley", *feed, "--ca", str(tls_hub.cert)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(settings),
+    )
+    try:
+        assert proc.stdout is not None
+        # printed once the first picture is read from the hub
+        assert proc.stdout.readline().startswith("CoT feed on tcp://127.0.0.1:")
+    finally:
+        stop(proc)
 
 
 def test_each_fetching_command_refuses_plain_http_beyond_this_machine_unless_insecure(
@@ -103,6 +123,8 @@ def test_each_fetching_command_refuses_plain_http_beyond_this_machine_unless_ins
         ran = cli(settings, *argv)
         refused(ran, f"refusing plain http:// to {FAR}", "--insecure")
         assert "Traceback" not in ran.stderr, name
+    feed = cli(settings, "cot", "serve", "--hub", FAR, "--token", relief.token, "--port", "0")
+    refused(feed, f"refusing plain http:// to {FAR}", "--insecure")
     # 0.0.0.0 is not a loopback address, yet a connection to it reaches this machine's hub:
     # plain http that only --insecure allows, and that then works.
     port = server.url.rsplit(":", 1)[1]

@@ -68,6 +68,10 @@ def is_untrusted(exc: BaseException) -> bool:
     )
 
 
+def _origin(request: httpx.Request) -> str:
+    return f"{request.url.scheme}://{request.url.netloc.decode('ascii')}"
+
+
 class TrustTransport(httpx.HTTPTransport):
     """Says what to do when the hub's certificate is not trusted, instead of OpenSSL's words."""
 
@@ -77,8 +81,19 @@ class TrustTransport(httpx.HTTPTransport):
         except httpx.ConnectError as exc:
             if not is_untrusted(exc):
                 raise
-            origin = f"{request.url.scheme}://{request.url.netloc.decode('ascii')}"
-            raise untrusted(origin, exc) from None
+            raise untrusted(_origin(request), exc) from None
+
+
+class AsyncTrustTransport(httpx.AsyncHTTPTransport):
+    """TrustTransport for asyncio (the CoT feed)."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            return await super().handle_async_request(request)
+        except httpx.ConnectError as exc:
+            if not is_untrusted(exc):
+                raise
+            raise untrusted(_origin(request), exc) from None
 
 
 @dataclass(frozen=True)
@@ -116,5 +131,16 @@ class Trust:
                 if limits
                 else TrustTransport(verify=self.context())
             ),
+            timeout=timeout,
+        )
+
+    def async_client(
+        self, url: str, *, token: str | None = None, timeout: float = 30.0
+    ) -> httpx.AsyncClient:
+        self.check(url)
+        return httpx.AsyncClient(
+            base_url=url.rstrip("/"),
+            headers={"Authorization": f"Bearer {token}"} if token else None,
+            transport=AsyncTrustTransport(verify=self.context()),
             timeout=timeout,
         )

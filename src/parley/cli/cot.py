@@ -22,8 +22,9 @@ from pathlib import Path
 import click
 import httpx
 
-from parley.cli.base import cli
+from parley.cli.base import cli, trust_options
 from parley.formats import cot
+from parley.transport import Trust
 
 READ_LIMIT = 1 << 20  # what a TAK client sends us (its own position reports) is read and dropped
 
@@ -52,6 +53,7 @@ def cot_group() -> None:
     type=click.FloatRange(0.05, 3600),
     help="Seconds between reads of the hub's export.",
 )
+@trust_options
 def serve(
     hub_url: str,
     token: str,
@@ -61,6 +63,7 @@ def serve(
     tls_key: Path | None,
     tls_client_ca: Path | None,
     interval: float,
+    trust: Trust,
 ) -> None:
     """Serve the party's picture (sites, operations, movements, conflicts) as CoT over TCP."""
     if (tls_cert is None) != (tls_key is None):
@@ -74,25 +77,25 @@ def serve(
         if tls_client_ca is not None:
             context.load_verify_locations(tls_client_ca)
             context.verify_mode = ssl.CERT_REQUIRED
-    feed = Feed(hub_url, token, interval)
+    trust.check(hub_url)  # before the port opens
+    feed = Feed(hub_url, token, interval, trust)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(feed.serve(host, port, context))
 
 
 class Feed:
-    def __init__(self, hub_url: str, token: str, interval: float) -> None:
+    def __init__(
+        self, hub_url: str, token: str, interval: float, trust: Trust | None = None
+    ) -> None:
         self.hub_url = hub_url.rstrip("/")
+        self.trust = trust or Trust()
         self.token = token
         self.interval = interval
         self.events: dict[str, bytes] = {}
         self.clients: set[asyncio.StreamWriter] = set()
 
     async def serve(self, host: str, port: int, context: ssl.SSLContext | None) -> None:
-        async with httpx.AsyncClient(
-            base_url=self.hub_url,
-            headers={"Authorization": f"Bearer {self.token}"},
-            timeout=30.0,
-        ) as http:
+        async with self.trust.async_client(self.hub_url, token=self.token) as http:
             # The first picture comes before the port opens: a client that connects gets it.
             while not await self.refresh(http):
                 await asyncio.sleep(self.interval)
