@@ -71,7 +71,15 @@ async function signIn(token, keyFile, vkey) {
   } catch (err) {
     throw new Error(`The hub's witness policy is not usable: ${err.message}`);
   }
-  Object.assign(state, { hub, me, key, verifierKey, verifierKeySource: source, policy });
+  // The log key's history, so receipts signed by an earlier or later key than the one above
+  // verify through the rotations both keys signed (keychain.js).
+  let keyRotations = [];
+  try {
+    keyRotations = JSON.parse(await publicText("/log/key-rotations")).rotations ?? [];
+  } catch {
+    keyRotations = []; // an older hub: no history, receipts need the key that signed them
+  }
+  Object.assign(state, { hub, me, key, verifierKey, verifierKeySource: source, policy, keyRotations });
   // Nothing of the key file is kept but the non-extractable key; clear the inputs too.
   $("#signin-key").value = "";
   $("#signin-token").value = "";

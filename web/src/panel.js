@@ -350,7 +350,7 @@ export async function showCheck(receipt, result, record = null) {
   try {
     const party = state.parties.get(receipt?.submission?.party);
     const partyKey = party?.public_key?.x ? await importPublicKey(party.public_key.x) : null;
-    const proved = await verifyReceipt(receipt, state.verifierKey, partyKey, state.policy);
+    const proved = await verifyReceipt(receipt, state.verifierKey, partyKey, state.policy, state.keyRotations ?? []);
     if (record && receipt.submission.jws !== record.jws) {
       throw new Error("this receipt is for other signed bytes than this record");
     }

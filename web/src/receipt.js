@@ -6,9 +6,12 @@
 //      shared with a list of parties);
 //   4. optionally, the party's key verifies the JWS signature;
 //   5. optionally, the checkpoint carries the cosignatures a witness policy's quorum needs.
+// After a rotation of the log key, the checkpoint's key must descend from the given one through
+// the log's key history (keychain.js): the receipt's own `key_rotations`, or `rotations` given.
 
 import { concat, fromBase64, fromHex, fromUtf8, hex, sha256, utf8 } from "./bytes.js";
 import * as jws from "./jws.js";
+import { follow, signerOf } from "./keychain.js";
 import { leafHash, verifyInclusion } from "./merkle.js";
 import { parseVerifierKey, verifyCheckpoint } from "./note.js";
 import { checkPolicy } from "./policy.js";
@@ -33,20 +36,23 @@ function b64(text, what) {
 }
 
 // `verifierKey` is the log's key text; `partyKey`, if given, a WebCrypto public key; `policy`,
-// if given, a parsed witness policy (policy.js).
-export async function verifyReceipt(receipt, verifierKey, partyKey = null, policy = null) {
+// if given, a parsed witness policy (policy.js); `rotations`, the hub's key history.
+export async function verifyReceipt(receipt, verifierKey, partyKey = null, policy = null, rotations = []) {
   try {
-    return await check(receipt, verifierKey, partyKey, policy);
+    return await check(receipt, verifierKey, partyKey, policy, rotations);
   } catch (err) {
     if (err instanceof ReceiptError) throw err;
     throw new ReceiptError(err.message);
   }
 }
 
-async function check(receipt, verifierKey, partyKey, policy) {
+async function check(receipt, verifierKey, partyKey, policy, rotations) {
   if (receipt?.version !== RECEIPT_VERSION) throw new ReceiptError(`not a ${RECEIPT_VERSION} receipt`);
-  const verifier = await parseVerifierKey(verifierKey);
+  const pinned = await parseVerifierKey(verifierKey);
   const signed = field(receipt, "checkpoint", "string");
+  const carried = Array.isArray(receipt.key_rotations) ? receipt.key_rotations : [];
+  const history = rotations.length >= carried.length ? rotations : carried;
+  const verifier = await signerOf(await follow(pinned, history), signed);
   let checkpoint;
   let cosignatures = [];
   if (policy) ({ checkpoint, cosignatures } = await checkPolicy(policy, signed, verifier));
@@ -79,6 +85,7 @@ async function check(receipt, verifierKey, partyKey, policy) {
     signatureChecked,
     policyChecked: Boolean(policy),
     cosignatures,
+    logKey: verifier.text,
   };
 }
 
