@@ -253,9 +253,10 @@ class Hub:
         self.screening.forget([i for i in geometry if i not in stored])
         arrivals = [a.record.id for a in accepted if a.record.id in geometry]
         if arrivals:
-            loop = asyncio.get_running_loop()
+            # The writer's commit hook screened them: this only reads the answers, so it
+            # runs here rather than through a thread hand-off.
             with metrics.SCREENING_SECONDS.time():
-                found = await loop.run_in_executor(None, self.screening.screen, arrivals)
+                found = self.screening.screen(arrivals)
             for a in accepted:
                 a.conflicts = found.get(a.record.id, [])
         followed = [(a, prepared[a.record.id]) for a in accepted if prepared[a.record.id].follow_up]
@@ -274,7 +275,7 @@ class Hub:
 
     def _committed(self, records: Sequence[NewSubmission], indices: Sequence[int]) -> None:
         """Called by the writer thread after each commit; the log and screening hook in here."""
-        self.screening.committed()
+        self.screening.committed(records, indices)
         self.log.notify()
 
     def draft_site(self, party: Party, body: dict[str, Any]) -> list[str]:

@@ -5,6 +5,9 @@ it before each screening, so records committed by another process on the same Po
 force too. Conflicts are stored with the parties they alert. Audiences hold: a party is alerted
 about a record it cannot see only when the record's author asked for it ("warn anyone who
 conflicts"), and then learns only that such a record exists, never which or where.
+
+long module: the index's state and every path that changes it (the commit hook, the catch-up
+from other processes, map versions, statuses) must stay under one lock in one class.
 """
 
 from __future__ import annotations
@@ -22,18 +25,18 @@ from parley.geo.index import Meta, ScreeningIndex
 from parley.parties import jws
 from parley.records import areamaps, audiences, operations
 from parley.records.kinds import ENDED, KINDS, REPEATABLE, SIDES, Holder, Parsed, body_digest, parse
-from parley.store.db import Store, StoredConflict
+from parley.store.db import REPLAYED, NewSubmission, Store, StoredConflict
 
 
 class Screening:
     def __init__(self, store: Store, *, only_writer: bool) -> None:
         self.store = store
         # When this process is the database's only writer (one `parley serve` on SQLite), the
-        # store can only have changed if our own writer committed; otherwise (PostgreSQL, or
-        # `parley serve --workers N` on one SQLite file) other processes write too and every
-        # catch-up asks the database.
+        # store changes only through our own writer, whose commits come in through
+        # `committed`; otherwise (PostgreSQL, or `parley serve --workers N` on one SQLite file)
+        # other processes write too and every catch-up asks the database for their rows.
         self._only_writer = only_writer
-        self._dirty = True
+        self.rows_read = 0  # rows read back from the database: only other processes' rows
         self.index = ScreeningIndex()
         self.holders: dict[str, Holder] = {}
         self.status: dict[str, str] = {}
@@ -55,11 +58,31 @@ class Screening:
         self.resolutions: dict[str, list[str]] = {}
         self.ends: dict[str, datetime | None] = {}
         with self._lock:
-            self._catch_up()
+            self._read()
 
-    def committed(self) -> None:
-        """Our writer committed something (called from its thread)."""
-        self._dirty = True
+    def committed(self, records: Sequence[NewSubmission], indices: Sequence[int]) -> None:
+        """Our writer committed these (called from its thread, before their callers are
+        answered): bring them into force and screen them now, from memory. The database is
+        read only for rows other processes committed before them (log indices between the last
+        one seen and ours), so that log order still decides which record screens which."""
+        found: list[StoredConflict] = []
+        with self._lock:
+            for record, index in sorted(zip(records, indices, strict=True), key=lambda ri: ri[1]):
+                if index == REPLAYED:
+                    self._pending.pop(record.id, None)
+                    continue
+                if index <= self._seen:  # a catch-up met it first, and screened it
+                    self._pending.pop(record.id, None)
+                    continue
+                if index > self._seen + 1:
+                    found += self._read(before=index)
+                if record.kind in KINDS:
+                    audience = None if record.audience is None else frozenset(record.audience)
+                    found += self._integrate(
+                        record.id, record.party_id, record.kind, audience, record.body
+                    )
+                self._seen = index
+        self.store.add_conflicts(found)
 
     def expect(self, arrivals: dict[str, Parsed | None]) -> None:
         """Called before these records are committed."""
@@ -73,10 +96,9 @@ class Screening:
                 self._pending.pop(record_id, None)
 
     def screen(self, ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
-        """Bring newly committed records into force; answer each one's conflicts as its
-        author sees them."""
+        """Answer each newly committed record's conflicts as its author sees them (the commit
+        hook, :meth:`committed`, screened them)."""
         with self._lock:
-            self._catch_up()
             raised = {i: self._results.pop(i, []) for i in ids}
         answers: dict[str, list[dict[str, Any]]] = {}
         for record_id, found in raised.items():
@@ -115,56 +137,73 @@ class Screening:
             self._catch_up()
 
     def _catch_up(self) -> None:
-        """Bring every committed record into force in log order, screening the ones this
-        process committed (other processes screened theirs). Caller holds the lock."""
-        if self._only_writer and not self._dirty:
+        """Bring every record other processes committed into force, in log order. Our own
+        records come in through :meth:`committed`; when this process is the only writer there
+        is nothing else to read. Caller holds the lock."""
+        if self._only_writer:
             return
-        self._dirty = False  # before reading: a commit during the read sets it again
+        self.store.add_conflicts(self._read())
+
+    def _read(self, before: int | None = None) -> list[StoredConflict]:
+        """Integrate the committed rows after the last one seen (and before ``before``), which
+        other processes wrote, or ours whose commit hook has not run yet."""
         found: list[StoredConflict] = []
-        for sub in self.store.iter_submissions(KINDS, after=self._seen):
+        for sub in self.store.iter_submissions(KINDS, after=self._seen, before=before):
+            self.rows_read += 1
             self._seen = sub.log_index
             document = jws.Parsed(sub.jws, stored=True).payload
             audience = (
                 None if sub.audience_all else frozenset(document["audience"]) | {sub.party_id}
             )
-            body = document["body"]
-            self.holders[sub.id] = Holder(
-                sub.party_id, audience, sub.kind, bool(body.get("warn_on_conflict"))
-            )
-            if sub.kind == "operation-status":
-                self._set_status(str(body.get("operation")), str(body.get("status")))
-                continue
-            if sub.kind == "withdrawal":
-                self._set_status(str(body.get("record")), "withdrawn")
-                continue
-            if sub.kind == "resolution":
-                self.resolutions.setdefault(str(body.get("conflict")), []).append(sub.id)
-                continue
-            if sub.kind in ("area-map", "area-vote"):
-                is_mine = sub.id in self._pending
-                self._pending.pop(sub.id, None)
-                found += self._map_record(sub.id, sub.party_id, sub.kind, body, is_mine)
-                continue
-            if sub.kind == "site":
-                self.categories[sub.id] = str(body.get("category"))
-            if sub.kind in REPEATABLE:
-                self._bodies[(sub.party_id, sub.kind, body_digest(body))] = sub.id
-            if sub.kind == "operation":
-                # An amendment inherits the status of the version it supersedes.
-                old = body.get("supersedes")
-                self.status[sub.id] = self.status.get(str(old), operations.PLANNED)
-                if old:
-                    self._set_status(str(old), operations.SUPERSEDED)
-            mine = self._pending.pop(sub.id, None)
-            parsed = mine if mine is not None else parse(sub.kind, body)
-            if parsed is None:
-                continue
-            if mine is not None:
-                raised = self._conflicts(sub.id, sub.party_id, parsed)
-                self._results[sub.id] = raised
-                found += raised
-            self._add(sub.id, sub.party_id, parsed)
-        self.store.add_conflicts(found)
+            found += self._integrate(sub.id, sub.party_id, sub.kind, audience, document["body"])
+        if before is not None:
+            self._seen = max(self._seen, before - 1)
+        return found
+
+    def _integrate(
+        self,
+        record: str,
+        party: str,
+        kind: str,
+        audience: frozenset[str] | None,
+        body: dict[str, Any],
+    ) -> list[StoredConflict]:
+        """Put one committed record in force; screen it if this process committed it (the
+        process that commits a record screens it, whichever of its threads meets it first)."""
+        self.holders[record] = Holder(party, audience, kind, bool(body.get("warn_on_conflict")))
+        if kind == "operation-status":
+            self._set_status(str(body.get("operation")), str(body.get("status")))
+            return []
+        if kind == "withdrawal":
+            self._set_status(str(body.get("record")), "withdrawn")
+            return []
+        if kind == "resolution":
+            self.resolutions.setdefault(str(body.get("conflict")), []).append(record)
+            return []
+        if kind in ("area-map", "area-vote"):
+            is_mine = record in self._pending
+            self._pending.pop(record, None)
+            return self._map_record(record, party, kind, body, is_mine)
+        if kind == "site":
+            self.categories[record] = str(body.get("category"))
+        if kind in REPEATABLE:
+            self._bodies[(party, kind, body_digest(body))] = record
+        if kind == "operation":
+            # An amendment inherits the status of the version it supersedes.
+            old = body.get("supersedes")
+            self.status[record] = self.status.get(str(old), operations.PLANNED)
+            if old:
+                self._set_status(str(old), operations.SUPERSEDED)
+        mine = self._pending.pop(record, None)
+        parsed = mine if mine is not None else parse(kind, body)
+        if parsed is None:
+            return []
+        raised: list[StoredConflict] = []
+        if mine is not None:
+            raised = self._conflicts(record, party, parsed)
+            self._results[record] = raised
+        self._add(record, party, parsed)
+        return raised
 
     def _map_record(
         self, record: str, party: str, kind: str, body: dict[str, Any], mine: bool

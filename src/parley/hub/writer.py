@@ -7,6 +7,7 @@ needs. Callers wait on a future; the event loop is never blocked by the database
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 from collections.abc import Callable, Sequence
@@ -15,6 +16,7 @@ from concurrent.futures import Future
 from parley.store.db import NewSubmission, Store
 
 Job = tuple[Sequence[NewSubmission], "Future[list[int]]"]
+log = logging.getLogger("parley.hub")
 CommitHook = Callable[[Sequence[NewSubmission], Sequence[int]], None]
 
 
@@ -71,7 +73,10 @@ class Writer:
                 future.set_exception(exc)
             return
         if self._on_commit is not None:
-            self._on_commit(flat, results)
+            try:
+                self._on_commit(flat, results)
+            except Exception:  # the records are stored: their callers must still be answered
+                log.exception("the commit hook failed after records were stored")
         start = 0
         for records, future in jobs:
             future.set_result(results[start : start + len(records)])

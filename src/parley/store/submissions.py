@@ -140,14 +140,17 @@ class Submissions(Base):
             rows = conn.execute(query.limit(limit)).all()
         return [Submission(*row) for row in rows]
 
-    def iter_submissions(self, kinds: Sequence[str], after: int = -1) -> Iterator[Submission]:
-        """Submissions of these kinds in log order, for the hub's own index (no audience
-        filter: nothing read here is served without passing an audience check)."""
-        query = (
-            select(*submission_columns())
-            .where(t.submissions.c.kind.in_(list(kinds)), t.submissions.c.log_index > after)
-            .order_by(t.submissions.c.log_index)
-        )
+    def iter_submissions(
+        self, kinds: Sequence[str], after: int = -1, before: int | None = None
+    ) -> Iterator[Submission]:
+        """Submissions of these kinds in log order, after the log index ``after`` (and before
+        ``before``), for the hub's own index (no audience filter: nothing read here is served
+        without passing an audience check)."""
+        c = t.submissions.c
+        conditions = [c.kind.in_(list(kinds)), c.log_index > after]
+        if before is not None:
+            conditions.append(c.log_index < before)
+        query = select(*submission_columns()).where(*conditions).order_by(c.log_index)
         with self.engine.connect() as conn:
             for row in conn.execute(query):
                 yield Submission(*row)
