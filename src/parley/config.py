@@ -35,7 +35,9 @@ class Settings:
     witnesses: tuple[str, ...] = ()
     witness_timeout_s: float = 2.0
     witness_quorum: int = 0
-    workers: int = 0
+    # One process unless asked: per-process state (refused-authentication counts, /metrics)
+    # and a restart's timing are what every deployment so far relies on.
+    workers: int = 1
 
     @property
     def database(self) -> str:

@@ -155,7 +155,7 @@ def region_clear(data_dir: Path, database_url: str | None, as_json: bool) -> Non
     type=click.IntRange(min=0),
     default=None,
     help="Processes serving the one port, each a whole hub on the one database "
-    "(default: the workers setting; 0 means one per core).",
+    "(default: the workers setting, 1 unless parley.toml says otherwise; 0: one per core).",
 )
 def serve(
     data_dir: Path,
