@@ -7,20 +7,29 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
 import pytest
 
+from parley.api.app import create_app
+from parley.config import Settings
 from parley.errors import CheckpointError
 from parley.hub import setup
 from parley.hub.core import Hub
 from parley.log import keychain, merkle, note
 from parley.log.checkpoint import Checkpoint, sign_checkpoint
+from parley.log.policy import policy_text
+from parley.mirroring.datadir import db_path as mirror_db
+from parley.mirroring.run import run
+from parley.mirroring.store import MirrorStore
 from parley.witness import datadir
+from parley.witness.app import app_for
 from parley.witness.protocol import NoTrustedSignature, Witness, request_body
 
 from .conftest import ParleyAs, PartyHandle, Server
+from .test_hub_witnesses import _serve
 from .test_screening_hub import site
 
 ORIGIN = "rotation.test/log"
@@ -246,3 +255,65 @@ def test_a_witness_learns_the_new_key_only_from_a_checkpoint_both_keys_signed(
     witness.add_checkpoint(request_body(2, proof(2, 3), keychain.rotation_note(_tree(3), a, b)))
     assert b.verifier().key_string() in witness.store.log_keys(ORIGIN)
     witness.add_checkpoint(request_body(3, proof(3, 4), sign_checkpoint(_tree(4), b)))
+
+
+def test_witnesses_and_mirrors_follow_a_rotation_of_the_running_hub(
+    tmp_path: Path, settings: Settings, parties: dict[str, PartyHandle]
+) -> None:
+    """The hub hands the rotation checkpoint to its witness, which then cosigns checkpoints
+    of the new key; a mirror pinned at the old key follows the hub across the rotation."""
+    data = tmp_path / "witness"
+    witness_signer = datadir.init(data, "witness.test/w")
+    key_a = setup.verifier_key(settings)
+    datadir.add_log(data, settings.origin, key_a)
+    witness = _serve(app_for(data))
+    cosigner = witness_signer.verifier()
+    settings = replace(settings, witnesses=(f"{witness.url} {cosigner.key_string()}",))
+    hub = Hub(settings)
+    served = _serve(create_app(settings, hub))
+    policy = tmp_path / "policy.txt"
+    policy.write_text(policy_text(key_a, [], 0, "the test hub"))
+    mirror_dir = tmp_path / "mirror"
+
+    def mirror_once() -> int:
+        return run(mirror_dir, served.url, policy, once=True, as_json=True)
+
+    try:
+        relief = Server(served.url, hub, settings).client(parties["relief"])
+        with relief as r:
+            made = r.submit("site", site(37.1, 36.2))
+            before = r.get(f"/api/v1/submissions/{made['id']}/receipt", wait=10)
+        note.open_note(before["checkpoint"], [cosigner])  # cosigned under the first key
+        assert mirror_once() == 0
+
+        rotated = setup.rotate_log_key(settings)
+        deadline = time.monotonic() + 15
+        while hub.log.verifier_key != rotated["new_key"]:
+            assert time.monotonic() < deadline, "the hub did not switch to the new key"
+            time.sleep(0.05)
+        # The hub hands the rotation checkpoint to its witness right after switching.
+        while rotated["new_key"] not in datadir.open_store(data).log_keys(settings.origin):
+            assert time.monotonic() < deadline, "the witness did not learn the new key"
+            time.sleep(0.05)
+
+        with Server(served.url, hub, settings).client(parties["relief"]) as r:
+            made = r.submit("site", site(37.2, 36.3))
+            after = r.get(f"/api/v1/submissions/{made['id']}/receipt", wait=10)
+        signed = after["checkpoint"]
+        note.open_note(signed, [note.Verifier.from_key(str(rotated["new_key"]))])
+        note.open_note(signed, [cosigner])  # the witness cosigned the new key's checkpoint
+        assert mirror_once() == 0
+        assert MirrorStore(mirror_db(mirror_dir)).head().checkpoint.size == 2  # type: ignore[union-attr]
+    finally:
+        served.stop()
+        hub.close()
+        witness.stop()
+
+
+def test_rotate_key_on_a_directory_that_is_no_hub_names_it(
+    tmp_path: Path, server: Server, parties: dict[str, PartyHandle], parley_as: ParleyAs
+) -> None:
+    missing = tmp_path / "no-such-hub"
+    ran = parley_as(parties["relief"], "log", "rotate-key", "--data", str(missing))
+    assert ran.code != 0
+    assert str(missing) in ran.err and "not a parley data directory" in ran.err

@@ -193,7 +193,8 @@ def run(
                     if mirror.head and mirror.size != quorum_checked:
                         quorum_checked = mirror.size
                         try:
-                            policy.check(mirror.head.note, verifier, verifier.name)
+                            _, signed_by = mirror.ring.verify_detailed(mirror.head.note)
+                            policy.check(mirror.head.note, signed_by, verifier.name)
                         except PolicyError as exc:
                             reporter.event("warning", f"the hub's checkpoint: {exc.detail}")
                     mirror.check_peers(peer_client)
