@@ -155,6 +155,7 @@ class Run:
 class Outcome:
     config: Config
     runs: list[Run] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)  # why each run that did not count failed
 
     def median(self, value: Callable[[Run], float]) -> float:
         return statistics.median(value(r) for r in self.runs)
@@ -695,6 +696,26 @@ WAITING = (
 )
 
 
+# Frames every sample of a thread passes through (process root, thread and event-loop
+# bootstrap, the CLI and server start-up): left out of the total-time ranking, which would
+# otherwise be nothing but them.
+OUTER = (
+    "process ",
+    "threading.py",
+    "click/",
+    "<module> (",
+    "asyncio/base_events.py",
+    "asyncio/runners.py",
+    "asyncio/events.py",
+    "uvicorn/server.py",
+    "uvicorn/_compat.py",
+    "parley/cli/",
+    "parley/api/serve.py",
+    "parley/api/workers.py",
+    "concurrent/futures/thread.py",
+)
+
+
 def short(frame: str) -> str:
     """``func (/long/site-packages/pkg/mod.py)`` -> ``func (pkg/mod.py)``."""
     name, _, path = frame.partition(" (")
@@ -728,8 +749,9 @@ def analyse_profile(raw: Path, run: Run) -> dict[str, Any]:
     for frames, count in stacks:
         own[frames[-1]] += count
         for frame in set(frames):
-            # py-spy's per-process root and the threads' bootstrap frames hold every sample.
-            if not frame.startswith(("process ", "Thread._bootstrap", "Thread.run (")):
+            # Total time of parley's own functions: the framework's wrappers around every
+            # request would fill the ranking otherwise (their share is in the categories).
+            if "(parley/" in frame and not any(outer in frame for outer in OUTER):
                 inclusive[frame] += count
         label = next((name for name, match in CATEGORIES if match(frames)), "other")
         categories[label] += count
@@ -763,7 +785,7 @@ def print_profile(title: str, run: Run, profile: dict[str, Any], console: Consol
     for heading, key in (
         ("category", "categories"),
         ("function (own time)", "self"),
-        ("function (total time, itself and what it calls)", "inclusive"),
+        ("parley function (total time: itself and what it calls)", "inclusive"),
     ):
         table = Table(heading, "share of samples", "≈ server CPU µs / submission")
         for row in profile[key]:
@@ -845,7 +867,7 @@ def results_table(outcomes: list[Outcome], n: int, runs: int) -> Table:
         title=f"Signed submissions accepted per second over HTTP (N={n:,}, median of {runs})"
     )
     table.add_column("configuration", no_wrap=True)
-    for heading in ("items/req", "median /s", "min–max /s", "× medallion"):
+    for heading in ("items/req", "runs counted", "median /s", "min–max /s", "× medallion"):
         table.add_column(heading, justify="right")
     for heading in ("server CPU µs/item", "client CPU (cores)", "load average (1 min)"):
         table.add_column(heading, justify="right")
@@ -862,6 +884,7 @@ def results_table(outcomes: list[Outcome], n: int, runs: int) -> Table:
         table.add_row(
             o.config.label,
             str(o.config.batch),
+            f"{len(o.runs)}/{len(o.runs) + len(o.failed)}",
             f"{median:,.0f}",
             f"{min(rates):,.0f}–{max(rates):,.0f}",
             ratio,
@@ -957,11 +980,17 @@ def measure(
     for run in range(1, args.runs + 1):
         for o in outcomes:
             c = o.config
-            if c.system == "medallion":
-                assert medallion_venv is not None
-                result = run_medallion(c, args.n, args, medallion_venv)
-            else:
-                result = run_parley(c, args.n, args, postgres, workdir, has_workers)
+            try:
+                if c.system == "medallion":
+                    assert medallion_venv is not None
+                    result = run_medallion(c, args.n, args, medallion_venv)
+                else:
+                    result = run_parley(c, args.n, args, postgres, workdir, has_workers)
+            except BenchFailure as exc:
+                # The run does not count; the others go on, and the table says how many did.
+                o.failed.append(str(exc)[:2000])
+                err.print(f"[red]run {run}/{args.runs} {c.label} failed:[/] {str(exc)[:1500]}")
+                continue
             o.runs.append(result)
             err.print(
                 f"[dim]run {run}/{args.runs}[/] {c.label}: [bold]{result.rate:,.0f}/s[/] "
@@ -1027,7 +1056,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "runs": [{**asdict(r), "rate": r.rate} for r in o.runs],
                 }
                 for o in outcomes
+                if o.runs
             ]
+            report["failed_runs"] = {o.config.key: o.failed for o in outcomes if o.failed}
             if args.kill:
                 if postgres is None:
                     raise BenchFailure(f"--kill needs PostgreSQL: set {POSTGRES_ENV}")
