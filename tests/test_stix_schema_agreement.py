@@ -410,8 +410,12 @@ def test_the_pattern_is_parsed_once(validator: Validator, monkeypatch: pytest.Mo
 
     validator.check(every_type()[6])  # loaded before counting
     monkeypatch.setattr(STIXPatternParser, "pattern", counted)
+    # A qualifier takes the pattern outside parley.intel.patterns' subset, to ANTLR.
     indicator = _sdo(
-        "indicator", pattern="[ipv4-addr:value = '10.0.0.1']", pattern_type="stix", valid_from=NOW
+        "indicator",
+        pattern="[ipv4-addr:value = '10.0.0.1'] WITHIN 60 SECONDS",
+        pattern_type="stix",
+        valid_from=NOW,
     )
     validator.check(indicator)
     assert len(parses) == 1

@@ -202,6 +202,18 @@ class Hub:
             raise outcome
         return outcome
 
+    async def submit_token_authenticated_all(
+        self, party: Party, kind: str, bodies: Sequence[dict[str, Any]], audience: str | list[str]
+    ) -> list[Outcome]:
+        """Record several such documents as one group (one commit; outcomes in order), as a
+        TAXII envelope's objects are."""
+
+        def checker(body: dict[str, Any]) -> tuple[Checked, Prepared]:
+            checked = token_authenticated(kind, party, body, audience, self.is_party, clock.now())
+            return checked, rules.prepare(self.context, party, checked)
+
+        return await self._submit([functools.partial(checker, body) for body in bodies])
+
     async def submit(self, party: Party, compacts: Sequence[str]) -> list[Outcome]:
         return await self._submit([functools.partial(self.check, party, c) for c in compacts])
 

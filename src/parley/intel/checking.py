@@ -18,6 +18,7 @@ from antlr4 import CommonTokenStream, InputStream, ParseTreeWalker
 from jsonschema import Draft202012Validator
 from stix2patterns.exceptions import STIXPatternErrorListener
 from stix2patterns.helpers import brackets_check
+from stix2patterns.inspector import _PatternData
 from stix2patterns.v21 import object_validator
 from stix2patterns.v21.grammars.STIXPatternLexer import STIXPatternLexer
 from stix2patterns.v21.grammars.STIXPatternParser import STIXPatternParser
@@ -28,6 +29,8 @@ from stix2validator import validator as sv
 from stix2validator.errors import PatternError, pretty_error
 from stix2validator.v21 import enums
 from stix2validator.v21 import musts as musts21
+
+from parley.intel import patterns
 
 VERSION = "2.1"
 SCHEMAS = Path(sv.__file__).parent / f"schemas-{VERSION}" / "schemas"
@@ -258,7 +261,19 @@ def _pattern(instance: dict[str, Any], options: ValidationOptions) -> Iterable[A
 
 def _parse(pattern: str) -> tuple[list[str], dict[str, Any]]:
     """stix2-patterns' ``run_validator`` for STIX 2.1, also handing back the tree's comparisons
-    (what ``Pattern(pattern).inspect().comparisons`` would parse the pattern again for)."""
+    (what ``Pattern(pattern).inspect().comparisons`` would parse the pattern again for).
+    A pattern in :mod:`parley.intel.patterns`' subset is read without ANTLR, to the same
+    comparisons; the checks on them are the same code either way."""
+    comparisons = patterns.simple(pattern)
+    if comparisons is not None:
+        # No syntax error, no qualifier (so none twice), and it opens with a bracket.
+        data = _PatternData(comparisons, set(), set())
+        return list(object_validator.verify_object(data) or ()), comparisons
+    return _parse_antlr(pattern)
+
+
+def _parse_antlr(pattern: str) -> tuple[list[str], dict[str, Any]]:
+    """``run_validator`` itself: ANTLR's parse and the checks on its tree."""
     listener = STIXPatternErrorListener()
     lexer = STIXPatternLexer(InputStream(pattern))
     lexer.removeErrorListeners()
