@@ -296,7 +296,9 @@ def test_operation_over_a_hospital_alerts_its_party_live_and_no_other(
     draw_polygon_around(alpha, hospital["id"])
     assert len(form.get_by_label("Vertices").input_value().splitlines()) == 4
     form.get_by_role("button", name="Sign and notify operation").click()
-    expect(form.locator(".status")).to_contain_text("Notified and logged at sequence")
+    expect(form.locator(".status")).to_contain_text(
+        "Notified and logged at sequence", timeout=20_000
+    )
     expect(form.locator(".conflict-note")).to_contain_text(name)
 
     # The alert arrives on alpha's stream, without a reload ...
@@ -487,7 +489,9 @@ def test_notifier_notifies_a_site_typed_in_mgrs(
     expect(form.locator("output.readout")).to_contain_text(f"Reads as {lat:.4f}")
     form.get_by_label("Protected radius (metres)").fill("250")
     form.get_by_role("button", name="Sign and notify site").click()
-    expect(form.locator(".status")).to_contain_text("Notified and logged at sequence")
+    expect(form.locator(".status")).to_contain_text(
+        "Notified and logged at sequence", timeout=20_000
+    )
 
     (site,) = [
         s
@@ -775,7 +779,9 @@ def test_the_page_reads_the_shared_table_of_positions_like_the_hub(
     form.get_by_label("Protected radius (metres)").fill("100")
     for _ in range(2):
         form.get_by_role("button", name="Sign and notify site").click()
-        expect(form.locator(".status")).to_contain_text("Notified and logged at sequence")
+        expect(form.locator(".status")).to_contain_text(
+            "Notified and logged at sequence", timeout=20_000
+        )
     expect(form.locator(".status .flag-note")).to_contain_text("possible duplicate")
     no_page_errors(page)
 
