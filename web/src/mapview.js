@@ -22,6 +22,9 @@ export const ATTRIBUTION = [
   "Demo sites are generated, not real",
 ];
 
+// From this zoom on, sites are drawn one by one, never clustered.
+const UNCLUSTERED_ZOOM = 12;
+
 // Which towns are labelled at each zoom: larger places first, so labels never crowd the map.
 const TOWN_THRESHOLDS = [
   [6, 1_000_000],
@@ -174,7 +177,7 @@ export class MapView {
   makeCluster() {
     return new MarkerClusterGroup({
       maxClusterRadius: 50,
-      disableClusteringAtZoom: this.clustering ? 12 : 0,
+      disableClusteringAtZoom: this.clustering ? UNCLUSTERED_ZOOM : 0,
       showCoverageOnHover: false,
       spiderfyOnMaxZoom: true,
       iconCreateFunction: (cluster) => {
@@ -409,13 +412,13 @@ export class MapView {
     this.reveal(id);
   }
 
-  // A site's marker out of any cluster: zoomed to, or spread out, if it is in one.
+  // A site's marker out of any cluster: centred at the zoom where sites are never clustered.
+  // Not markercluster's zoomToShowLayer: its animated zoom left the marker in its cluster
+  // now and then (a page test caught it), and a just-notified site must be seen every time.
   reveal(id) {
     for (const l of this.byRecord.get(id) ?? []) {
-      if (!(l instanceof L.Marker) || l.getElement() || !this.siteCluster.zoomToShowLayer) continue;
-      // Off screen: centre on it first, then open the cluster it is in.
-      if (!this.map.getBounds().contains(l.getLatLng())) this.map.setView(l.getLatLng(), this.map.getZoom(), { animate: false });
-      if (!l.getElement()) this.siteCluster.zoomToShowLayer(l);
+      if (!(l instanceof L.Marker) || l.getElement()) continue;
+      this.map.setView(l.getLatLng(), Math.max(this.map.getZoom(), UNCLUSTERED_ZOOM), { animate: false });
     }
   }
 
