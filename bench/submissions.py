@@ -609,25 +609,7 @@ def verify_parley(
     server: ParleyServer, token: str, store_url: str, accepted: list[str], n: int
 ) -> None:
     """The hub must list exactly the accepted ids, in log order 0..n-1, and its log hold n."""
-    ids: list[str] = []
-    sequences: list[int] = []
-    cursor = -1
-    with httpx.Client(
-        base_url=server.url,
-        headers={"Authorization": f"Bearer {token}"},
-        trust_env=False,
-        timeout=120.0,
-    ) as client:
-        while True:
-            response = client.get("/api/v1/submissions", params={"cursor": cursor, "limit": 1000})
-            if response.status_code != 200:
-                raise BenchFailure(f"listing: HTTP {response.status_code} {response.text[:300]}")
-            page = response.json()
-            ids += [item["id"] for item in page["items"]]
-            sequences += [item["sequence"] for item in page["items"]]
-            if page["next"] is None:
-                break
-            cursor = page["next"]
+    ids, sequences = listed(server, token)
     store = Store(store_url)
     try:
         log_size = store.log_size()
