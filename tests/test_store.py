@@ -102,3 +102,48 @@ def test_concurrent_writers_never_leave_a_gap(
     assert stores[0].log_size() == 100
     for store in stores:
         store.close()
+
+
+def test_a_nonce_taken_between_check_and_insert_is_refused_alone(
+    settings: Settings, parties: dict[str, PartyHandle], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process stores the nonce after this one's probe found it free: the database's
+    uniqueness refuses the insert, and only that submission is refused, the rest stored."""
+    ours, theirs = Store(settings.database), Store(settings.database)
+    assert theirs.append([new("relief", "taken" * 4, ("relief",))]) == [0]
+    probes: list[int] = []
+    real = Store._used_nonces
+
+    def probe_before_the_other_insert(self: Store, cursor: object, batch: object) -> object:
+        probes.append(1)
+        return set() if len(probes) == 1 else real(self, cursor, batch)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Store, "_used_nonces", probe_before_the_other_insert)
+    fresh = new("relief", "fresh" * 4, ("relief", "alpha"))
+    assert ours.append([new("relief", "taken" * 4), fresh]) == [REPLAYED, 1]
+    assert ours.log_size() == 2
+    assert [s.id for s in ours.list_submissions("alpha")] == [fresh.id]
+    assert len(ours.entries(0, 10)) == 2
+    ours.close()
+    theirs.close()
+
+
+def test_a_batch_larger_than_one_insert_statement_keeps_order_and_audiences(
+    settings: Settings, parties: dict[str, PartyHandle]
+) -> None:
+    store = Store(settings.database)
+    batch = [
+        new("alpha", f"big-{i:06d}-nonce", ("alpha", "bravo") if i % 3 == 0 else None)
+        for i in range(1200)
+    ]
+    assert store.append(batch) == list(range(1200))
+    seen_by_charlie = {s.id for s in store.list_submissions("charlie", limit=1000)}
+    seen_by_charlie |= {s.id for s in store.list_submissions("charlie", after=999, limit=1000)}
+    assert seen_by_charlie == {s.id for i, s in enumerate(batch) if i % 3}
+    bravo = store.list_submissions("bravo", limit=1000) + store.list_submissions(
+        "bravo", after=999, limit=1000
+    )
+    assert [s.log_index for s in bravo] == list(range(1200))
+    assert [s.id for s in bravo] == [s.id for s in batch]
+    assert len(store.entries(0, 1200)) == 1200
+    store.close()
