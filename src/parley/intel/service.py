@@ -208,7 +208,8 @@ class Intel:
         return found
 
     def _require(self, party: Party, collection: Collection, stix_id: str) -> None:
-        self.index.sync()
+        # No sync here or in _page: the caller found the collection through collection(),
+        # which synced a moment ago (each sync is a query: a tenth of a page's time).
         if not self.index.holds(party.id, collection, stix_id):
             raise NotFound(NO_OBJECT)
 
@@ -225,7 +226,6 @@ class Intel:
         scope = Scope(party.id, collection.id, endpoint, where.fingerprint())
         given = params.get("next")
         after = self.cursors.open(given, scope) if given else 0
-        self.index.sync()
         page = self.index.page(
             party.id,
             collection,

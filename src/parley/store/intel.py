@@ -332,6 +332,11 @@ def _joined() -> Any:
     return o.join(t.submissions, t.submissions.c.id == o.c.submission_id)
 
 
+# One alias for every query: a fresh ``aliased()`` per page is a new cache key for SQLAlchemy
+# to build and compile (a millisecond a page).
+_OTHER = aliased(t.intel_objects, name="other_version")
+
+
 def _version(wanted: str) -> ColumnElement[bool]:
     """``first``/``last`` compare with the other versions of the same object in the same
     collection; every row of a collection has the collection's audience, so a reader of the
@@ -339,7 +344,7 @@ def _version(wanted: str) -> ColumnElement[bool]:
     o = t.intel_objects.c
     if wanted not in ("first", "last"):
         return o.version == wanted
-    other = aliased(t.intel_objects)
+    other = _OTHER
     beyond = other.c.version > o.version if wanted == "last" else other.c.version < o.version
     return ~exists().where(
         other.c.collection_id == o.collection_id, other.c.stix_id == o.stix_id, beyond
