@@ -73,3 +73,36 @@ def test_a_row_another_process_wrote_is_screened(
         patrol.record.id,
         other.record.id,
     }
+
+
+def test_a_request_asks_the_database_for_other_processes_rows_once(
+    settings: Settings, parties: dict[str, PartyHandle]
+) -> None:
+    """Each rule used to catch up on its own (two queries per site): a batch is checked against
+    one view, read once when it arrives, which still holds what other processes committed."""
+    shared = replace(settings, workers=2)
+    first, second = Hub(shared), Hub(shared)
+    reads = 0
+    real = second.store.iter_submissions
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        nonlocal reads
+        reads += 1
+        return real(*args, **kwargs)
+
+    try:
+        hospital = _submit(first, parties["relief"], "site", site(*HOSPITAL))
+        second.store.iter_submissions = counted  # type: ignore[method-assign]
+        party = parties["relief"]
+        sites = [site(*east_of(*HOSPITAL, 50 + 5000 * i)) for i in range(12)]
+        signed = [jws.sign(document("site", party.id, b), party.key, party.id) for b in sites]
+        outcomes = asyncio.run(second.submit(second.authenticate(party.token), signed))
+    finally:
+        first.close()
+        second.close()
+    assert all(isinstance(o, Accepted) for o in outcomes), outcomes
+    near = outcomes[0]
+    assert isinstance(near, Accepted)
+    assert any(hospital.record.id in flag for flag in near.flags), near.flags
+    assert reads == 1
+    assert second.screening.rows_read == 1  # the hospital, read in that one query

@@ -225,16 +225,17 @@ class Hub:
         ready: list[Checked] = []
         geometry: dict[str, Parsed] = {}
         prepared: dict[str, Prepared] = {}
-        for checker in checkers:
-            try:
-                checked, ready_to_store = checker()
-                ready.append(checked)
-                prepared[checked.record.id] = ready_to_store
-                if ready_to_store.parsed is not None:
-                    geometry[checked.record.id] = ready_to_store.parsed
-                outcomes.append(None)
-            except ParleyError as exc:
-                outcomes.append(exc)
+        with self.screening.one_view():
+            for checker in checkers:
+                try:
+                    checked, ready_to_store = checker()
+                    ready.append(checked)
+                    prepared[checked.record.id] = ready_to_store
+                    if ready_to_store.parsed is not None:
+                        geometry[checked.record.id] = ready_to_store.parsed
+                    outcomes.append(None)
+                except ParleyError as exc:
+                    outcomes.append(exc)
         if ready:
             # Map proposals and votes have no geometry of their own but may put a map in force,
             # which this process must then screen.
