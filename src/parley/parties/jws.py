@@ -15,7 +15,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from parley.errors import BadRequest, ParleyError, Unprocessable
-from parley.formats import strict_json
+from parley.formats import jcs, strict_json
 from parley.parties.keys import b64url, b64url_decode
 
 MAX_COMPACT_LENGTH = 4 * 1024 * 1024
@@ -25,7 +25,7 @@ _B64URL = re.compile(r"[A-Za-z0-9_-]*")
 
 
 def canonical(document: Any) -> bytes:
-    return rfc8785.dumps(document)
+    return jcs.canonical(document)  # rfc8785's bytes, without its pure-Python cost
 
 
 def sign(document: dict[str, Any], key: Ed25519PrivateKey, kid: str) -> str:
