@@ -9,6 +9,7 @@ only keeps and finds rows.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -98,10 +99,8 @@ class IntelTables:
 
     def behind(self, kind: str) -> bool:
         """Whether a submission of ``kind`` is newer than the index (cheap when none is)."""
-        c = t.submissions.c
-        latest = select(func.max(c.seq)).where(c.kind == kind).scalar_subquery()
         with self.engine.connect() as conn:
-            row = conn.execute(select(t.intel_state.c.synced_seq, latest)).one()
+            row = conn.execute(_behind_query(kind)).one()
         return row[1] is not None and row[1] > row[0]
 
     def unindexed(self, kind: str, limit: int) -> tuple[int, list[Unindexed]]:
@@ -325,6 +324,14 @@ def _insert_collection(conn: Connection, collection: CollectionRow) -> None:
             created_at=clock.iso(clock.now()),
         )
     )
+
+
+@functools.cache
+def _behind_query(kind: str) -> Any:
+    """Built once: it runs on every TAXII request, and building it cost more than running it."""
+    c = t.submissions.c
+    latest = select(func.max(c.seq)).where(c.kind == kind).scalar_subquery()
+    return select(t.intel_state.c.synced_seq, latest)
 
 
 def _joined() -> Any:
