@@ -23,6 +23,10 @@ _INSERT_SUBMISSIONS = (
 )
 _INSERT_ENTRIES = "INSERT INTO log_entries (idx, entry) VALUES "
 _INSERT_AUDIENCES = "INSERT INTO audiences (submission_seq, party_id) VALUES "
+# In the order of Submission's fields (store.base.submission_columns).
+_SUBMISSION_COLUMNS = (
+    "seq, id, kind, party_id, nonce, client_time, received_at, audience_all, jws, salt, log_index"
+)
 
 
 def _rows(count: int, width: int) -> str:
@@ -170,14 +174,32 @@ class Submissions(Base):
         """Submissions of these kinds in log order, after the log index ``after`` (and before
         ``before``), for the hub's own index (no audience filter: nothing read here is served
         without passing an audience check)."""
-        c = t.submissions.c
-        conditions = [c.kind.in_(list(kinds)), c.log_index > after]
+        # Every process asks this before it checks a request when others write too, so it is
+        # plain SQL on the DB-API cursor: SQLAlchemy's statement building, caching and result
+        # processing cost about ten times the query. `kind || ''`, not `kind`: with the bare
+        # column SQLite answered from the kind index, reading every row of those kinds to find
+        # the few after ``after`` (a catch-up grew with the log: 3 ms a submission at 5,000
+        # rows); this way it walks the log_index index from ``after``.
+        marks = ", ".join("?" * len(kinds))
+        statement = (
+            f"SELECT {_SUBMISSION_COLUMNS} FROM submissions "
+            f"WHERE (kind || '') IN ({marks}) AND log_index > ?"
+        )
+        params: list[Any] = [*kinds, after]
         if before is not None:
-            conditions.append(c.log_index < before)
-        query = select(*submission_columns()).where(*conditions).order_by(c.log_index)
+            statement += " AND log_index < ?"
+            params.append(before)
         with self.engine.connect() as conn:
-            for row in conn.execute(query):
-                yield Submission(*row)
+            cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            try:
+                cursor.execute(self._sql(statement + " ORDER BY log_index"), params)
+                while rows := cursor.fetchmany(500):
+                    for row in rows:
+                        values = list(row)
+                        values[7] = bool(values[7])  # SQLite answers 0 or 1
+                        yield Submission(*values)
+            finally:
+                cursor.close()
 
     def latest_of_kind(self, kind: str) -> Submission | None:
         """The newest submission of ``kind``, for records every party sees (the hub's own)."""
