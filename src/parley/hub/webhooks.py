@@ -187,6 +187,10 @@ def check_url(url: object, allow_private: bool = False) -> str:
 # -- delivery ------------------------------------------------------------------------------------
 
 
+# At most ten delivery rounds a second: an alert waits at most this long for its round.
+ROUND_GAP_S = 0.1
+
+
 class Deliveries:
     def __init__(
         self,
@@ -237,6 +241,9 @@ class Deliveries:
                     self._deliver(hook)
             except Exception:  # a broken database round must not end delivery for good
                 log.exception("webhook delivery round failed")
+            # Every accepted submission wakes us: under load that was a query and a thread
+            # switch per submission. Wakes that come meanwhile are kept, and served together.
+            self._stop.wait(ROUND_GAP_S)
 
     def _deliver(self, hook: dict[str, Any]) -> None:
         party = hook["party"]
