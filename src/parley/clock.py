@@ -18,12 +18,7 @@ def now() -> datetime:
 
 def iso(moment: datetime) -> str:
     """Fixed width, so stored strings sort in time order on every backend."""
-    m = moment.astimezone(UTC)
-    # By hand, not strftime: 1 µs instead of 7, and a few calls for every record admitted.
-    return (
-        f"{m.year:04d}-{m.month:02d}-{m.day:02d}T{m.hour:02d}:{m.minute:02d}:{m.second:02d}"
-        f".{m.microsecond:06d}Z"
-    )
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def parse(text: object, field: str = "time") -> datetime:
