@@ -147,3 +147,33 @@ def test_a_batch_larger_than_one_insert_statement_keeps_order_and_audiences(
     assert [s.id for s in bravo] == [s.id for s in batch]
     assert len(store.entries(0, 1200)) == 1200
     store.close()
+
+
+def test_sqlite_writers_queue_on_the_file_lock_beside_the_database(
+    settings: Settings, parties: dict[str, PartyHandle]
+) -> None:
+    """Serve processes on one SQLite file take turns on `<database>-writers.lock`, so a waiting
+    writer starts the moment the other ends, not after SQLite's busy handler's next sleep."""
+    import fcntl
+    import os
+    import time
+
+    if not settings.database.startswith("sqlite"):
+        pytest.skip("PostgreSQL writers queue on the log_state row lock")
+    store = Store(settings.database)
+    lock = os.open(settings.database.removeprefix("sqlite:///") + "-writers.lock", os.O_RDWR)
+    fcntl.flock(lock, fcntl.LOCK_EX)  # as another process's writer would hold it
+    done: list[list[int]] = []
+    writer = threading.Thread(target=lambda: done.append(store.append([new("alpha", "q" * 16)])))
+    writer.start()
+    time.sleep(0.5)
+    assert done == []  # waiting its turn
+    fcntl.flock(lock, fcntl.LOCK_UN)
+    writer.join(timeout=10)
+    assert done == [[0]]
+    os.close(lock)
+    # Released after the commit: another writer (here, this test) can take it at once.
+    other = os.open(settings.database.removeprefix("sqlite:///") + "-writers.lock", os.O_RDWR)
+    fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    os.close(other)
+    store.close()

@@ -9,6 +9,8 @@ free of gaps and forks.
 
 from __future__ import annotations
 
+import fcntl
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event, exists, or_, select
 
 from parley.store import schema as t
+
+BUSY_TIMEOUT_S = 10
 
 
 def _is_sqlite(url: str) -> bool:
@@ -39,6 +43,7 @@ class Base:
             self._writer = create_engine(url, connect_args={"check_same_thread": False})
             _sqlite_pragmas(self.engine, immediate=False)
             _sqlite_pragmas(self._writer, immediate=True)
+            _writers_take_turns(self._writer, url.removeprefix("sqlite:///"))
         else:
             url = url.replace("postgresql://", "postgresql+psycopg://", 1)
             self.engine = create_engine(url, pool_size=8, max_overflow=8, pool_pre_ping=True)
@@ -121,7 +126,7 @@ def _sqlite_pragmas(engine: Engine, *, immediate: bool) -> None:
         # can cover an entry an OS crash or power cut would take back (docs/log.md).
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_S * 1000}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -129,3 +134,55 @@ def _sqlite_pragmas(engine: Engine, *, immediate: bool) -> None:
         # IMMEDIATE takes the write lock up front, so a writer waits instead of failing with
         # SQLITE_BUSY when another process (a CLI command, say) writes at the same time.
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _writers_take_turns(engine: Engine, database: str) -> None:
+    """Serve processes on one SQLite file (`serve --workers N`) queue for the write lock on a
+    file lock next to the database, taken before BEGIN IMMEDIATE and released when the
+    connection goes back to the pool (after its COMMIT or ROLLBACK).
+
+    Without it they met SQLite's busy handler, which sleeps 1, 2, 5, 10, ... ms between tries:
+    two workers spent more time asleep than writing. A waiter on a file lock is woken the moment
+    it is released. SQLite's own locking still decides; this only orders the queue (a `parley`
+    command writing at the same time still meets the busy handler)."""
+    if not database or database.startswith(":memory:"):
+        return
+    path = f"{database}-writers.lock"
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(_dbapi_conn: Any, record: Any) -> None:
+        # One open file per connection: flock() excludes open files, so two threads of one
+        # process queue too.
+        record.info["writers_lock"] = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+
+    @event.listens_for(engine, "close")
+    def _on_close(_dbapi_conn: Any, record: Any) -> None:
+        os.close(record.info.pop("writers_lock"))
+
+    @event.listens_for(engine, "begin", insert=True)  # before BEGIN IMMEDIATE
+    def _on_begin(conn: Connection) -> None:
+        _take_turn(conn.connection.info["writers_lock"])
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_conn: Any, record: Any) -> None:
+        if "writers_lock" in record.info:
+            _end_turn(record.info["writers_lock"])
+
+
+_turns = threading.local()
+
+
+def _take_turn(lock: int) -> None:
+    """Wait for the writers' file lock. A write transaction opened inside another one on the
+    same thread skips it: SQLite's busy handler answers that "database is locked" after
+    BUSY_TIMEOUT_S, where a blocked flock() would hang."""
+    if getattr(_turns, "held", 0):
+        return
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    _turns.held = lock
+
+
+def _end_turn(lock: int) -> None:
+    fcntl.flock(lock, fcntl.LOCK_UN)
+    if getattr(_turns, "held", 0) == lock:
+        _turns.held = 0
