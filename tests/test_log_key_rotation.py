@@ -317,3 +317,30 @@ def test_rotate_key_on_a_directory_that_is_no_hub_names_it(
     ran = parley_as(parties["relief"], "log", "rotate-key", "--data", str(missing))
     assert ran.code != 0
     assert str(missing) in ran.err and "not a parley data directory" in ran.err
+
+
+def test_a_receipt_carries_the_history_up_to_the_key_that_signed_its_checkpoint(
+    server: Server, parties: dict[str, PartyHandle], parley_as: ParleyAs
+) -> None:
+    """Receipts take the rotations from the process's own key ring, without a query, only when
+    its key in force signed the checkpoint; a checkpoint another process signed after a
+    rotation this one has not adopted yet gets the database's history."""
+    relief = parties["relief"]
+    first_key = setup.verifier_key(server.settings)
+    rotated = _rotate(parley_as, relief, server)
+    with server.client(relief) as r:
+        made = r.submit("site", site(37.1, 36.2))
+        signed = r.get(f"/api/v1/submissions/{made['id']}/receipt", wait=10)["checkpoint"]
+    log = server.hub.log
+    assert log.verifier_key == rotated["new_key"]
+    assert log._history_for(signed) == log.ring.notes == log.key_rotations()
+    assert len(log.ring.notes) == 1
+    current = log.ring
+    try:
+        log.ring = keychain.KeyRing.single(note.Verifier.from_key(first_key))  # not adopted yet
+        assert log._history_for(signed) == log.key_rotations()
+        assert len(log._history_for(signed)) == 1
+    finally:
+        log.ring = current
+    damaged = signed.replace(signed.splitlines()[-1], "\u2014 damaged not*base64")
+    assert log._history_for(damaged) == log.key_rotations()

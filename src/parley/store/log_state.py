@@ -23,10 +23,8 @@ class LogState(Base):
             )
 
     def entries(self, start: int, stop: int) -> list[bytes]:
-        c = t.log_entries.c
-        query = select(c.entry).where(c.idx >= start, c.idx < stop).order_by(c.idx)
-        with self.engine.connect() as conn:
-            return [bytes(row[0]) for row in conn.execute(query)]
+        query = "SELECT entry FROM log_entries WHERE idx >= ? AND idx < ? ORDER BY idx"
+        return [bytes(row[0]) for row in self._read_rows(query, (start, stop))]
 
     def save_checkpoint(self, size: int, note: str) -> None:
         with self._write_lock:

@@ -115,10 +115,6 @@ class Submissions(Base):
             cursor.execute(self._sql(_INSERT_AUDIENCES + _rows(len(chunk_members), 2)), flat)
         return [r if r == REPLAYED else size + r for r in results]
 
-    def _sql(self, statement: str) -> str:
-        """sqlite3 takes ``?`` placeholders, psycopg ``%s``."""
-        return statement if self.sqlite else statement.replace("?", "%s")
-
     def _used_nonces(self, cursor: Any, batch: Sequence[NewSubmission]) -> set[tuple[str, str]]:
         # One `party_id = ? AND nonce IN (...)` per party: a row-value IN makes SQLite scan the
         # whole unique index on every commit, so writes slowed as the log grew.
