@@ -3,9 +3,9 @@
     .venv/bin/python bench/asgi_servers.py [--n 2000] [--runs 3] [--connections 32]
 
 Each server runs the same hub (SQLite, a fresh ``parley init`` data directory per run) in one
-process: uvicorn with h11 and asyncio (what ``parley serve`` uses), uvicorn with httptools and
-uvloop, and granian (ASGI interface, one worker); the last two only when installed (``pip install
-httptools uvloop granian``: they are not parley's dependencies). ``--healthz`` sends GET /healthz
+process: uvicorn with h11 and asyncio, uvicorn with httptools and uvloop (what ``parley serve``
+uses since issue 17's third round), and granian (ASGI interface, one worker; only when installed,
+``pip install granian``: it is not a parley dependency). ``--healthz`` sends GET /healthz
 instead, to show the server's own cost apart from the hub's. The load comes from
 bench/loadgen.py's raw-socket client, closed loop; N submissions are signed before the clock
 starts. Reported per run: requests/s, and the server's CPU (its process tree, user + system,

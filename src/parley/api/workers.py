@@ -151,6 +151,10 @@ def run_uvicorn(
 
     config = uvicorn.Config(
         create_app(settings, hub),
+        # Measured, not assumed (bench/README.md, "ASGI server"): with the hub's own cost down,
+        # httptools' parser and uvloop's loop took a fifth off a submission's server CPU.
+        http="httptools",
+        loop="uvloop",
         log_level="info",
         access_log=False,
         ssl_certfile=str(cert) if cert else None,
