@@ -1,0 +1,45 @@
+"""The parties stamp: a running hub learns at its next request that `parley party ...` changed
+a party in another process, from a file both map (issue 17: no system call per request)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from parley.hub.parties import STAMP, Stamp, touch
+
+
+def test_a_touch_from_another_process_is_seen_once(tmp_path: Path) -> None:
+    stamp = Stamp(tmp_path)
+    assert not stamp.changed()
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from pathlib import Path; from parley.hub.parties import touch; "
+            f"touch(Path({str(tmp_path)!r}))",
+        ],
+        check=True,
+    )
+    assert stamp.changed()
+    assert not stamp.changed()
+    touch(tmp_path)
+    assert stamp.changed()
+
+
+def test_a_stamp_written_by_an_older_hub_is_read(tmp_path: Path) -> None:
+    (tmp_path / STAMP).write_text("0123456789abcdef\n")  # what touch() wrote before
+    stamp = Stamp(tmp_path)
+    assert not stamp.changed()
+    touch(tmp_path)
+    assert stamp.changed()
+
+
+def test_without_a_usable_file_the_inode_and_time_are_compared(tmp_path: Path) -> None:
+    missing = tmp_path / "not-a-directory-yet"
+    stamp = Stamp(missing)  # cannot create the file: falls back to stat()
+    assert not stamp.changed()
+    missing.mkdir()
+    touch(missing)
+    assert stamp.changed()
