@@ -58,6 +58,10 @@ def request(
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
 
 
+# Under uvicorn's default keep-alive timeout (5 s).
+IDLE_REUSE_S = 4.0
+
+
 class HTTPError(Exception):
     """The peer broke the connection or answered something this client does not parse."""
 
@@ -71,6 +75,7 @@ class _Connection(asyncio.Protocol):
         self.waiter: asyncio.Future[tuple[int, bytes]] | None = None
         self.closed = False
         self.close_after = False
+        self.idle_since = time.monotonic()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -126,6 +131,7 @@ class _Connection(asyncio.Protocol):
             return
         body = bytes(self.buffer[start : start + length])
         del self.buffer[: start + length]
+        self.idle_since = time.monotonic()
         self.waiter.set_result((status, body))
 
     def send(self, data: bytes) -> asyncio.Future[tuple[int, bytes]]:
@@ -210,7 +216,11 @@ async def _drive(
         while (job := await queue.get()) is not None:
             i, due = job
             try:
-                if conn is None or conn.closed or conn.close_after:
+                # A connection idle for IDLE_REUSE_S is not reused: the server may be closing
+                # it for its keep-alive timeout (uvicorn: 5 s) just as a request goes out on it,
+                # and the request would be lost to the race (open loop at low rates).
+                stale = conn is not None and time.monotonic() - conn.idle_since > IDLE_REUSE_S
+                if conn is None or conn.closed or conn.close_after or stale:
                     if conn is not None and conn.transport is not None:
                         conn.transport.close()
                     conn, port = await connect(slot)
