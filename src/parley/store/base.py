@@ -158,10 +158,11 @@ def _writers_take_turns(engine: Engine, database: str) -> None:
     file lock next to the database, taken before BEGIN IMMEDIATE and released when the
     connection goes back to the pool (after its COMMIT or ROLLBACK).
 
-    Without it they met SQLite's busy handler, which sleeps 1, 2, 5, 10, ... ms between tries:
-    two workers spent more time asleep than writing. A waiter on a file lock is woken the moment
-    it is released. SQLite's own locking still decides; this only orders the queue (a `parley`
-    command writing at the same time still meets the busy handler)."""
+    Without it they met SQLite's busy handler, which sleeps 1, 2, 5, 10, ... ms between tries;
+    a waiter on a file lock is woken the moment it is released. (On 2 cores, `--workers 2`
+    measured the same either way, within noise: bench/README.md.) SQLite's own locking still
+    decides; this only orders the queue (a `parley` command writing at the same time still
+    meets the busy handler)."""
     if not database or database.startswith(":memory:"):
         return
     path = f"{database}-writers.lock"
@@ -174,7 +175,9 @@ def _writers_take_turns(engine: Engine, database: str) -> None:
 
     @event.listens_for(engine, "close")
     def _on_close(_dbapi_conn: Any, record: Any) -> None:
-        os.close(record.info.pop("writers_lock"))
+        lock = record.info.pop("writers_lock", None)
+        if lock is not None:
+            os.close(lock)
 
     @event.listens_for(engine, "begin", insert=True)  # before BEGIN IMMEDIATE
     def _on_begin(conn: Connection) -> None:
