@@ -156,18 +156,18 @@ STAMP_BYTES = 16
 
 def _ensure_stamp(path: Path) -> None:
     """The stamp file, at least STAMP_BYTES long (older hubs wrote 17)."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        if os.fstat(fd).st_size < STAMP_BYTES:
-            os.pwrite(fd, secrets.token_hex(STAMP_BYTES // 2).encode(), 0)
-    finally:
-        os.close(fd)
+    if not path.exists() or path.stat().st_size < STAMP_BYTES:
+        _write_stamp(path)
 
 
 def touch(data_dir: Path) -> None:
     """Tell running hubs that parties changed: new bytes written in place, so every process
     that mapped the file sees them at once (a file replaced by rename would go unseen)."""
-    fd = os.open(data_dir / STAMP, os.O_RDWR | os.O_CREAT, 0o644)
+    _write_stamp(data_dir / STAMP)
+
+
+def _write_stamp(path: Path) -> None:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         os.pwrite(fd, secrets.token_hex(STAMP_BYTES // 2).encode(), 0)
     finally:

@@ -9,10 +9,11 @@ free of gaps and forks.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -62,13 +63,9 @@ class Base:
     def _read_rows(self, statement: str, params: Sequence[Any]) -> list[Any]:
         """A read on the hottest paths (receipts, catch-ups), on the DB-API cursor:
         SQLAlchemy's statement building and result processing cost several times the query."""
-        with self.engine.connect() as conn:
-            cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-            try:
-                cursor.execute(self._sql(statement), params)
-                return list(cursor.fetchall())
-            finally:
-                cursor.close()
+        with self.engine.connect() as conn, dbapi_cursor(conn) as cursor:
+            cursor.execute(self._sql(statement), params)
+            return list(cursor.fetchall())
 
     def migrate(self) -> None:
         from alembic import command
@@ -206,3 +203,13 @@ def _end_turn(lock: int) -> None:
     fcntl.flock(lock, fcntl.LOCK_UN)
     if getattr(_turns, "held", 0) == lock:
         _turns.held = 0
+
+
+@contextlib.contextmanager
+def dbapi_cursor(conn: Connection) -> Iterator[Any]:
+    """The driver's own cursor on ``conn``, in its transaction, closed afterwards."""
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        yield cursor
+    finally:
+        cursor.close()

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from parley.store import base
 from parley.store import schema as t
-from parley.store.base import Base, submission_columns, visible_to
+from parley.store.base import Base, dbapi_cursor, submission_columns, visible_to
 from parley.store.rows import REPLAYED, NewSubmission, Submission, stored_body
 
 # Rows per multi-row INSERT: well under both databases' limit on bound parameters.
@@ -66,11 +66,8 @@ class Submissions(Base):
         # sequencing UPDATE ... RETURNING (on PostgreSQL it takes the log_state row lock that
         # keeps concurrent writers gap-free), one multi-row insert of the rows and one of their
         # log entries (plus one of audiences when a record is restricted).
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        try:
+        with dbapi_cursor(conn) as cursor:
             return self._append_rows(cursor, batch)
-        finally:
-            cursor.close()
 
     def _append_rows(self, cursor: Any, batch: Sequence[NewSubmission]) -> list[int]:
         seen = self._used_nonces(cursor, batch)
@@ -185,17 +182,13 @@ class Submissions(Base):
         if before is not None:
             statement += " AND log_index < ?"
             params.append(before)
-        with self.engine.connect() as conn:
-            cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-            try:
-                cursor.execute(self._sql(statement + " ORDER BY log_index"), params)
-                while rows := cursor.fetchmany(500):
-                    for row in rows:
-                        values = list(row)
-                        values[7] = bool(values[7])  # SQLite answers 0 or 1
-                        yield Submission(*values)
-            finally:
-                cursor.close()
+        with self.engine.connect() as conn, dbapi_cursor(conn) as cursor:
+            cursor.execute(self._sql(statement + " ORDER BY log_index"), params)
+            while rows := cursor.fetchmany(500):
+                for row in rows:
+                    values = list(row)
+                    values[7] = bool(values[7])  # SQLite answers 0 or 1
+                    yield Submission(*values)
 
     def latest_of_kind(self, kind: str) -> Submission | None:
         """The newest submission of ``kind``, for records every party sees (the hub's own)."""
