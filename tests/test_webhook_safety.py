@@ -5,6 +5,7 @@ one; signatures made with a webhook key of their own. Real sockets, both backend
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import stat
@@ -200,9 +201,12 @@ def test_the_state_does_not_say_how_the_target_answered(
         _wait(lambda: _state(allowing, alpha).json()["failures"] >= 1, "a failed delivery")
         state = _state(allowing, alpha).json()
         assert state["last_error"] == "the last delivery failed"
-        text = _state(allowing, alpha).text.lower()
+        assert state["url"] == url
+        # The party's own URL and the time carry random digits (a port of 40145 once
+        # held "401"), so the leak check reads every other field.
+        text = json.dumps({k: v for k, v in state.items() if k not in ("url", "updated_at")})
         for leak in ("refused", "401", "unauthorized", "connect", "errno", "http "):
-            assert leak not in text, (leak, text)
+            assert leak not in text.lower(), (leak, text)
         seen.append({k: v for k, v in state.items() if k in ("last_error", "delivered_cursor")})
     assert seen[0]["last_error"] == seen[1]["last_error"]
 
