@@ -9,6 +9,7 @@ import importlib.util
 import json
 import os
 import random
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -195,15 +196,22 @@ def test_a_flipped_byte_a_dropped_item_or_a_forked_checkpoint_is_caught_naming_i
     s = scenario(server, parties, parley_as, tmp_path)
     raw = s.file.read_bytes()
     assert _check(raw, s.log_key) == []
-    rng = random.Random(int(os.environ.get("PARLEY_EVIDENCE_SEED") or random.randrange(2**32)))
+    seed = int(os.environ.get("PARLEY_EVIDENCE_SEED") or random.randrange(2**32))
+    # Every character just before base64 padding too: there a lenient decoder reads a flipped
+    # low bit as the same bytes (a random sample found that once in eight runs).
+    spare = [m.start() - 1 for m in re.finditer(rb"(?<!=)=+\"", raw)]
+    assert len(spare) >= 5  # entries, proof hashes and roots
     started = time.monotonic()
-    for position in rng.sample(range(len(raw)), 60):
+    for position in spare + random.Random(seed).sample(range(len(raw)), 60):
         if time.monotonic() - started > 20:
             break
         flipped = bytearray(raw)
         flipped[position] ^= 0x01
         failures = _check(bytes(flipped), s.log_key)
-        assert failures, f"flipping byte {position} ({raw[position : position + 1]!r}) went unseen"
+        assert failures, (
+            f"flipping byte {position} ({raw[position : position + 1]!r}) went unseen "
+            f"(PARLEY_EVIDENCE_SEED={seed})"
+        )
     data = json.loads(raw)
     for i, receipt in enumerate(data["items"]):
         dropped = {**data, "items": data["items"][:i] + data["items"][i + 1 :]}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import string
 import subprocess
 import sys
 import time
@@ -55,6 +56,14 @@ def receipt_of(server: Server, reader: PartyHandle, submission_id: str) -> dict[
 
 def log_key(server: Server) -> str:
     return httpx.get(f"{server.url}/log/verifier-key").text.strip()
+
+
+def _spare_bit_set(text: str) -> str:
+    """``text`` with the low bit of the character before its padding flipped: a spare bit."""
+    alphabet = string.ascii_uppercase + string.ascii_lowercase + string.digits + "+/"
+    i = len(text.rstrip("=")) - 1
+    assert i < len(text) - 1, "no padding, no spare bits"
+    return text[:i] + alphabet[alphabet.index(text[i]) ^ 1] + text[i + 1 :]
 
 
 def test_receipt_verifies_offline_and_detects_any_change(
@@ -113,6 +122,12 @@ def test_receipt_verifies_offline_and_detects_any_change(
     for changed in changes:
         with pytest.raises((ReceiptError, LogError)):
             verify_receipt(changed, key)
+    # The same bytes to a lenient base64 decoder, but not the bytes the hub sent.
+    respelled = _spare_bit_set(receipt["inclusion_proof"][0])
+    assert base64.b64decode(respelled) == base64.b64decode(receipt["inclusion_proof"][0])
+    proof = [respelled, *receipt["inclusion_proof"][1:]]
+    with pytest.raises(ReceiptError, match="inclusion proof is not canonical base64"):
+        verify_receipt(dict(receipt, inclusion_proof=proof), key)
     with pytest.raises(LogError):
         verify_receipt(receipt, other_key)
     path.write_text(json.dumps(dict(receipt, index=2)))

@@ -19,6 +19,7 @@ import hashlib
 import json
 import math
 import random
+import string
 import struct
 import sys
 from pathlib import Path
@@ -308,6 +309,11 @@ def receipt_vectors() -> dict[str, Any]:
         "proof hash changed", base, lambda r: r["inclusion_proof"].__setitem__(0, _b64(bytes(32)))
     )
     spoil("proof not base64", base, lambda r: r["inclusion_proof"].__setitem__(0, "#!"))
+    spoil(
+        "proof hash respelled (a spare bit set: the same bytes to a lenient decoder)",
+        base,
+        lambda r: r["inclusion_proof"].__setitem__(0, _spare_bit_set(r["inclusion_proof"][0])),
+    )
     spoil("entry of another submission", base, lambda r: r.update(entry=_b64(entries[1])))
     spoil("entry not JSON", base, lambda r: r.update(entry=_b64(b"{not json")))
     spoil("another JWS", base, lambda r: r["submission"].update(jws=subs[1]["jws"]))
@@ -340,6 +346,15 @@ def receipt_vectors() -> dict[str, Any]:
         "good": good,
         "bad": bad,
     }
+
+
+def _spare_bit_set(text: str) -> str:
+    alphabet = string.ascii_uppercase + string.ascii_lowercase + string.digits + "+/"
+    i = len(text.rstrip("=")) - 1
+    assert i < len(text) - 1, "no padding, no spare bits"
+    respelled = text[:i] + alphabet[alphabet.index(text[i]) ^ 1] + text[i + 1 :]
+    assert base64.b64decode(respelled) == base64.b64decode(text)
+    return respelled
 
 
 def utm_positions() -> list[dict[str, Any]]:

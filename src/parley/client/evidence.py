@@ -22,8 +22,6 @@ says what that proves and what it cannot.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -103,10 +101,14 @@ class Report:
 
 
 def _b64(text: object, what: str) -> bytes:
+    """Standard padded base64 with one spelling per value: a lenient decoder reads a changed
+    spare bit before the padding as the same bytes, so a flipped byte would go unseen."""
+    if not isinstance(text, str):
+        raise EvidenceError(f"{what} is not base64 text")
     try:
-        return base64.b64decode(str(text), validate=True)
-    except (binascii.Error, ValueError):
-        raise EvidenceError(f"{what} is not base64") from None
+        return note.b64decode_strict(text, f"{what}")
+    except note.NoteError as exc:
+        raise EvidenceError(exc.detail) from None
 
 
 def _exact(found: object, keys: set[str], what: str) -> dict[str, Any]:

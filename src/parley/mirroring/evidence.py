@@ -35,7 +35,6 @@ word only.
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 import os
 from dataclasses import dataclass
@@ -131,9 +130,10 @@ def _unb64(text: object, what: str) -> bytes:
     if not isinstance(text, str):
         raise EvidenceError(f"{what} is not a base64 string")
     try:
-        return base64.b64decode(text, validate=True)
-    except binascii.Error:
-        raise EvidenceError(f"{what} is not valid base64") from None
+        # One spelling per value: a changed spare bit must not read as the same proof.
+        return note.b64decode_strict(text, what)
+    except note.NoteError as exc:
+        raise EvidenceError(exc.detail) from None
 
 
 def _field(doc: dict[str, Any], name: str, kind: type) -> Any:
