@@ -50,13 +50,18 @@ class NewSubmission:
         return stored_body(self.jws)
 
 
-def stored_body(compact: str) -> dict[str, Any]:
-    """The body of a stored document. The hub checked the JWS on the way in (and that its
+def stored_document(compact: str) -> dict[str, Any]:
+    """The signed document of a stored JWS. The hub checked the JWS on the way in (and that its
     payload is canonical), and the start-up check ties every stored JWS to its log entry, so the
-    payload is read directly: the one place a stored record's body is read."""
+    payload is read directly: the one place a stored record's document is read."""
     payload = compact.split(".", 2)[1]
     document = orjson.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    body = document.get("body") if isinstance(document, dict) else None
+    return document if isinstance(document, dict) else {}
+
+
+def stored_body(compact: str) -> dict[str, Any]:
+    """The body of a stored document (see :func:`stored_document`)."""
+    body = stored_document(compact).get("body")
     return body if isinstance(body, dict) else {}
 
 
