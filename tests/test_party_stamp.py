@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from parley.hub.parties import STAMP, Stamp, touch
@@ -42,4 +43,20 @@ def test_without_a_usable_file_the_inode_and_time_are_compared(tmp_path: Path) -
     assert not stamp.changed()
     missing.mkdir()
     touch(missing)
+    assert stamp.changed()
+
+
+def _mapped(path: Path) -> bool:
+    return str(path) in Path("/proc/self/maps").read_text()
+
+
+def test_a_closed_hub_releases_the_mapping_and_still_sees_a_touch(tmp_path: Path) -> None:
+    stamp = Stamp(tmp_path)
+    assert _mapped(tmp_path / STAMP)
+    stamp.close()
+    assert not _mapped(tmp_path / STAMP)
+    stamp.changed()  # the first check after closing compares inode and time instead
+    assert not stamp.changed()
+    time.sleep(0.05)  # past the file system's timestamp granularity
+    touch(tmp_path)
     assert stamp.changed()

@@ -110,6 +110,7 @@ class Hub:
         self.writer.close()
         self.log.close()
         self.refusals.close()
+        self._party_stamp.close()
         self.store.close()
 
     # -- parties ------------------------------------------------------------------------------

@@ -135,8 +135,12 @@ class Stamp:
         self._seen = self._now()
 
     def _now(self) -> bytes | tuple[int, int]:
-        if self._map is not None:
-            return self._map[:STAMP_BYTES]
+        mapped = self._map
+        if mapped is not None:
+            try:
+                return mapped[:STAMP_BYTES]
+            except ValueError:  # closed by close() meanwhile: compare as an unmapped file
+                pass
         try:
             found = os.stat(self._path)
         except OSError:
@@ -149,6 +153,12 @@ class Stamp:
             return False
         self._seen = now
         return True
+
+    def close(self) -> None:
+        """Release the mapping (the hub is closing); a later check compares inode and time."""
+        mapped, self._map = self._map, None
+        if mapped is not None:
+            mapped.close()
 
 
 STAMP_BYTES = 16
