@@ -843,6 +843,10 @@ def test_a_receipt_shows_the_witnesses_cosignatures_and_one_without_them_is_refu
     expect(cosignatures).to_have_count(3)
     for member in ("alpha", "bravo", "charlie"):
         expect(result).to_contain_text(f"Cosigned by witness witness.parley.demo/{member} at 20")
+    # The panel is redrawn whenever the hub's records change, as when the record is chosen
+    # again: the receipt's answer stays (it once vanished under a live update mid-check).
+    page.locator("#records").get_by_role("button", name=name, exact=True).click()
+    expect(result).to_contain_text("Receipt verified in this browser")
     shot(page, "receipt-cosigned.png")
 
     # The same receipt with the witnesses' lines taken out: the hub's signature alone is not

@@ -4,7 +4,7 @@
 // shown are `parley verify evidence`'s, so a reader can compare the two.
 
 import { HubError } from "./api.js";
-import { $, clear, el } from "./dom.js";
+import { $, clear, el, kept } from "./dom.js";
 import { checkEvidence, textLines } from "./evidence.js";
 import { state } from "./state.js";
 
@@ -13,6 +13,10 @@ export const EVIDENCE_KINDS = ["site", "movement", "operation", "incident"];
 // The block in the panel of a record evidence is given about; null for other kinds.
 export function evidenceBlock(record) {
   if (!EVIDENCE_KINDS.includes(record.kind)) return null;
+  return kept(`evidence ${record.id}`, () => makeEvidenceBlock(record));
+}
+
+function makeEvidenceBlock(record) {
   const status = el("p", { class: "status evidence-status", role: "status", "aria-live": "polite" });
   const button = el("button", { type: "button" }, "Download evidence");
   button.addEventListener("click", async () => {

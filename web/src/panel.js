@@ -2,7 +2,7 @@
 // and its receipt -- downloadable, and checked here in the browser against the log's key.
 
 import { formatDms, formatMgrs } from "./coords.js";
-import { clear, el, metres, when } from "./dom.js";
+import { clear, el, kept, metres, when } from "./dom.js";
 import { evidenceBlock } from "./evidence_view.js";
 import { importPublicKey } from "./jws.js";
 import { verifyReceipt } from "./receipt.js";
@@ -283,6 +283,10 @@ function conflictBlock(record) {
 }
 
 function receiptBlock(record) {
+  return kept(`receipt ${record.id}`, () => makeReceiptBlock(record));
+}
+
+function makeReceiptBlock(record) {
   const result = el("div", { class: "receipt-result", role: "status", "aria-live": "polite" });
   return el(
     "div",
