@@ -31,8 +31,6 @@ export function clear(node, ...children) {
 export const $ = (selector, root = document) => root.querySelector(selector);
 export const $$ = (selector, root = document) => [...root.querySelectorAll(selector)];
 
-// "2026-11-25T21:00:00.000000Z" -> "25 Nov 21:00Z"; times are shown in UTC everywhere, as
-// the hub stores them, so two parties reading the same record read the same time.
 // Blocks that outlive a redraw of the panel holding them. The record panel is rebuilt whenever
 // the hub's records change; a receipt being checked, or its answer, must not vanish with it.
 const keptBlocks = new Map();
@@ -46,6 +44,8 @@ export function kept(key, make) {
   return node;
 }
 
+// "2026-11-25T21:00:00.000000Z" -> "25 Nov 21:00Z"; times are shown in UTC everywhere, as
+// the hub stores them, so two parties reading the same record read the same time.
 export function when(iso) {
   if (!iso) return "until further notice";
   const d = new Date(iso);

@@ -106,7 +106,7 @@ def _b64(text: object, what: str) -> bytes:
     if not isinstance(text, str):
         raise EvidenceError(f"{what} is not base64 text")
     try:
-        return note.b64decode_strict(text, f"{what}")
+        return note.b64decode_strict(text, what)
     except note.NoteError as exc:
         raise EvidenceError(exc.detail) from None
 
