@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, exists, or_, select
+from sqlalchemy.sql.elements import BindParameter
 
 from parley.store import schema as t
 
@@ -78,8 +79,9 @@ class Base:
             command.upgrade(config, "head")
 
 
-def visible_to(viewer: str) -> Any:
-    """The one audience check every read goes through."""
+def visible_to(viewer: str | BindParameter[str]) -> Any:
+    """The one audience check every read goes through (``viewer``: a party id, or a bound
+    parameter in statements built once and run many times)."""
     members = exists().where(
         t.audiences.c.submission_seq == t.submissions.c.seq, t.audiences.c.party_id == viewer
     )
