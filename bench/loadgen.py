@@ -141,6 +141,69 @@ class _Connection(asyncio.Protocol):
         return self.waiter
 
 
+class OneAtATime:
+    """A blocking raw-socket HTTP/1.1 client for requests one after another (a paged read):
+    one kept-alive connection with TCP_NODELAY, opened again when the server closes it (as
+    Werkzeug does after every answer). Parses the status line, ``Content-Length`` and body only."""
+
+    def __init__(self, port: int, timeout_s: float = 600.0) -> None:
+        self.port = port
+        self.timeout_s = timeout_s
+        self.sock: socket.socket | None = None
+        self.buffer = bytearray()
+
+    def __enter__(self) -> OneAtATime:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._drop()
+
+    def send(self, data: bytes) -> tuple[int, bytes]:
+        if self.sock is None:
+            self.sock = socket.create_connection((HOST, self.port), timeout=self.timeout_s)
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock.sendall(data)
+        while (end := self.buffer.find(b"\r\n\r\n")) < 0:
+            self._read()
+        head = bytes(self.buffer[:end]).split(b"\r\n")
+        status = int(head[0].split(b" ", 2)[1])
+        length, close = None, head[0].startswith(b"HTTP/1.0")
+        for line in head[1:]:
+            name, _, value = line.partition(b":")
+            name = name.strip().lower()
+            if name == b"content-length":
+                length = int(value)
+            elif name == b"transfer-encoding":
+                raise HTTPError("chunked answers are not supported")
+            elif name == b"connection":
+                close = close or value.strip().lower() == b"close"
+        start = end + 4
+        while length is None or len(self.buffer) - start < length:
+            if not self._read(eof_ok=length is None):
+                length = len(self.buffer) - start
+        body = bytes(self.buffer[start : start + length])
+        del self.buffer[: start + length]
+        if close:
+            self._drop()
+        return status, body
+
+    def _read(self, eof_ok: bool = False) -> bool:
+        assert self.sock is not None
+        chunk = self.sock.recv(1 << 20)
+        if not chunk:
+            if eof_ok:
+                return False
+            raise HTTPError("the server closed the connection mid-answer")
+        self.buffer += chunk
+        return True
+
+    def _drop(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+        self.sock = None
+        self.buffer.clear()
+
+
 @dataclass
 class Result:
     """What every request got, in the order given; times are ``time.monotonic()`` seconds."""
