@@ -213,6 +213,10 @@ def medallion_config(data_file: Path, max_page_size: int) -> dict[str, Any]:
             "module": "medallion.backends.memory_backend",
             "module_class": "MemoryBackend",
             "filename": str(data_file),
+            # A paged read's "next" expires this long after its first page (default 30 s, not
+            # renewed by use): at 10,000 objects medallion's later pages took longer than that
+            # here, and it answered 400 "'next' not valid" halfway through its own read.
+            "session_timeout": 3600,
         },
         "users": {USER: PASSWORD},
         "taxii": {"max_page_size": max_page_size},
