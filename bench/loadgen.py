@@ -66,6 +66,27 @@ class HTTPError(Exception):
     """The peer broke the connection or answered something this client does not parse."""
 
 
+def _head(raw: bytes) -> tuple[int, int | None, bool]:
+    """An answer's status, ``Content-Length`` (None: to the end of the connection) and whether
+    the server closes the connection after it."""
+    head = raw.split(b"\r\n")
+    try:
+        status = int(head[0].split(b" ", 2)[1])
+    except (IndexError, ValueError):
+        raise HTTPError(f"bad status line {head[0][:80]!r}") from None
+    length, close = None, head[0].startswith(b"HTTP/1.0")
+    for line in head[1:]:
+        name, _, value = line.partition(b":")
+        name = name.strip().lower()
+        if name == b"content-length":
+            length = int(value)
+        elif name == b"transfer-encoding":
+            raise HTTPError("chunked answers are not supported")
+        elif name == b"connection" and value.strip().lower() == b"close":
+            close = True
+    return status, length, close
+
+
 class _Connection(asyncio.Protocol):
     """One kept-alive HTTP/1.1 connection; one request in flight at a time."""
 
@@ -102,25 +123,12 @@ class _Connection(asyncio.Protocol):
         end = self.buffer.find(b"\r\n\r\n")
         if end < 0:
             return
-        head = bytes(self.buffer[:end]).split(b"\r\n")
         try:
-            status = int(head[0].split(b" ", 2)[1])
-        except (IndexError, ValueError):
-            self.waiter.set_exception(HTTPError(f"bad status line {head[0][:80]!r}"))
+            status, length, close = _head(bytes(self.buffer[:end]))
+        except HTTPError as exc:
+            self.waiter.set_exception(exc)
             return
-        length: int | None = None
-        for line in head[1:]:
-            name, _, value = line.partition(b":")
-            name = name.strip().lower()
-            if name == b"content-length":
-                length = int(value)
-            elif name == b"transfer-encoding":
-                self.waiter.set_exception(HTTPError("chunked answers are not supported"))
-                return
-            elif name == b"connection" and value.strip().lower() == b"close":
-                self.close_after = True
-        if head[0].startswith(b"HTTP/1.0"):
-            self.close_after = True
+        self.close_after = self.close_after or close
         start = end + 4
         if length is None:
             # No length: the body runs to the end of the connection (HTTP/1.0 style).
@@ -165,18 +173,7 @@ class OneAtATime:
         self.sock.sendall(data)
         while (end := self.buffer.find(b"\r\n\r\n")) < 0:
             self._read()
-        head = bytes(self.buffer[:end]).split(b"\r\n")
-        status = int(head[0].split(b" ", 2)[1])
-        length, close = None, head[0].startswith(b"HTTP/1.0")
-        for line in head[1:]:
-            name, _, value = line.partition(b":")
-            name = name.strip().lower()
-            if name == b"content-length":
-                length = int(value)
-            elif name == b"transfer-encoding":
-                raise HTTPError("chunked answers are not supported")
-            elif name == b"connection":
-                close = close or value.strip().lower() == b"close"
+        status, length, close = _head(bytes(self.buffer[:end]))
         start = end + 4
         while length is None or len(self.buffer) - start < length:
             if not self._read(eof_ok=length is None):
