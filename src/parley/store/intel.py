@@ -394,6 +394,8 @@ def _page_query(shape: _PageShape) -> Any:
 
 @functools.cache
 def _page_parameters(shape: _PageShape) -> frozenset[str]:
+    """The names a shape's statement binds: a page passes only those (the others, such as
+    ``ids`` when no id is asked for, are not in its SQL)."""
     return frozenset(_page_query(shape).compile().params)
 
 
