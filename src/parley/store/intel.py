@@ -15,25 +15,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
-    ColumnElement,
     Connection,
     Engine,
-    and_,
-    bindparam,
-    exists,
     func,
     insert,
-    or_,
     select,
     update,
 )
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import aliased
-from sqlalchemy.sql.elements import BindParameter
 
 from parley import clock
 from parley.store import base
 from parley.store import collection_names as named
+from parley.store import intel_pages as pages
 from parley.store import schema as t
 from parley.store.base import Base, visible_to
 from parley.store.rows import stored_body
@@ -173,7 +167,7 @@ class IntelTables:
             for chunk in _chunks(sorted(set(stix_ids))):
                 query = (
                     select(o.stix_id, o.version)
-                    .select_from(_joined())
+                    .select_from(pages.joined())
                     .where(
                         o.collection_id == collection_id,
                         o.stix_id.in_(chunk),
@@ -206,7 +200,7 @@ class IntelTables:
         (``versions``: "first", "last", "all" or versions; empty, no version filter)."""
         named = [v for v in versions if v not in ("first", "last")]
         every = not versions or "all" in versions
-        shape = _PageShape(
+        shape = pages.PageShape(
             with_objects=with_objects,
             one_object=stix_id is not None,
             added_after=added_after is not None,
@@ -229,8 +223,8 @@ class IntelTables:
             "spec_versions": list(spec_versions or ()),
             "versions": named,
         }
-        query = _page_query(shape)
-        wanted = {k: v for k, v in params.items() if k in _page_parameters(shape)}
+        query = pages.page_query(shape)
+        wanted = {k: v for k, v in params.items() if k in pages.page_parameters(shape)}
         with self.engine.connect() as conn:
             return [tuple(row) for row in conn.execute(query, wanted)]
 
@@ -239,7 +233,7 @@ class IntelTables:
         o = t.intel_objects.c
         query = (
             select(o.seq)
-            .select_from(_joined())
+            .select_from(pages.joined())
             .where(o.collection_id == collection_id, o.stix_id == stix_id, visible_to(viewer))
             .limit(1)
         )
@@ -321,104 +315,6 @@ def _behind_query(kind: str) -> Any:
     c = t.submissions.c
     latest = select(func.max(c.seq)).where(c.kind == kind).scalar_subquery()
     return select(t.intel_state.c.synced_seq, latest)
-
-
-@dataclass(frozen=True)
-class _PageShape:
-    """Which of a page's filters a request uses: one statement is built per shape."""
-
-    with_objects: bool
-    one_object: bool
-    added_after: bool
-    ids: bool
-    types: bool
-    spec_versions: bool
-    first: bool
-    last: bool
-    named_versions: bool
-
-
-@functools.cache
-def _page_query(shape: _PageShape) -> Any:
-    """The page statement of one shape, with bound parameters, built once: building it and its
-    cache key for each page cost more than running it (2.7 against 1.2 ms a page of 100)."""
-    o = t.intel_objects.c
-    columns: list[Any] = [
-        o.seq,
-        o.stix_id,
-        o.version,
-        o.date_added,
-        o.spec_version,
-        o.submission_id,
-    ]
-    if shape.with_objects:
-        columns.append(t.submissions.c.jws)
-    collection: BindParameter[str] = bindparam("collection")
-    conditions = [
-        o.collection_id == collection,
-        o.seq > bindparam("after"),
-        visible_to(bindparam("viewer")),
-    ]
-    if shape.one_object:
-        conditions.append(o.stix_id == bindparam("stix_id"))
-    if shape.added_after:
-        added_after: BindParameter[str] = bindparam("added_after")
-        conditions.append(o.date_added > added_after)
-        # date_added never decreases along seq, so the first row added after the time bounds
-        # the seq range too: the scan starts there instead of at the collection's beginning.
-        start = (
-            select(func.min(o.seq))
-            .where(o.collection_id == collection, o.date_added > added_after)
-            .scalar_subquery()
-        )
-        conditions.append(o.seq >= start)
-    if shape.ids:
-        conditions.append(o.stix_id.in_(bindparam("ids", expanding=True)))
-    if shape.types:
-        conditions.append(o.stix_type.in_(bindparam("types", expanding=True)))
-    if shape.spec_versions:
-        conditions.append(o.spec_version.in_(bindparam("spec_versions", expanding=True)))
-    chosen = [_edge_version(w) for w, on in (("first", shape.first), ("last", shape.last)) if on]
-    if shape.named_versions:
-        chosen.append(o.version.in_(bindparam("versions", expanding=True)))
-    if chosen:
-        conditions.append(or_(*chosen))
-    return (
-        select(*columns)
-        .select_from(_joined())
-        .where(and_(*conditions))
-        .order_by(o.seq)
-        .limit(bindparam("limit"))
-    )
-
-
-@functools.cache
-def _page_parameters(shape: _PageShape) -> frozenset[str]:
-    """The names a shape's statement binds: a page passes only those (the others, such as
-    ``ids`` when no id is asked for, are not in its SQL)."""
-    return frozenset(_page_query(shape).compile().params)
-
-
-def _joined() -> Any:
-    o = t.intel_objects
-    return o.join(t.submissions, t.submissions.c.id == o.c.submission_id)
-
-
-# One alias for every query: a fresh ``aliased()`` per page is a new cache key for SQLAlchemy
-# to build and compile (a millisecond a page).
-_OTHER = aliased(t.intel_objects, name="other_version")
-
-
-def _edge_version(wanted: str) -> ColumnElement[bool]:
-    """``first``/``last`` compare with the other versions of the same object in the same
-    collection; every row of a collection has the collection's audience, so a reader of the
-    collection sees every version and first and last are the same for all of its readers."""
-    o = t.intel_objects.c
-    other = _OTHER
-    beyond = other.c.version > o.version if wanted == "last" else other.c.version < o.version
-    return ~exists().where(
-        other.c.collection_id == o.collection_id, other.c.stix_id == o.stix_id, beyond
-    )
 
 
 def _first_of_each_version(conn: Connection, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
