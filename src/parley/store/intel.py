@@ -223,10 +223,9 @@ class IntelTables:
             "spec_versions": list(spec_versions or ()),
             "versions": named,
         }
-        query = pages.page_query(shape)
-        wanted = {k: v for k, v in params.items() if k in pages.page_parameters(shape)}
+        # Every name is given; SQLAlchemy binds only those the shape's statement uses.
         with self.engine.connect() as conn:
-            return [tuple(row) for row in conn.execute(query, wanted)]
+            return [tuple(row) for row in conn.execute(pages.page_query(shape), params)]
 
     def holds(self, viewer: str, collection_id: str, stix_id: str) -> bool:
         """Whether the collection has any version of the object that ``viewer`` may see."""

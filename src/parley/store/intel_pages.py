@@ -85,13 +85,6 @@ def page_query(shape: PageShape) -> Any:
     )
 
 
-@functools.cache
-def page_parameters(shape: PageShape) -> frozenset[str]:
-    """The names a shape's statement binds: a page passes only those (the others, such as
-    ``ids`` when no id is asked for, are not in its SQL)."""
-    return frozenset(page_query(shape).compile().params)
-
-
 def joined() -> Any:
     """Object rows with their submissions: the audience check and the JWS are there."""
     o = t.intel_objects
