@@ -8,6 +8,7 @@ version indexed once, and every read behind the audience check.
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from parley import clock
 from parley.config import Settings
@@ -69,12 +70,12 @@ def test_index_writes_from_where_it_stands_and_once_per_version(
             # the same version again, in the same batch: kept once
             row(pair.id, b.id, "indicator--1", "2026-01-01T00:00:00.000Z", "2026-01-03"),
         ]
-        return IndexBatch(rows, [pair, pair], b.seq, "2026-01-03")
+        return IndexBatch(rows, [pair, pair], "2026-01-03")
 
-    assert store.intel.index(synced, first) == [pair]
+    assert store.intel.index(synced, b.seq, first) == [pair]
     # a stale position (another process indexed meanwhile) writes nothing, not even the build
     called = []
-    assert store.intel.index(synced, lambda last: called.append(last) or first(last)) is None
+    assert store.intel.index(synced, b.seq, lambda last: called.append(last) or first(last)) is None
     assert called == []
 
     synced, (c,) = store.intel.unindexed("intelligence", 10)
@@ -84,12 +85,67 @@ def test_index_writes_from_where_it_stands_and_once_per_version(
         assert last_added == "2026-01-03"
         # a version the collection holds already: dropped
         again = row(pair.id, c.id, "indicator--1", "2026-01-01T00:00:00.000Z", "2026-01-04")
-        return IndexBatch([again], [pair], c.seq, "2026-01-04")
+        return IndexBatch([again], [pair], "2026-01-04")
 
-    assert store.intel.index(synced, second) == []  # the collection exists already
+    assert store.intel.index(synced, c.seq, second) == []  # the collection exists already
     assert not store.intel.behind("intelligence")
     assert [r.key for r in store.intel.collections()] == [PAIR]
     assert store.intel.indexed([a.id, b.id, c.id]) == {a.id: "2026-01-01T00:00:00.000Z"}
+    store.close()
+
+
+def test_index_within_the_appending_transaction_only_when_nothing_earlier_waits(
+    settings: Settings, parties: dict[str, PartyHandle]
+) -> None:
+    store = Store(settings.database)
+    everyone = id_of("all")
+    given: list[str] = []
+
+    def within(records: list[NewSubmission], version: str) -> Any:
+        def step(conn: Any, batch: Any, indices: Any) -> None:
+            def build(last_added: str) -> IndexBatch:
+                given.append(last_added)
+                rows = [row(everyone, r.id, "indicator--9", version, "2026-02-01") for r in records]
+                return IndexBatch(rows, [], "2026-02-01")
+
+            found = store.intel.index_within(conn, "intelligence", [r.id for r in records], build)
+            results.append(found)
+
+        return step
+
+    # Nothing waits: the rows are indexed in the appending transaction, committed with it.
+    results: list[Any] = []
+    first = intelligence("alpha", None)
+    store.append([first], within([first], "2026-01-01T00:00:00.000Z"))
+    assert results == [([], {first.id: "2026-01-01T00:00:00.000Z"})]
+    assert not store.intel.behind("intelligence")
+    assert store.intel.indexed([first.id]) == {first.id: "2026-01-01T00:00:00.000Z"}
+
+    # An earlier submission the index has not read yet: nothing is written, the index still
+    # stands where it stood, and both wait for the indexing step.
+    waiting = intelligence("alpha", None)
+    store.append([waiting])
+    results.clear()
+    later = intelligence("alpha", None)
+    store.append([later], within([later], "2026-01-05T00:00:00.000Z"))
+    assert results == [None] and given == [""]
+    synced, subs = store.intel.unindexed("intelligence", 10)
+    assert [s.id for s in subs] == [waiting.id, later.id]
+
+    # A step that fails is undone alone: the submissions it came with are stored.
+    def broken(conn: Any, batch: Any, indices: Any) -> None:
+        store.intel.index_within(
+            conn,
+            "intelligence",
+            [r.id for r in batch],
+            lambda last: 1 / 0,  # type: ignore[arg-type,return-value]
+        )
+
+    store.intel.index(synced, subs[-1].seq, lambda last: IndexBatch([], [], last))
+    kept = intelligence("alpha", None)
+    (index,) = store.append([kept], broken)
+    assert index >= 0 and store.intel.behind("intelligence")
+    assert store.intel.indexed([kept.id]) == {}
     store.close()
 
 
@@ -100,13 +156,13 @@ def test_reads_pass_the_audience_check(settings: Settings, parties: dict[str, Pa
     pair = pair_collection()
     store.intel.index(
         synced,
+        public.seq,
         lambda last: IndexBatch(
             [
                 row(pair.id, private.id, "indicator--1", "2026-01-01T00:00:00.000Z", "2026-01-02"),
                 row(id_of("all"), public.id, "indicator--1", "2026-03-01T00:00:00.000Z", "x"),
             ],
             [pair],
-            public.seq,
             "2026-01-02",
         ),
     )

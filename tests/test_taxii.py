@@ -7,6 +7,7 @@ authentication, refusals. The audience leak tests are in test_taxii_leaks.py.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import uuid
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from taxii2client.v21 import ApiRoot, Collection, Server, as_pages
 from parley.client.http import Client
 from parley.hub import setup
 from parley.intel import collections as intel_collections
+from parley.intel.service import Intel
 
 from .conftest import PartyHandle
 from .conftest import Server as Hub
@@ -320,6 +322,48 @@ def test_signed_intelligence_from_the_native_api_is_served_over_taxii(
     listed = {c.id: c.title for c in root_of(server, charlie).collections}
     assert listed[trio_id] == "Shared by alpha, bravo, charlie"
     assert trio_id not in {c.id for c in root_of(server, parties["relief"]).collections}
+
+
+def test_an_add_after_signed_intelligence_keeps_the_order_of_the_log(
+    server: Hub, parties: dict[str, PartyHandle]
+) -> None:
+    """Each add is indexed in the transaction that logs it; the signed submission before them
+    (indexed when the first add looked its collection up) stays first."""
+    alpha = parties["alpha"]
+    col = collection(server, alpha)
+    native = opened(server.client(alpha))
+    signed = indicator(1)
+    native.submit("intelligence", signed, "all")  # no TAXII request has indexed it yet
+    first = [indicator(2), threat_actor(3)]
+    second = [indicator(4), dict(first[0])]  # the repeat is a success that logs nothing new
+    statuses = [add(col, first), add(col, second)]
+    assert [(s.success_count, s.failure_count) for s in statuses] == [(2, 0), (2, 0)]
+    messages = [d["message"] for s in statuses for d in s.successes]
+    assert [m.startswith("logged as submission") for m in messages] == [True, True, True, False]
+    manifest = col.get_manifest()["objects"]
+    assert ids(manifest) == ids([signed, *first, second[0]])
+    added = [entry["date_added"] for entry in manifest]
+    assert added == sorted(added) and len(set(added)) == len(added)
+    logged = native.http.get("/api/v1/submissions", params={"kind": "intelligence"}).json()
+    assert [item["document"]["body"]["id"] for item in logged["items"]] == ids(manifest)
+
+
+def test_an_add_behind_intelligence_not_yet_indexed_is_indexed_after_it(
+    server: Hub, parties: dict[str, PartyHandle]
+) -> None:
+    """A signed submission logged between an add's collection lookup and its commit: the add's
+    transaction leaves indexing to the index's own step, which takes both in log order."""
+    intel = Intel(server.hub)
+    alpha = server.hub.parties()["alpha"]
+    found = intel.collection(alpha, ALL)
+    signed, added = indicator(1), indicator(2)
+    opened(server.client(parties["alpha"])).submit("intelligence", signed, "all")
+    status = asyncio.run(intel.add(alpha, found, {"objects": [added]}))
+    assert status["success_count"] == 1
+    assert status["successes"][0]["message"].startswith("logged as submission")
+    manifest = intel.manifest(alpha, found, {}).body["objects"]
+    assert ids(manifest) == [signed["id"], added["id"]]
+    assert manifest[0]["date_added"] < manifest[1]["date_added"]
 
 
 # -- reading ----------------------------------------------------------------------------------

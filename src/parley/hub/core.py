@@ -44,7 +44,15 @@ from parley.hub.webhooks import load_or_create_key as load_webhook_key
 from parley.hub.writer import Writer
 from parley.parties import keys, tokens
 from parley.records.kinds import Parsed
-from parley.store.db import REPLAYED, NewSubmission, Party, Store, Submission
+from parley.store.db import (
+    REPLAYED,
+    NewSubmission,
+    Party,
+    Store,
+    Submission,
+    Transaction,
+    WithinCommit,
+)
 from parley.store.parties import PartyKey
 
 Outcome = Accepted | ParleyError
@@ -101,7 +109,11 @@ class Hub:
             settings.housekeeping_interval_s,
             timedelta(hours=settings.reminder_after_h),
         )
-        self.writer = Writer(self.store, settings.batch_max, on_commit=self._committed)
+        # Steps run inside each group's transaction (the TAXII index registers one).
+        self.within_commit: list[WithinCommit] = []
+        self.writer = Writer(
+            self.store, settings.batch_max, on_commit=self._committed, within=self._within
+        )
 
     def close(self) -> None:
         self.housekeeping.close()
@@ -204,16 +216,25 @@ class Hub:
         return outcome
 
     async def submit_token_authenticated_all(
-        self, party: Party, kind: str, bodies: Sequence[dict[str, Any]], audience: str | list[str]
+        self,
+        party: Party,
+        kind: str,
+        bodies: Sequence[dict[str, Any]],
+        audience: str | list[str],
+        admitted: Callable[[int, str], None] | None = None,
     ) -> list[Outcome]:
         """Record several such documents as one group (one commit; outcomes in order), as a
-        TAXII envelope's objects are."""
+        TAXII envelope's objects are. ``admitted`` learns each admitted body's (position,
+        submission id) before the group is written, so a step inside the commit can know it."""
 
-        def checker(body: dict[str, Any]) -> tuple[Checked, Prepared]:
+        def checker(i: int, body: dict[str, Any]) -> tuple[Checked, Prepared]:
             checked = token_authenticated(kind, party, body, audience, self.is_party, clock.now())
-            return checked, rules.prepare(self.context, party, checked)
+            prepared = rules.prepare(self.context, party, checked)
+            if admitted is not None:
+                admitted(i, checked.record.id)
+            return checked, prepared
 
-        return await self._submit([functools.partial(checker, body) for body in bodies])
+        return await self._submit([functools.partial(checker, i, b) for i, b in enumerate(bodies)])
 
     async def submit(self, party: Party, compacts: Sequence[str]) -> list[Outcome]:
         return await self._submit([functools.partial(self.check, party, c) for c in compacts])
@@ -286,6 +307,12 @@ class Hub:
             elif outcome is not None:
                 metrics.submission(None, metrics.REFUSED)
         return [o for o in outcomes if o is not None]
+
+    def _within(
+        self, conn: Transaction, records: Sequence[NewSubmission], indices: Sequence[int]
+    ) -> None:
+        for step in self.within_commit:
+            step(conn, records, indices)
 
     def _committed(self, records: Sequence[NewSubmission], indices: Sequence[int]) -> None:
         """Called by the writer thread after each commit; the log and screening hook in here."""

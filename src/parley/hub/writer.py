@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 
-from parley.store.db import NewSubmission, Store
+from parley.store.db import NewSubmission, Store, WithinCommit
 
 Job = tuple[Sequence[NewSubmission], "Future[list[int]]"]
 log = logging.getLogger("parley.hub")
@@ -21,10 +21,17 @@ CommitHook = Callable[[Sequence[NewSubmission], Sequence[int]], None]
 
 
 class Writer:
-    def __init__(self, store: Store, batch_max: int, on_commit: CommitHook | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        batch_max: int,
+        on_commit: CommitHook | None = None,
+        within: WithinCommit | None = None,
+    ) -> None:
         self._store = store
         self._batch_max = batch_max
         self._on_commit = on_commit
+        self._within = within  # runs inside each group's transaction, before its commit
         self._queue: queue.Queue[Job | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="parley-writer", daemon=True)
         self._thread.start()
@@ -67,7 +74,7 @@ class Writer:
     def _commit(self, jobs: list[Job]) -> None:
         flat = [record for records, _ in jobs for record in records]
         try:
-            results = self._store.append(flat)
+            results = self._store.append(flat, self._within)
         except Exception as exc:  # the caller's request reports it; the writer must live on
             for _, future in jobs:
                 future.set_exception(exc)

@@ -15,6 +15,7 @@ collection check the caller made. The statements are the store's (:mod:`parley.s
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import threading
 from collections.abc import Iterable, Sequence
@@ -26,8 +27,8 @@ from parley import clock
 from parley.intel.collections import Collection, Collections
 from parley.intel.filters import Filter
 from parley.intel.stix import Checked, Refused, Validator, normal, parse_timestamp
-from parley.store.db import Store
-from parley.store.intel import IndexBatch
+from parley.store.db import REPLAYED, NewSubmission, Store, Transaction
+from parley.store.intel import IndexBatch, Unindexed
 from parley.store.rows import stored_body
 
 KIND = "intelligence"
@@ -76,6 +77,7 @@ class Index:
         self._lock = threading.Lock()  # one sync at a time in this process
         self._planned_lock = threading.Lock()
         self._planned: dict[str, Planned] = {}
+        self._done: dict[str, str] = {}  # indexed in the writer's transaction: id -> version
 
     # -- writing ----------------------------------------------------------------------------
 
@@ -101,44 +103,9 @@ class Index:
             return False
         with self._planned_lock:
             planned = {sub.id: self._planned.get(sub.id) for sub in subs}
-        prepared = [
-            (sub, self._prepare(planned[sub.id], sub.party_id, sub.audience_all, sub.jws))
-            for sub in subs
-        ]
-
-        def build(last_added: str) -> IndexBatch:
-            # Strictly increasing, one microsecond apart at the least: a client that polls
-            # with added_after set to the last date it saw can never skip a row.
-            added = max(clock.now(), parse_timestamp(last_added) if last_added else EPOCH)
-            rows = []
-            new: dict[str, Collection] = {}
-            for sub, ready in prepared:
-                if ready is None:
-                    continue
-                added += MICROSECOND
-                checked, audience = ready
-                plan = planned[sub.id]
-                if plan is not None:
-                    collection_id = plan.collection_id
-                else:
-                    collection_id, collection = self.collections.for_audience(audience)
-                    if collection is not None:
-                        new.setdefault(collection.id, collection)
-                rows.append(
-                    {
-                        "collection_id": collection_id,
-                        "stix_id": checked.id,
-                        "stix_type": checked.type,
-                        "version": checked.version or normal(added),
-                        "spec_version": checked.spec_version,
-                        "date_added": normal(added),
-                        "submission_id": sub.id,
-                    }
-                )
-            fresh = [collection.row() for collection in new.values()]
-            return IndexBatch(rows, fresh, subs[-1].seq, normal(added))
-
-        created = self.store.intel.index(synced, build)
+        prepared = [(sub.id, planned[sub.id], self._prepare(planned[sub.id], sub)) for sub in subs]
+        build = functools.partial(self._batch, prepared)
+        created = self.store.intel.index(synced, subs[-1].seq, build)
         if created is None:
             return True  # another process indexed meanwhile: start again from its point
         for row in created:
@@ -148,8 +115,90 @@ class Index:
                 self._planned.pop(sub.id, None)
         return len(subs) == SYNC_BATCH
 
+    def within_commit(
+        self, conn: Transaction, records: Sequence[NewSubmission], indices: Sequence[int]
+    ) -> None:
+        """Runs inside the writer's transaction: index the intelligence submissions it appends,
+        if a TAXII request planned every one of them and none before them waits (otherwise
+        :meth:`sync` indexes them later, as it would have). This spares an add the reading
+        back of its rows and a second commit."""
+        ids = [
+            r.id for r, i in zip(records, indices, strict=True) if r.kind == KIND and i != REPLAYED
+        ]
+        if not ids:
+            return
+        with self._planned_lock:
+            planned = [self._planned.get(i) for i in ids]
+        prepared = [
+            (sub_id, plan, (plan.checked, None))
+            for sub_id, plan in zip(ids, planned, strict=True)
+            if plan is not None
+        ]
+        if len(prepared) != len(ids):
+            return
+        build = functools.partial(self._batch, prepared)
+        found = self.store.intel.index_within(conn, KIND, ids, build)
+        if found is not None:
+            # Only planned rows, whose collections exist: nothing was created.
+            with self._planned_lock:
+                self._done.update(found[1])
+
+    def settle(self, submission_ids: Sequence[str]) -> dict[str, str]:
+        """After a TAXII add: the version each of its submissions was indexed as (absent: not
+        indexed, as a version the collection held already), indexing now what the writer's
+        transaction did not."""
+        with self._planned_lock:
+            versions = {i: self._done.pop(i) for i in submission_ids if i in self._done}
+        missing = [i for i in submission_ids if i not in versions]
+        if missing:
+            self.sync()
+            versions.update(self.store.intel.indexed(missing))
+        return versions
+
+    def forget(self, submission_ids: Sequence[str]) -> None:
+        """The request that planned these is done with them (whatever became of them)."""
+        with self._planned_lock:
+            for i in submission_ids:
+                self._planned.pop(i, None)
+                self._done.pop(i, None)
+
+    def _batch(
+        self,
+        prepared: Sequence[tuple[str, Planned | None, tuple[Checked, list[str] | None] | None]],
+        last_added: str,
+    ) -> IndexBatch:
+        # Strictly increasing, one microsecond apart at the least: a client that polls with
+        # added_after set to the last date it saw can never skip a row.
+        added = max(clock.now(), parse_timestamp(last_added) if last_added else EPOCH)
+        rows = []
+        new: dict[str, Collection] = {}
+        for sub_id, plan, ready in prepared:
+            if ready is None:
+                continue
+            added += MICROSECOND
+            checked, audience = ready
+            if plan is not None:
+                collection_id = plan.collection_id
+            else:
+                collection_id, collection = self.collections.for_audience(audience)
+                if collection is not None:
+                    new.setdefault(collection.id, collection)
+            rows.append(
+                {
+                    "collection_id": collection_id,
+                    "stix_id": checked.id,
+                    "stix_type": checked.type,
+                    "version": checked.version or normal(added),
+                    "spec_version": checked.spec_version,
+                    "date_added": normal(added),
+                    "submission_id": sub_id,
+                }
+            )
+        fresh = [collection.row() for collection in new.values()]
+        return IndexBatch(rows, fresh, normal(added))
+
     def _prepare(
-        self, planned: Planned | None, party: str, audience_all: bool, compact: str
+        self, planned: Planned | None, sub: Unindexed
     ) -> tuple[Checked, list[str] | None] | None:
         """The checked object and the audience of one submission; None if it is no STIX
         object (it stays a record of the log, but is not served over TAXII)."""
@@ -157,9 +206,11 @@ class Index:
             # Its audience is its collection's, which the plan names: no need to decode it.
             return planned.checked, None
         try:
-            payload = compact.split(".", 2)[1]
+            payload = sub.jws.split(".", 2)[1]
             document = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-            audience = None if audience_all else sorted(set(document["audience"]) | {party})
+            audience = (
+                None if sub.audience_all else sorted(set(document["audience"]) | {sub.party_id})
+            )
             return self.validator.check(document["body"]), audience
         except (Refused, ValueError, KeyError, TypeError):
             return None

@@ -53,6 +53,7 @@ class Intel:
         self.validator.warm_up()
         self.collections = Collections(hub.store)
         self.index = Index(hub.store, self.collections, self.validator)
+        hub.within_commit.append(self.index.within_commit)
         self.cursors = Cursors(keys.load_private_key(hub.settings.hub_key_path))
 
     # -- collections ------------------------------------------------------------------------
@@ -90,18 +91,27 @@ class Intel:
         fresh = await loop.run_in_executor(
             None, self._not_yet_added, party, collection, items, checked, outcome
         )
-        # One group for the whole envelope: one commit, not one per object.
-        results = await self.hub.submit_token_authenticated_all(
-            party, KIND, [c.object for _, c in fresh], collection.audience
-        )
-        accepted: list[tuple[int, Checked, Accepted]] = []
-        for (i, c), result in zip(fresh, results, strict=True):
-            if isinstance(result, Accepted):
-                self.index.plan(result.record.id, Planned(c, collection.id))
-                accepted.append((i, c, result))
-            else:
-                outcome.fail(i, c.id, shown(c.version) if c.version else "", result.detail)
-        await loop.run_in_executor(None, self._index, accepted, outcome)
+        submitted: list[str] = []
+
+        def admitted(position: int, submission_id: str) -> None:
+            # Planned before the writer runs, so its transaction indexes the object too.
+            self.index.plan(submission_id, Planned(fresh[position][1], collection.id))
+            submitted.append(submission_id)
+
+        try:
+            # One group for the whole envelope: one commit, not one per object.
+            results = await self.hub.submit_token_authenticated_all(
+                party, KIND, [c.object for _, c in fresh], collection.audience, admitted
+            )
+            accepted: list[tuple[int, Checked, Accepted]] = []
+            for (i, c), result in zip(fresh, results, strict=True):
+                if isinstance(result, Accepted):
+                    accepted.append((i, c, result))
+                else:
+                    outcome.fail(i, c.id, shown(c.version) if c.version else "", result.detail)
+            await loop.run_in_executor(None, self._index, accepted, outcome)
+        finally:
+            self.index.forget(submitted)
         status = outcome.status(str(uuid.uuid4()), requested)
         await loop.run_in_executor(None, self.index.save_status, party.id, status)
         return status
@@ -135,8 +145,7 @@ class Intel:
         return fresh
 
     def _index(self, accepted: Sequence[tuple[int, Checked, Accepted]], outcome: _Outcome) -> None:
-        self.index.sync()
-        indexed = self.index.indexed([a.record.id for _, _, a in accepted])
+        indexed = self.index.settle([a.record.id for _, _, a in accepted])
         for i, c, a in accepted:
             receipt = f"/api/v1/submissions/{a.record.id}/receipt"
             if a.record.id in indexed:

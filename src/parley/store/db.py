@@ -11,6 +11,8 @@ is what keeps the log free of gaps and forks.
 
 from __future__ import annotations
 
+from sqlalchemy import Connection as Transaction
+
 from parley.store.alerts import Alerts
 from parley.store.base import sqlite_url, visible_to
 from parley.store.conflicts import Conflicts
@@ -27,7 +29,7 @@ from parley.store.rows import (
     StoredConflict,
     Submission,
 )
-from parley.store.submissions import Submissions
+from parley.store.submissions import Submissions, WithinCommit
 from parley.store.webhooks import Webhooks
 
 __all__ = [
@@ -39,6 +41,8 @@ __all__ = [
     "Store",
     "StoredConflict",
     "Submission",
+    "Transaction",
+    "WithinCommit",
     "sqlite_url",
     "visible_to",
 ]

@@ -56,11 +56,10 @@ class Unindexed:
 @dataclass(frozen=True)
 class IndexBatch:
     """What one indexing step writes: object rows (keys as ``intel_objects``' columns), the
-    collections they need that may not exist yet, and how far the index has read."""
+    collections they need that may not exist yet, and the last ``date_added`` given."""
 
     objects: list[dict[str, Any]]
     collections: list[CollectionRow]
-    synced_seq: int
     last_added: str
 
 
@@ -112,39 +111,34 @@ class IntelTables:
             ).all()
         return int(synced), [Unindexed(*sub) for sub in subs]
 
-    def index(self, synced: int, build: Callable[[str], IndexBatch]) -> list[CollectionRow] | None:
-        """Write one batch under the ``intel_state`` lock, if the index still stands at
-        ``synced`` (None if another process indexed meanwhile). ``build`` gets the last
-        ``date_added`` given, read under the lock. Answers the collections it created."""
+    def index(
+        self, synced: int, through: int, build: Callable[[str], IndexBatch]
+    ) -> list[CollectionRow] | None:
+        """Write one batch, the submissions after ``synced`` up to the seq ``through``, under
+        the ``intel_state`` lock, if the index still stands at ``synced`` (None if another
+        process indexed meanwhile). ``build`` gets the last ``date_added`` given, read under
+        the lock. Answers the collections it created."""
         with self.engine.begin() as conn:
-            # The write comes first: it takes the lock (the row lock on PostgreSQL, the
-            # database's write lock on SQLite) before anything is read.
-            conn.execute(update(t.intel_state).where(t.intel_state.c.id == 1).values(id=1))
-            state = conn.execute(select(t.intel_state.c.synced_seq, t.intel_state.c.last_added))
-            now_synced, last_added = state.one()
+            now_synced, last_added = _lock_state(conn)
             if now_synced != synced:
                 return None
-            batch = build(last_added)
-            created = []
-            for collection in batch.collections:
-                stored = conn.execute(
-                    select(t.intel_collections.c.id).where(
-                        t.intel_collections.c.id == collection.id
-                    )
-                ).first()
-                if stored is None:
-                    # inserted with its first object, so it exists exactly when that does
-                    _insert_collection(conn, collection)
-                    created.append(collection)
-            rows = _first_of_each_version(conn, batch.objects)
-            if rows:
-                conn.execute(insert(t.intel_objects), rows)
-            conn.execute(
-                update(t.intel_state)
-                .where(t.intel_state.c.id == 1)
-                .values(synced_seq=batch.synced_seq, last_added=batch.last_added)
-            )
-        return created
+            return _write(conn, build(last_added), through)[0]
+
+    def index_within(
+        self, conn: Connection, kind: str, ids: Sequence[str], build: Callable[[str], IndexBatch]
+    ) -> tuple[list[CollectionRow], dict[str, str]] | None:
+        """Index submissions inside the transaction that appends them (``conn``), if they are
+        exactly the submissions of ``kind`` the index has not read yet; None otherwise (an
+        earlier one is still waiting for :meth:`index`, which then takes these too). Answers
+        the collections created and the version each submission was indexed as."""
+        now_synced, last_added = _lock_state(conn)
+        c = t.submissions.c
+        waiting = conn.execute(
+            select(c.seq, c.id).where(c.kind == kind, c.seq > now_synced).limit(len(ids) + 1)
+        ).all()
+        if not waiting or sorted(row[1] for row in waiting) != sorted(ids):
+            return None
+        return _write(conn, build(last_added), max(row[0] for row in waiting))
 
     def indexed(self, submission_ids: Sequence[str]) -> dict[str, str]:
         """The version each of these submissions was indexed as (absent: not indexed)."""
@@ -293,6 +287,40 @@ class IntelTables:
                 select(s.document).where(s.id == status_id, s.party_id == party)
             ).first()
         return None if row is None else str(row[0])
+
+
+def _lock_state(conn: Connection) -> tuple[int, str]:
+    """The index's state, read under its lock. The write comes first: it takes the lock (the
+    row lock on PostgreSQL, the database's write lock on SQLite) before anything is read."""
+    conn.execute(update(t.intel_state).where(t.intel_state.c.id == 1).values(id=1))
+    state = conn.execute(select(t.intel_state.c.synced_seq, t.intel_state.c.last_added))
+    synced, last_added = state.one()
+    return int(synced), str(last_added)
+
+
+def _write(
+    conn: Connection, batch: IndexBatch, through: int
+) -> tuple[list[CollectionRow], dict[str, str]]:
+    """One batch's collections, rows and new state; the collections created and the version
+    each submission was indexed as (a version the collection held already is not indexed)."""
+    created = []
+    for collection in batch.collections:
+        stored = conn.execute(
+            select(t.intel_collections.c.id).where(t.intel_collections.c.id == collection.id)
+        ).first()
+        if stored is None:
+            # inserted with its first object, so it exists exactly when that does
+            _insert_collection(conn, collection)
+            created.append(collection)
+    rows = _first_of_each_version(conn, batch.objects)
+    if rows:
+        conn.execute(insert(t.intel_objects), rows)
+    conn.execute(
+        update(t.intel_state)
+        .where(t.intel_state.c.id == 1)
+        .values(synced_seq=through, last_added=batch.last_added)
+    )
+    return created, {row["submission_id"]: row["version"] for row in rows}
 
 
 def _insert_collection(conn: Connection, collection: CollectionRow) -> None:

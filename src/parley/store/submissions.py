@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import logging
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, and_, func, select
@@ -29,6 +30,20 @@ _SUBMISSION_COLUMNS = (
 )
 
 
+WithinCommit = Callable[[Connection, Sequence[NewSubmission], Sequence[int]], None]
+log = logging.getLogger("parley.store")
+
+
+def _within(
+    conn: Connection, step: WithinCommit, batch: Sequence[NewSubmission], results: Sequence[int]
+) -> None:
+    try:
+        with conn.begin_nested():
+            step(conn, batch, results)
+    except Exception:  # the batch is stored whatever happens here: its callers are answered
+        log.exception("a step inside the writer's transaction failed; it was undone")
+
+
 def _rows(count: int, width: int) -> str:
     row = "(" + ", ".join("?" * width) + ")"
     return ", ".join([row] * count)
@@ -37,12 +52,21 @@ def _rows(count: int, width: int) -> str:
 class Submissions(Base):
     """The submissions table, its audiences and the log entries appended with them."""
 
-    def append(self, batch: Sequence[NewSubmission]) -> list[int]:
-        """Store a batch in one transaction; answer each one's log index, or REPLAYED."""
+    def append(
+        self, batch: Sequence[NewSubmission], within: WithinCommit | None = None
+    ) -> list[int]:
+        """Store a batch in one transaction; answer each one's log index, or REPLAYED.
+
+        ``within`` writes what follows from the batch (the TAXII index rows, say) in the same
+        transaction, under a savepoint: if it fails, only its own writes are undone, and the
+        batch commits without them (it must leave a way to write them later)."""
         with self._write_lock:
             try:
                 with self._writer.begin() as conn:
-                    return self._append(conn, batch)
+                    results = self._append(conn, batch)
+                    if within is not None:
+                        _within(conn, within, batch, results)
+                    return results
             except self._integrity_errors():
                 # Another process took a nonce between our check and our insert: redo the
                 # batch one at a time so only the replay is refused.
