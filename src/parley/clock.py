@@ -17,8 +17,11 @@ def now() -> datetime:
 
 
 def iso(moment: datetime) -> str:
-    """Fixed width, so stored strings sort in time order on every backend."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """Fixed width, so stored strings sort in time order on every backend: always six digits
+    of microseconds, and a four-digit year (glibc's %Y writes year 999 as "999", which sorts
+    after "2026"). isoformat, not strftime: three of these go into every submission, and
+    strftime took twice as long."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 def parse(text: object, field: str = "time") -> datetime:

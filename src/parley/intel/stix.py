@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from parley import clock
+
 if TYPE_CHECKING:
     from parley.intel.checking import Rules
 
@@ -65,12 +67,7 @@ def parse_timestamp(text: object) -> datetime:
 
 def normal(moment: datetime) -> str:
     """Fixed width with microseconds, so stored timestamps sort as they compare."""
-    m = moment.astimezone(UTC)
-    # Formatted by hand: glibc's %Y writes year 999 as "999", which sorts after "2026".
-    return (
-        f"{m.year:04d}-{m.month:02d}-{m.day:02d}T{m.hour:02d}:{m.minute:02d}:{m.second:02d}"
-        f".{m.microsecond:06d}Z"
-    )
+    return clock.iso(moment)
 
 
 def normal_timestamp(text: object) -> str:
