@@ -17,7 +17,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -84,7 +83,7 @@ def admit(
         raise InvalidSubmission("body must be a JSON object", field="body")
     # The kind's JSON Schema, the one published at /schemas/{kind}.json, before its rules.
     schemas.check(kind, doc["body"])
-    record_id = str(uuid.uuid4())
+    record_id = clock.ordered_id()
     received_at = clock.iso(received)
     salt = None if audience is None else secrets.token_hex(32)
     entry = log_entry(record_id, kind, party.id, received_at, compact, salt)
@@ -181,7 +180,7 @@ def token_authenticated(
         "kind": kind,
         "party": party.id,
         "client_time": clock.iso(received),
-        "nonce": secrets.token_urlsafe(18),
+        "nonce": clock.ordered_nonce(),
         "audience": audience,
         "body": body,
     }

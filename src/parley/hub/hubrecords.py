@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -71,7 +70,7 @@ def record(
         "body": body,
     }
     compact = jws.sign(document, key, HUB)
-    record_id = str(uuid.uuid4())
+    record_id = clock.ordered_id()
     received_at = clock.iso(now)
     salt = None if audience is None else secrets.token_hex(32)
     return NewSubmission(
