@@ -116,7 +116,7 @@ def test_index_within_the_appending_transaction_only_when_nothing_earlier_waits(
     # Nothing waits: the rows are indexed in the appending transaction, committed with it.
     results: list[Any] = []
     first = intelligence("alpha", None)
-    store.append([first], within([first], "2026-01-01T00:00:00.000Z"))
+    store.append([first], [within([first], "2026-01-01T00:00:00.000Z")])
     assert results == [([], {first.id: "2026-01-01T00:00:00.000Z"})]
     assert not store.intel.behind("intelligence")
     assert store.intel.indexed([first.id]) == {first.id: "2026-01-01T00:00:00.000Z"}
@@ -127,7 +127,7 @@ def test_index_within_the_appending_transaction_only_when_nothing_earlier_waits(
     store.append([waiting])
     results.clear()
     later = intelligence("alpha", None)
-    store.append([later], within([later], "2026-01-05T00:00:00.000Z"))
+    store.append([later], [within([later], "2026-01-05T00:00:00.000Z")])
     assert results == [None] and given == [""]
     synced, subs = store.intel.unindexed("intelligence", 10)
     assert [s.id for s in subs] == [waiting.id, later.id]
@@ -143,7 +143,7 @@ def test_index_within_the_appending_transaction_only_when_nothing_earlier_waits(
 
     store.intel.index(synced, subs[-1].seq, lambda last: IndexBatch([], [], last))
     kept = intelligence("alpha", None)
-    (index,) = store.append([kept], broken)
+    (index,) = store.append([kept], [broken])
     assert index >= 0 and store.intel.behind("intelligence")
     assert store.intel.indexed([kept.id]) == {}
     store.close()

@@ -50,7 +50,6 @@ from parley.store.db import (
     Party,
     Store,
     Submission,
-    Transaction,
     WithinCommit,
 )
 from parley.store.parties import PartyKey
@@ -112,7 +111,7 @@ class Hub:
         # Steps run inside each group's transaction (the TAXII index registers one).
         self.within_commit: list[WithinCommit] = []
         self.writer = Writer(
-            self.store, settings.batch_max, on_commit=self._committed, within=self._within
+            self.store, settings.batch_max, on_commit=self._committed, within=self.within_commit
         )
 
     def close(self) -> None:
@@ -307,12 +306,6 @@ class Hub:
             elif outcome is not None:
                 metrics.submission(None, metrics.REFUSED)
         return [o for o in outcomes if o is not None]
-
-    def _within(
-        self, conn: Transaction, records: Sequence[NewSubmission], indices: Sequence[int]
-    ) -> None:
-        for step in self.within_commit:
-            step(conn, records, indices)
 
     def _committed(self, records: Sequence[NewSubmission], indices: Sequence[int]) -> None:
         """Called by the writer thread after each commit; the log and screening hook in here."""

@@ -26,12 +26,12 @@ class Writer:
         store: Store,
         batch_max: int,
         on_commit: CommitHook | None = None,
-        within: WithinCommit | None = None,
+        within: Sequence[WithinCommit] = (),
     ) -> None:
         self._store = store
         self._batch_max = batch_max
         self._on_commit = on_commit
-        self._within = within  # runs inside each group's transaction, before its commit
+        self._within = within  # steps run inside each group's transaction, before its commit
         self._queue: queue.Queue[Job | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="parley-writer", daemon=True)
         self._thread.start()

@@ -35,11 +35,15 @@ log = logging.getLogger("parley.store")
 
 
 def _within(
-    conn: Connection, step: WithinCommit, batch: Sequence[NewSubmission], results: Sequence[int]
+    conn: Connection,
+    steps: Sequence[WithinCommit],
+    batch: Sequence[NewSubmission],
+    results: Sequence[int],
 ) -> None:
     try:
         with conn.begin_nested():
-            step(conn, batch, results)
+            for step in steps:
+                step(conn, batch, results)
     except Exception:  # the batch is stored whatever happens here: its callers are answered
         log.exception("a step inside the writer's transaction failed; it was undone")
 
@@ -53,18 +57,18 @@ class Submissions(Base):
     """The submissions table, its audiences and the log entries appended with them."""
 
     def append(
-        self, batch: Sequence[NewSubmission], within: WithinCommit | None = None
+        self, batch: Sequence[NewSubmission], within: Sequence[WithinCommit] = ()
     ) -> list[int]:
         """Store a batch in one transaction; answer each one's log index, or REPLAYED.
 
-        ``within`` writes what follows from the batch (the TAXII index rows, say) in the same
-        transaction, under a savepoint: if it fails, only its own writes are undone, and the
-        batch commits without them (it must leave a way to write them later)."""
+        Each step ``within`` writes what follows from the batch (the TAXII index rows, say) in
+        the same transaction, under a savepoint: if one fails, only the steps' writes are undone,
+        and the batch commits without them (a step must leave a way to write them later)."""
         with self._write_lock:
             try:
                 with self._writer.begin() as conn:
                     results = self._append(conn, batch)
-                    if within is not None:
+                    if within:
                         _within(conn, within, batch, results)
                     return results
             except self._integrity_errors():
