@@ -338,6 +338,10 @@ def test_an_add_after_signed_intelligence_keeps_the_order_of_the_log(
     second = [indicator(4), dict(first[0])]  # the repeat is a success that logs nothing new
     statuses = [add(col, first), add(col, second)]
     assert [(s.success_count, s.failure_count) for s in statuses] == [(2, 0), (2, 0)]
+    root = root_of(server, alpha)
+    for status in statuses:  # each kept as answered (committed with its objects)
+        kept = root.get_status(status.id)
+        assert (kept.successes, kept.failures) == (status.successes, status.failures)
     messages = [d["message"] for s in statuses for d in s.successes]
     assert [m.startswith("logged as submission") for m in messages] == [True, True, True, False]
     manifest = col.get_manifest()["objects"]
@@ -361,6 +365,7 @@ def test_an_add_behind_intelligence_not_yet_indexed_is_indexed_after_it(
     status = asyncio.run(intel.add(alpha, found, {"objects": [added]}))
     assert status["success_count"] == 1
     assert status["successes"][0]["message"].startswith("logged as submission")
+    assert intel.status(alpha, status["id"]) == status  # kept, though not in the add's commit
     manifest = intel.manifest(alpha, found, {}).body["objects"]
     assert ids(manifest) == [signed["id"], added["id"]]
     assert manifest[0]["date_added"] < manifest[1]["date_added"]

@@ -221,10 +221,12 @@ class Hub:
         bodies: Sequence[dict[str, Any]],
         audience: str | list[str],
         admitted: Callable[[int, str], None] | None = None,
+        within: WithinCommit | None = None,
     ) -> list[Outcome]:
         """Record several such documents as one group (one commit; outcomes in order), as a
         TAXII envelope's objects are. ``admitted`` learns each admitted body's (position,
-        submission id) before the group is written, so a step inside the commit can know it."""
+        submission id) before the group is written, and ``within`` runs inside its commit
+        (see :meth:`Writer.submit`)."""
 
         def checker(i: int, body: dict[str, Any]) -> tuple[Checked, Prepared]:
             checked = token_authenticated(kind, party, body, audience, self.is_party, clock.now())
@@ -233,13 +235,16 @@ class Hub:
                 admitted(i, checked.record.id)
             return checked, prepared
 
-        return await self._submit([functools.partial(checker, i, b) for i, b in enumerate(bodies)])
+        checkers = [functools.partial(checker, i, b) for i, b in enumerate(bodies)]
+        return await self._submit(checkers, within)
 
     async def submit(self, party: Party, compacts: Sequence[str]) -> list[Outcome]:
         return await self._submit([functools.partial(self.check, party, c) for c in compacts])
 
     async def _submit(
-        self, checkers: Sequence[Callable[[], tuple[Checked, Prepared]]]
+        self,
+        checkers: Sequence[Callable[[], tuple[Checked, Prepared]]],
+        within: WithinCommit | None = None,
     ) -> list[Outcome]:
         self.refresh_region()
         outcomes: list[Outcome | None] = []
@@ -265,7 +270,7 @@ class Hub:
                 {c.record.id: None for c in ready if c.record.kind in ("area-map", "area-vote")}
             )
             self.screening.expect(pending)
-            future = self.writer.submit([c.record for c in ready])
+            future = self.writer.submit([c.record for c in ready], within)
             indices = await asyncio.wrap_future(future)
             pairs = iter(zip(ready, indices, strict=True))
             for i, outcome in enumerate(outcomes):

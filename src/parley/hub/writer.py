@@ -13,9 +13,9 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 
-from parley.store.db import NewSubmission, Store, WithinCommit
+from parley.store.db import NewSubmission, Store, Transaction, WithinCommit
 
-Job = tuple[Sequence[NewSubmission], "Future[list[int]]"]
+Job = tuple[Sequence[NewSubmission], "Future[list[int]]", WithinCommit | None]
 log = logging.getLogger("parley.hub")
 CommitHook = Callable[[Sequence[NewSubmission], Sequence[int]], None]
 
@@ -36,9 +36,13 @@ class Writer:
         self._thread = threading.Thread(target=self._run, name="parley-writer", daemon=True)
         self._thread.start()
 
-    def submit(self, records: Sequence[NewSubmission]) -> Future[list[int]]:
+    def submit(
+        self, records: Sequence[NewSubmission], within: WithinCommit | None = None
+    ) -> Future[list[int]]:
+        """Queue records for the next group; ``within`` runs inside its transaction, after the
+        writer's own steps, with these records and their log indices."""
         future: Future[list[int]] = Future()
-        self._queue.put((records, future))
+        self._queue.put((records, future, within))
         return future
 
     def alive(self) -> bool:
@@ -72,11 +76,17 @@ class Writer:
                 return
 
     def _commit(self, jobs: list[Job]) -> None:
-        flat = [record for records, _ in jobs for record in records]
+        flat = [record for records, _, _ in jobs for record in records]
+        steps = list(self._within)
+        start = 0
+        for records, _, step in jobs:
+            if step is not None:
+                steps.append(_sliced(step, start, len(records)))
+            start += len(records)
         try:
-            results = self._store.append(flat, self._within)
+            results = self._store.append(flat, steps)
         except Exception as exc:  # the caller's request reports it; the writer must live on
-            for _, future in jobs:
+            for _, future, _ in jobs:
                 future.set_exception(exc)
             return
         if self._on_commit is not None:
@@ -85,6 +95,15 @@ class Writer:
             except Exception:  # the records are stored: their callers must still be answered
                 log.exception("the commit hook failed after records were stored")
         start = 0
-        for records, future in jobs:
+        for records, future, _ in jobs:
             future.set_result(results[start : start + len(records)])
             start += len(records)
+
+
+def _sliced(step: WithinCommit, start: int, count: int) -> WithinCommit:
+    """A job's step sees its own records of the group, and their log indices."""
+
+    def run(conn: Transaction, records: Sequence[NewSubmission], indices: Sequence[int]) -> None:
+        step(conn, records[start : start + count], indices[start : start + count])
+
+    return run

@@ -77,7 +77,9 @@ class Index:
         self._lock = threading.Lock()  # one sync at a time in this process
         self._planned_lock = threading.Lock()
         self._planned: dict[str, Planned] = {}
-        self._done: dict[str, str] = {}  # indexed in the writer's transaction: id -> version
+        # Indexed in the writer's transaction: id -> version (None: the collection held that
+        # version already, so no row was written).
+        self._done: dict[str, str | None] = {}
 
     # -- writing ----------------------------------------------------------------------------
 
@@ -141,15 +143,26 @@ class Index:
         if found is not None:
             # Only planned rows, whose collections exist: nothing was created.
             with self._planned_lock:
-                self._done.update(found[1])
+                self._done.update({i: found[1].get(i) for i in ids})
+
+    def done(self, submission_ids: Sequence[str]) -> dict[str, str] | None:
+        """In the writer's transaction, after :meth:`within_commit`: the versions these were
+        indexed as (absent: a version the collection held already), or None if that step did
+        not index them all."""
+        with self._planned_lock:
+            if not all(i in self._done for i in submission_ids):
+                return None
+            found = {i: self._done[i] for i in submission_ids}
+        return {i: v for i, v in found.items() if v is not None}
 
     def settle(self, submission_ids: Sequence[str]) -> dict[str, str]:
         """After a TAXII add: the version each of its submissions was indexed as (absent: not
         indexed, as a version the collection held already), indexing now what the writer's
         transaction did not."""
         with self._planned_lock:
-            versions = {i: self._done.pop(i) for i in submission_ids if i in self._done}
-        missing = [i for i in submission_ids if i not in versions]
+            handled = {i: self._done.pop(i) for i in submission_ids if i in self._done}
+        versions = {i: v for i, v in handled.items() if v is not None}
+        missing = [i for i in submission_ids if i not in handled]
         if missing:
             self.sync()
             versions.update(self.store.intel.indexed(missing))
@@ -266,10 +279,12 @@ class Index:
 
     # -- add statuses -----------------------------------------------------------------------
 
-    def save_status(self, party: str, document: dict[str, Any]) -> None:
-        self.store.intel.save_status(
-            party, document["id"], json.dumps(document, separators=(",", ":"))
-        )
+    def save_status(
+        self, party: str, document: dict[str, Any], conn: Transaction | None = None
+    ) -> None:
+        """Keep an add's status (in ``conn``'s transaction if given)."""
+        text = json.dumps(document, separators=(",", ":"))
+        self.store.intel.save_status(party, document["id"], text, conn)
 
     def status(self, party: str, status_id: str) -> dict[str, Any] | None:
         """A status, only for the party whose request it describes."""

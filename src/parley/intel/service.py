@@ -28,7 +28,7 @@ from parley.intel.cursors import Cursors, Scope
 from parley.intel.index import Index, Page, Planned
 from parley.intel.stix import STIX_MEDIA_TYPE, Checked, Refused, Validator, shown
 from parley.parties import keys
-from parley.store.db import Party
+from parley.store.db import REPLAYED, NewSubmission, Party, Transaction
 
 KIND = "intelligence"
 
@@ -92,17 +92,46 @@ class Intel:
             None, self._not_yet_added, party, collection, items, checked, outcome
         )
         submitted: list[str] = []
+        position: dict[str, int] = {}
+        status_id = str(uuid.uuid4())
+        saved: list[dict[str, Any]] = []
 
-        def admitted(position: int, submission_id: str) -> None:
+        def admitted(at: int, submission_id: str) -> None:
             # Planned before the writer runs, so its transaction indexes the object too.
-            self.index.plan(submission_id, Planned(fresh[position][1], collection.id))
+            self.index.plan(submission_id, Planned(fresh[at][1], collection.id))
             submitted.append(submission_id)
+            position[submission_id] = at
+
+        def save_within(
+            conn: Transaction, records: Sequence[NewSubmission], indices: Sequence[int]
+        ) -> None:
+            # In the writer's transaction, after the index's step: when every object was
+            # admitted, logged and indexed there, the status commits with them (one commit an
+            # envelope). Otherwise it is written afterwards, as before.
+            if len(records) != len(fresh) or REPLAYED in indices:
+                return
+            versions = self.index.done([r.id for r in records])
+            if versions is None:
+                return
+            for record, index in zip(records, indices, strict=True):
+                i, c = fresh[position[record.id]]
+                _logged(outcome, i, c, record.id, index, versions.get(record.id))
+            status = outcome.status(status_id, requested)
+            self.index.save_status(party.id, status, conn)
+            saved.append(status)
 
         try:
             # One group for the whole envelope: one commit, not one per object.
             results = await self.hub.submit_token_authenticated_all(
-                party, KIND, [c.object for _, c in fresh], collection.audience, admitted
+                party,
+                KIND,
+                [c.object for _, c in fresh],
+                collection.audience,
+                admitted,
+                save_within if fresh else None,
             )
+            if saved:
+                return saved[0]
             accepted: list[tuple[int, Checked, Accepted]] = []
             for (i, c), result in zip(fresh, results, strict=True):
                 if isinstance(result, Accepted):
@@ -112,7 +141,7 @@ class Intel:
             await loop.run_in_executor(None, self._index, accepted, outcome)
         finally:
             self.index.forget(submitted)
-        status = outcome.status(str(uuid.uuid4()), requested)
+        status = outcome.status(status_id, requested)
         await loop.run_in_executor(None, self.index.save_status, party.id, status)
         return status
 
@@ -147,15 +176,7 @@ class Intel:
     def _index(self, accepted: Sequence[tuple[int, Checked, Accepted]], outcome: _Outcome) -> None:
         indexed = self.index.settle([a.record.id for _, _, a in accepted])
         for i, c, a in accepted:
-            receipt = f"/api/v1/submissions/{a.record.id}/receipt"
-            if a.record.id in indexed:
-                version = shown(indexed[a.record.id])
-                message = f"logged as submission {a.record.id} (log index {a.index}); {receipt}"
-            else:
-                # Sent twice at once: the other copy was indexed first.
-                version = shown(c.version) if c.version else ""
-                message = f"this version is already in the collection; logged too: {receipt}"
-            outcome.succeed(i, c.id, version, message)
+            _logged(outcome, i, c, a.record.id, a.index, indexed.get(a.record.id))
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -246,6 +267,20 @@ class Intel:
         )
         next_value = self.cursors.seal(scope, page.rows[-1].seq) if page.more else None
         return page, next_value
+
+
+def _logged(
+    outcome: _Outcome, i: int, c: Checked, submission_id: str, index: int, version: str | None
+) -> None:
+    """An accepted object's success, as the index took it (``version`` None: not indexed)."""
+    receipt = f"/api/v1/submissions/{submission_id}/receipt"
+    if version is not None:
+        message = f"logged as submission {submission_id} (log index {index}); {receipt}"
+        outcome.succeed(i, c.id, shown(version), message)
+    else:
+        # Sent twice at once: the other copy was indexed first.
+        message = f"this version is already in the collection; logged too: {receipt}"
+        outcome.succeed(i, c.id, shown(c.version) if c.version else "", message)
 
 
 def _more(page: Page, next_value: str | None) -> dict[str, Any]:

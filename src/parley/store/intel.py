@@ -268,16 +268,21 @@ class IntelTables:
 
     # -- add statuses -------------------------------------------------------------------------
 
-    def save_status(self, party: str, status_id: str, document: str) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(
-                insert(t.intel_status).values(
-                    id=status_id,
-                    party_id=party,
-                    created_at=clock.iso(clock.now()),
-                    document=document,
-                )
-            )
+    def save_status(
+        self, party: str, status_id: str, document: str, conn: Connection | None = None
+    ) -> None:
+        """Keep a status, in ``conn``'s transaction if given (else in one of its own)."""
+        row = {
+            "id": status_id,
+            "party_id": party,
+            "created_at": clock.iso(clock.now()),
+            "document": document,
+        }
+        if conn is not None:
+            conn.execute(insert(t.intel_status).values(row))
+            return
+        with self.engine.begin() as own:
+            own.execute(insert(t.intel_status).values(row))
 
     def status(self, party: str, status_id: str) -> str | None:
         """A status document, only for the party whose request it describes."""

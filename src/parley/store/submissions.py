@@ -40,12 +40,12 @@ def _within(
     batch: Sequence[NewSubmission],
     results: Sequence[int],
 ) -> None:
-    try:
-        with conn.begin_nested():
-            for step in steps:
+    for step in steps:
+        try:
+            with conn.begin_nested():
                 step(conn, batch, results)
-    except Exception:  # the batch is stored whatever happens here: its callers are answered
-        log.exception("a step inside the writer's transaction failed; it was undone")
+        except Exception:  # the batch is stored whatever happens here: its callers are answered
+            log.exception("a step inside the writer's transaction failed; it was undone")
 
 
 def _rows(count: int, width: int) -> str:
@@ -62,8 +62,9 @@ class Submissions(Base):
         """Store a batch in one transaction; answer each one's log index, or REPLAYED.
 
         Each step ``within`` writes what follows from the batch (the TAXII index rows, say) in
-        the same transaction, under a savepoint: if one fails, only the steps' writes are undone,
-        and the batch commits without them (a step must leave a way to write them later)."""
+        the same transaction, under a savepoint of its own: if one fails, only its writes are
+        undone, and the batch commits without them (a step must leave a way to write them
+        later)."""
         with self._write_lock:
             try:
                 with self._writer.begin() as conn:
