@@ -1,10 +1,8 @@
-"""The clock's own promises: stored times sort as they compare, and the ids and nonces the hub
-makes are in time order (so each batch is appended to its indexes together) yet unique."""
+"""The clock's own promises: stored times sort as they compare, and the nonces the hub makes
+are in time order (so each batch is appended to the nonce index together) yet unique."""
 
 from __future__ import annotations
 
-import time
-import uuid
 from datetime import UTC, datetime, timedelta, timezone
 
 from parley import clock
@@ -25,22 +23,6 @@ def test_iso_is_fixed_width_utc_with_microseconds() -> None:
     assert shown == sorted(shown)
     # and read back as the same moment, within the range a client may give
     assert [clock.parse(s) for s in shown[1:]] == moments[1:]
-
-
-def test_ordered_ids_are_uuid7_carrying_the_time_they_were_made() -> None:
-    before = time.time_ns() // 1_000_000
-    made = [clock.ordered_id() for _ in range(2000)]
-    after = time.time_ns() // 1_000_000
-    parsed = [uuid.UUID(i) for i in made]
-    assert all(str(u) == i for u, i in zip(parsed, made, strict=True))
-    assert {u.version for u in parsed} == {7} and {u.variant for u in parsed} == {uuid.RFC_4122}
-    stamps = [u.int >> 80 for u in parsed]
-    assert before <= min(stamps) and max(stamps) <= after
-    assert stamps == sorted(stamps)  # in time order from one millisecond to the next
-    assert len(set(made)) == len(made)
-    later = clock.ordered_id()
-    time.sleep(0.002)
-    assert clock.ordered_id() > later  # as text too: a later millisecond sorts after
 
 
 def test_ordered_nonces_sort_in_time_and_stay_unique() -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import secrets
 import time
-import uuid
 from datetime import UTC, datetime
 
 from parley.errors import BadRequest
@@ -52,24 +51,13 @@ def parse(text: object, field: str = "time") -> datetime:
     return utc
 
 
-def ordered_id() -> str:
-    """A UUIDv7 (RFC 9562 section 5.7): the Unix time in milliseconds, then 74 random bits.
-
-    Submission ids are primary keys: a uuid4 put each row of a batch on a random page of the
-    id's index, and committing a TAXII envelope of 100 wrote a few hundred scattered pages;
-    ids in time order are appended together (bench/README.md, issue 17). Made here rather than
-    by the uuid6 package, whose uuid7 adds a millisecond to its clock for every id made within
-    the same millisecond (so at a thousand ids a second they run ahead of the time) and keeps
-    that state without a lock. The time an id carries is the time the hub received it, which
-    every log entry shows already."""
-    random = secrets.randbits(74)
-    value = (time.time_ns() // 1_000_000) << 80 | 0x7 << 76 | (random >> 62) << 64
-    value |= 0b10 << 62 | random & (1 << 62) - 1  # the variant, then the rest
-    return str(uuid.UUID(int=value))
-
-
 def ordered_nonce() -> str:
     """A nonce for a document the hub writes itself: the time in nanoseconds (fixed-width hex,
-    so nonces sort in time order and are appended to their index together) and 96 random
-    bits, which keep it unique whatever the clock does."""
+    so nonces sort in time order and a batch's are appended to the nonce index together, not
+    written to a page of it each; bench/README.md, issue 17) and 96 random bits, which keep it
+    unique whatever the clock does.
+
+    Not the same for record ids (a UUIDv7 would have helped their index the same way): people
+    and the CLI know records by the first 8 characters of their id, which in a UUIDv7 are the
+    time, shared by every record of the same minute."""
     return f"{time.time_ns():016x}{secrets.token_urlsafe(12)}"

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -70,7 +71,7 @@ def record(
         "body": body,
     }
     compact = jws.sign(document, key, HUB)
-    record_id = clock.ordered_id()
+    record_id = str(uuid.uuid4())
     received_at = clock.iso(now)
     salt = None if audience is None else secrets.token_hex(32)
     return NewSubmission(
