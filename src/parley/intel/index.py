@@ -228,10 +228,6 @@ class Index:
         except (Refused, ValueError, KeyError, TypeError):
             return None
 
-    def indexed(self, submission_ids: Sequence[str]) -> dict[str, str]:
-        """The version each of these submissions was indexed as (absent: not indexed)."""
-        return self.store.intel.indexed(submission_ids)
-
     def existing(
         self, viewer: str, collection_id: str, versions: Iterable[tuple[str, str]]
     ) -> set[tuple[str, str]]:
