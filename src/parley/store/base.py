@@ -79,6 +79,12 @@ class Base:
             command.upgrade(config, "head")
 
 
+def values_rows(count: int, width: int) -> str:
+    """The VALUES list of a multi-row INSERT: ``count`` rows of ``width`` placeholders."""
+    row = "(" + ", ".join("?" * width) + ")"
+    return ", ".join([row] * count)
+
+
 def visible_to(viewer: str | BindParameter[str]) -> Any:
     """The one audience check every read goes through (``viewer``: a party id, or a bound
     parameter in statements built once and run many times)."""

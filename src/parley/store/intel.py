@@ -17,10 +17,10 @@ from typing import Any
 from sqlalchemy import (
     Connection,
     Engine,
+    bindparam,
     func,
     insert,
     select,
-    update,
 )
 from sqlalchemy.exc import IntegrityError
 
@@ -31,6 +31,27 @@ from parley.store import intel_pages as pages
 from parley.store import schema as t
 from parley.store.base import Base, visible_to
 from parley.store.rows import stored_body
+
+_CHUNK = 500  # rows per multi-row INSERT: well under both databases' limit on parameters
+_LOCK_STATE = "UPDATE intel_state SET id = id WHERE id = 1 RETURNING synced_seq, last_added"
+_WAITING = "SELECT seq, id FROM submissions WHERE kind = ? AND seq > ? ORDER BY seq LIMIT ?"
+_OBJECT_COLUMNS = (
+    "collection_id",
+    "stix_id",
+    "stix_type",
+    "version",
+    "spec_version",
+    "date_added",
+    "submission_id",
+)
+_INSERT_OBJECTS = f"INSERT INTO intel_objects ({', '.join(_OBJECT_COLUMNS)}) VALUES "
+# A version the collection holds already (uq_intel_objects_version) is not indexed again; the
+# rows that were written come back, so nothing is read first.
+_FIRST_ONLY = (
+    " ON CONFLICT (collection_id, stix_id, version) DO NOTHING RETURNING submission_id, version"
+)
+_INSERT_STATUS = "INSERT INTO intel_status (id, party_id, created_at, document) VALUES (?, ?, ?, ?)"
+_SAVE_STATE = "UPDATE intel_state SET synced_seq = ?, last_added = ? WHERE id = 1"
 
 
 @dataclass(frozen=True)
@@ -119,10 +140,11 @@ class IntelTables:
         process indexed meanwhile). ``build`` gets the last ``date_added`` given, read under
         the lock. Answers the collections it created."""
         with self.engine.begin() as conn:
-            now_synced, last_added = _lock_state(conn)
+            with base.dbapi_cursor(conn) as cursor:
+                now_synced, last_added = self._lock_state(cursor)
             if now_synced != synced:
                 return None
-            return _write(conn, build(last_added), through)[0]
+            return self._write(conn, build(last_added), through)[0]
 
     def index_within(
         self, conn: Connection, kind: str, ids: Sequence[str], build: Callable[[str], IndexBatch]
@@ -131,14 +153,50 @@ class IntelTables:
         exactly the submissions of ``kind`` the index has not read yet; None otherwise (an
         earlier one is still waiting for :meth:`index`, which then takes these too). Answers
         the collections created and the version each submission was indexed as."""
-        now_synced, last_added = _lock_state(conn)
-        c = t.submissions.c
-        waiting = conn.execute(
-            select(c.seq, c.id).where(c.kind == kind, c.seq > now_synced).limit(len(ids) + 1)
-        ).all()
+        with base.dbapi_cursor(conn) as cursor:
+            now_synced, last_added = self._lock_state(cursor)
+            cursor.execute(self._db._sql(_WAITING), (kind, now_synced, len(ids) + 1))
+            waiting = cursor.fetchall()
         if not waiting or sorted(row[1] for row in waiting) != sorted(ids):
             return None
-        return _write(conn, build(last_added), max(row[0] for row in waiting))
+        return self._write(conn, build(last_added), max(row[0] for row in waiting))
+
+    # -- indexing, under the ``intel_state`` lock ---------------------------------------------
+    # On the DB-API cursor: these run inside the writer's transaction for every TAXII add, where
+    # SQLAlchemy's statement building cost more than the statements (bench/README.md, issue 17).
+
+    def _lock_state(self, cursor: Any) -> tuple[int, str]:
+        """The index's state, read under its lock: the UPDATE takes it (the row lock on
+        PostgreSQL, the database's write lock on SQLite) before anything is read."""
+        cursor.execute(_LOCK_STATE)
+        synced, last_added = cursor.fetchone()
+        return int(synced), str(last_added)
+
+    def _write(
+        self, conn: Connection, batch: IndexBatch, through: int
+    ) -> tuple[list[CollectionRow], dict[str, str]]:
+        """One batch's collections, rows and new state; the collections created and the version
+        each submission was indexed as (a version the collection held already, or one given
+        twice in the batch, is indexed once, from its first submission)."""
+        created = []
+        for collection in batch.collections:
+            stored = conn.execute(
+                select(t.intel_collections.c.id).where(t.intel_collections.c.id == collection.id)
+            ).first()
+            if stored is None:
+                # inserted with its first object, so it exists exactly when that does
+                _insert_collection(conn, collection)
+                created.append(collection)
+        versions: dict[str, str] = {}
+        with base.dbapi_cursor(conn) as cursor:
+            for start in range(0, len(batch.objects), _CHUNK):
+                chunk = batch.objects[start : start + _CHUNK]
+                values = [row[column] for row in chunk for column in _OBJECT_COLUMNS]
+                rows = base.values_rows(len(chunk), len(_OBJECT_COLUMNS))
+                cursor.execute(self._db._sql(_INSERT_OBJECTS + rows + _FIRST_ONLY), values)
+                versions.update((str(row[0]), str(row[1])) for row in cursor.fetchall())
+            cursor.execute(self._db._sql(_SAVE_STATE), (through, batch.last_added))
+        return created, versions
 
     def indexed(self, submission_ids: Sequence[str]) -> dict[str, str]:
         """The version each of these submissions was indexed as (absent: not indexed)."""
@@ -155,20 +213,11 @@ class IntelTables:
     ) -> set[tuple[str, str]]:
         """The (id, version) pairs of these objects the collection holds, among rows ``viewer``
         sees."""
-        o = t.intel_objects.c
         found: set[tuple[str, str]] = set()
         with self.engine.connect() as conn:
             for chunk in _chunks(sorted(set(stix_ids))):
-                query = (
-                    select(o.stix_id, o.version)
-                    .select_from(pages.joined())
-                    .where(
-                        o.collection_id == collection_id,
-                        o.stix_id.in_(chunk),
-                        visible_to(viewer),
-                    )
-                )
-                found.update((row[0], row[1]) for row in conn.execute(query))
+                params = {"viewer": viewer, "collection": collection_id, "ids": list(chunk)}
+                found.update((row[0], row[1]) for row in conn.execute(_existing_query(), params))
         return found
 
     # -- reading ------------------------------------------------------------------------------
@@ -272,17 +321,13 @@ class IntelTables:
         self, party: str, status_id: str, document: str, conn: Connection | None = None
     ) -> None:
         """Keep a status, in ``conn``'s transaction if given (else in one of its own)."""
-        row = {
-            "id": status_id,
-            "party_id": party,
-            "created_at": clock.iso(clock.now()),
-            "document": document,
-        }
+        values = (status_id, party, clock.iso(clock.now()), document)
         if conn is not None:
-            conn.execute(insert(t.intel_status).values(row))
+            with base.dbapi_cursor(conn) as cursor:  # in the writer's transaction: its hot path
+                cursor.execute(self._db._sql(_INSERT_STATUS), values)
             return
-        with self.engine.begin() as own:
-            own.execute(insert(t.intel_status).values(row))
+        with self.engine.begin() as own, base.dbapi_cursor(own) as cursor:
+            cursor.execute(self._db._sql(_INSERT_STATUS), values)
 
     def status(self, party: str, status_id: str) -> str | None:
         """A status document, only for the party whose request it describes."""
@@ -292,40 +337,6 @@ class IntelTables:
                 select(s.document).where(s.id == status_id, s.party_id == party)
             ).first()
         return None if row is None else str(row[0])
-
-
-def _lock_state(conn: Connection) -> tuple[int, str]:
-    """The index's state, read under its lock. The write comes first: it takes the lock (the
-    row lock on PostgreSQL, the database's write lock on SQLite) before anything is read."""
-    conn.execute(update(t.intel_state).where(t.intel_state.c.id == 1).values(id=1))
-    state = conn.execute(select(t.intel_state.c.synced_seq, t.intel_state.c.last_added))
-    synced, last_added = state.one()
-    return int(synced), str(last_added)
-
-
-def _write(
-    conn: Connection, batch: IndexBatch, through: int
-) -> tuple[list[CollectionRow], dict[str, str]]:
-    """One batch's collections, rows and new state; the collections created and the version
-    each submission was indexed as (a version the collection held already is not indexed)."""
-    created = []
-    for collection in batch.collections:
-        stored = conn.execute(
-            select(t.intel_collections.c.id).where(t.intel_collections.c.id == collection.id)
-        ).first()
-        if stored is None:
-            # inserted with its first object, so it exists exactly when that does
-            _insert_collection(conn, collection)
-            created.append(collection)
-    rows = _first_of_each_version(conn, batch.objects)
-    if rows:
-        conn.execute(insert(t.intel_objects), rows)
-    conn.execute(
-        update(t.intel_state)
-        .where(t.intel_state.c.id == 1)
-        .values(synced_seq=through, last_added=batch.last_added)
-    )
-    return created, {row["submission_id"]: row["version"] for row in rows}
 
 
 def _insert_collection(conn: Connection, collection: CollectionRow) -> None:
@@ -342,35 +353,26 @@ def _insert_collection(conn: Connection, collection: CollectionRow) -> None:
 
 
 @functools.cache
+def _existing_query() -> Any:
+    """Built once, with the audience check on a bound viewer: every TAXII add runs it."""
+    o = t.intel_objects.c
+    return (
+        select(o.stix_id, o.version)
+        .select_from(pages.joined())
+        .where(
+            o.collection_id == bindparam("collection"),
+            o.stix_id.in_(bindparam("ids", expanding=True)),
+            visible_to(bindparam("viewer")),
+        )
+    )
+
+
+@functools.cache
 def _behind_query(kind: str) -> Any:
     """Built once: it runs on every TAXII request, and building it cost more than running it."""
     c = t.submissions.c
     latest = select(func.max(c.seq)).where(c.kind == kind).scalar_subquery()
     return select(t.intel_state.c.synced_seq, latest)
-
-
-def _first_of_each_version(conn: Connection, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Drop rows whose (collection, id, version) is already indexed or repeated in the batch."""
-    o = t.intel_objects.c
-    stored: set[tuple[str, str, str]] = set()
-    by_collection: dict[str, set[str]] = {}
-    for r in rows:
-        by_collection.setdefault(r["collection_id"], set()).add(r["stix_id"])
-    for collection_id, stix_ids in by_collection.items():
-        # Equality on the collection and IN on ids: an index range per id on both backends
-        # (a row-value IN over all three columns makes SQLite scan the whole index).
-        for chunk in _chunks(sorted(stix_ids)):
-            query = select(o.stix_id, o.version).where(
-                o.collection_id == collection_id, o.stix_id.in_(chunk)
-            )
-            stored.update((collection_id, row[0], row[1]) for row in conn.execute(query))
-    kept = []
-    for r in rows:
-        key = (r["collection_id"], r["stix_id"], r["version"])
-        if key not in stored:
-            stored.add(key)
-            kept.append(r)
-    return kept
 
 
 def _chunks(items: Sequence[str], size: int = 500) -> Iterator[Sequence[str]]:

@@ -48,11 +48,6 @@ def _within(
             log.exception("a step inside the writer's transaction failed; it was undone")
 
 
-def _rows(count: int, width: int) -> str:
-    row = "(" + ", ".join("?" * width) + ")"
-    return ", ".join([row] * count)
-
-
 class Submissions(Base):
     """The submissions table, its audiences and the log entries appended with them."""
 
@@ -122,7 +117,7 @@ class Submissions(Base):
             for i, s in enumerate(chunk, start):
                 params += (s.id, s.kind, s.party_id, s.nonce, s.client_time, s.received_at)
                 params += (s.audience is None, s.jws, s.salt, size + i)
-            statement = _INSERT_SUBMISSIONS + _rows(len(chunk), 10)
+            statement = _INSERT_SUBMISSIONS + base.values_rows(len(chunk), 10)
             if restricted:
                 cursor.execute(self._sql(statement + " RETURNING log_index, seq"), params)
                 seqs.update((int(index), int(seq)) for index, seq in cursor.fetchall())
@@ -131,14 +126,16 @@ class Submissions(Base):
             entries: list[Any] = []
             for i, s in enumerate(chunk, start):
                 entries += (size + i, s.entry)
-            cursor.execute(self._sql(_INSERT_ENTRIES + _rows(len(chunk), 2)), entries)
+            cursor.execute(self._sql(_INSERT_ENTRIES + base.values_rows(len(chunk), 2)), entries)
         members = [
             (seqs[size + i], party) for i, s in enumerate(fresh) for party in s.audience or ()
         ]
         for start in range(0, len(members), _CHUNK):
             chunk_members = members[start : start + _CHUNK]
             flat = [value for pair in chunk_members for value in pair]
-            cursor.execute(self._sql(_INSERT_AUDIENCES + _rows(len(chunk_members), 2)), flat)
+            cursor.execute(
+                self._sql(_INSERT_AUDIENCES + base.values_rows(len(chunk_members), 2)), flat
+            )
         return [r if r == REPLAYED else size + r for r in results]
 
     def _used_nonces(self, cursor: Any, batch: Sequence[NewSubmission]) -> set[tuple[str, str]]:
