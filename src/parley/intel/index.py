@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
+
 from parley import clock
 from parley.intel.collections import Collection, Collections
 from parley.intel.filters import Filter
@@ -279,7 +281,7 @@ class Index:
         self, party: str, document: dict[str, Any], conn: Transaction | None = None
     ) -> None:
         """Keep an add's status (in ``conn``'s transaction if given)."""
-        text = json.dumps(document, separators=(",", ":"))
+        text = orjson.dumps(document).decode()
         self.store.intel.save_status(party, document["id"], text, conn)
 
     def status(self, party: str, status_id: str) -> dict[str, Any] | None:
