@@ -84,13 +84,15 @@ class Intel:
             raise BadRequest('send an envelope: {"objects": [<STIX 2.1 object>, ...]}')
         requested = clock.iso(clock.now())
         loop = asyncio.get_running_loop()
-        # Checking is CPU-bound (150 µs to a millisecond an object): off the event loop, and
-        # spread over the cores for a very large envelope.
-        checked = await loop.run_in_executor(None, pool.check_all, items)
         outcome = _Outcome(len(items))
-        fresh = await loop.run_in_executor(
-            None, self._not_yet_added, party, collection, items, checked, outcome
-        )
+
+        def check() -> list[tuple[int, Checked]]:
+            # Checking is CPU-bound (150 µs to a millisecond an object): off the event loop, and
+            # spread over the cores for a very large envelope. One hop for it and the query.
+            checked = pool.check_all(items)
+            return self._not_yet_added(party, collection, items, checked, outcome)
+
+        fresh = await loop.run_in_executor(None, check)
         submitted: list[str] = []
         position: dict[str, int] = {}
         status_id = str(uuid.uuid4())
