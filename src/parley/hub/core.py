@@ -27,7 +27,7 @@ from parley.errors import (
     Unprocessable,
 )
 from parley.geo.region import Region
-from parley.hub import hubrecords, metrics, rules
+from parley.hub import hubrecords, metrics, rules, stix_refs
 from parley.hub import parties as lifecycle
 from parley.hub.admission import Accepted, Checked, check, token_authenticated
 from parley.hub.alerts import render
@@ -251,7 +251,7 @@ class Hub:
         ready: list[Checked] = []
         geometry: dict[str, Parsed] = {}
         prepared: dict[str, Prepared] = {}
-        with self.screening.one_view():
+        with self.screening.one_view(), stix_refs.one_group():
             for checker in checkers:
                 try:
                     checked, ready_to_store = checker()

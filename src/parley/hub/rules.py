@@ -18,7 +18,7 @@ from parley import clock
 from parley.errors import Conflict, Forbidden, InvalidSubmission, NotFound, Unprocessable
 from parley.geo import shapes
 from parley.geo.region import footprint_shape
-from parley.hub import alert_acks
+from parley.hub import alert_acks, stix_refs
 from parley.hub.admission import Checked
 from parley.records import areamaps, audiences, incidents, notices, operations
 from parley.records.kinds import REPEATABLE, Parsed, parse
@@ -75,34 +75,11 @@ def prepare(ctx: Context, party: Party, checked: Checked) -> Prepared:
     elif kind in ("area-map", "area-vote"):
         _area_map(ctx, party, kind, body, audience)
     elif kind == "intelligence":
-        _stix_refs(ctx, party, body, audience)
+        stix_refs.check(ctx, party, body, audience)
     elif kind == alert_acks.KIND:
         alert_acks.check(ctx.store, party, body, audience)
         ready.follow_up = True
     return ready
-
-
-def _stix_refs(
-    ctx: Context, party: Party, body: dict[str, Any], audience: tuple[str, ...] | None
-) -> None:
-    """A STIX object names others in its ``*_ref`` and ``*_refs`` properties (a relationship's
-    source and target, a report's objects). Each one that is intelligence the author may see
-    must be visible to the whole of the new object's audience through at least one of its
-    records. Ids the hub does not hold (or not for the author) are the author's own business:
-    nothing of the hub's is revealed by them."""
-    for key, value in body.items():
-        if key.endswith("_ref") and isinstance(value, str):
-            named = [(f"body.{key}", value)]
-        elif key.endswith("_refs") and isinstance(value, list):
-            named = [(f"body.{key}[{i}]", v) for i, v in enumerate(value) if isinstance(v, str)]
-        else:
-            continue
-        for where, stix_id in named:
-            held = ctx.store.intelligence_audiences(stix_id, party.id)
-            if held and not any(audiences.within(audience, a) for a in held):
-                audiences.require_within(
-                    audience, held[0], what="object", subject_name="object", refers=where
-                )
 
 
 def draft_site(ctx: Context, party: Party, body: dict[str, Any]) -> list[str]:
