@@ -291,9 +291,17 @@ def medallion(venv: Path, *, max_page_size: int = 100) -> Iterator[Medallion]:
             stop(process)
 
 
-def stix_indicators(n: int) -> list[dict[str, Any]]:
-    """``n`` distinct, valid STIX 2.1 indicators (about the size of a parley site body)."""
+# What producers' exports (MISP, OpenCTI) put on nearly every object: the author's identity and
+# a TLP marking (the TLP:GREEN marking definition of STIX 2.1, section 7.2.1.4).
+AUTHOR = "identity--8c6af861-7b20-41ef-9b59-6344fd872a8f"
+TLP_GREEN = "marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da"
+
+
+def stix_indicators(n: int, *, refs: bool = False) -> list[dict[str, Any]]:
+    """``n`` distinct, valid STIX 2.1 indicators (about the size of a parley site body); with
+    ``refs``, each names an author and a marking, as exported intelligence usually does."""
     now = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+    named = {"created_by_ref": AUTHOR, "object_marking_refs": [TLP_GREEN]} if refs else {}
     return [
         {
             "type": "indicator",
@@ -305,6 +313,7 @@ def stix_indicators(n: int) -> list[dict[str, Any]]:
             "pattern": f"[ipv4-addr:value = '10.{i // 65536 % 256}.{i // 256 % 256}.{i % 256}']",
             "pattern_type": "stix",
             "valid_from": now,
+            **named,
         }
         for i in range(n)
     ]

@@ -339,6 +339,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         action="store_true",
         help="measure adding only (medallion's paged read of 10,000 takes minutes)",
     )
+    parser.add_argument(
+        "--refs",
+        action="store_true",
+        help="each object names an author and a TLP marking (created_by_ref, "
+        "object_marking_refs), as exported intelligence usually does",
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     parser.add_argument(
         "--quiet-wait", type=float, default=60.0, help="seconds to wait for idle cores first"
@@ -353,7 +359,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     venv = ensure_venv(".venv-medallion", [MEDALLION_REQUIREMENT])
     results: list[Measured] = []
     for n in sizes:
-        objects = stix_indicators(n)
+        objects = stix_indicators(n, refs=args.refs)
         with (
             tempfile.TemporaryDirectory(prefix="taxii-bench-") as tmp,
             parley(Path(tmp), args.postgres) as target,

@@ -32,19 +32,20 @@ sys.path.insert(0, sys.argv[2])
 import taxii
 from medallion_harness import envelopes, stix_indicators
 n = int(sys.argv[1])
+refs = sys.argv[3] == "refs"
 with tempfile.TemporaryDirectory(prefix="taxii-ab-") as tmp:
     with taxii.parley(Path(tmp), None) as target:
-        bodies = envelopes(stix_indicators(n), taxii.ENVELOPE)
+        bodies = envelopes(stix_indicators(n, refs=refs), taxii.ENVELOPE)
         seconds, cpu = taxii.add_all(target, bodies, n, 5.0)
 print(json.dumps({"rate": n / seconds, "cpu_us": cpu / n * 1e6}))
 """
 
 
-def run(version: str, base: Path, objects: int) -> dict[str, float]:
+def run(version: str, base: Path, objects: int, refs: bool) -> dict[str, float]:
     env = dict(os.environ, PYTHONPATH=str(base) if version == "base" else "")
     here = str(Path(__file__).parent)
     done = subprocess.run(
-        [sys.executable, "-c", ONE_RUN, str(objects), here],
+        [sys.executable, "-c", ONE_RUN, str(objects), here, "refs" if refs else "plain"],
         env=env,
         capture_output=True,
         text=True,
@@ -61,6 +62,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--base", type=Path, required=True, help="the other version's src/")
     parser.add_argument("--pairs", type=int, default=8)
     parser.add_argument("--objects", type=int, default=10_000)
+    parser.add_argument(
+        "--refs", action="store_true", help="objects name an author and a marking (taxii.py --refs)"
+    )
     args = parser.parse_args(argv)
     if not (args.base / "parley").is_dir():
         parser.error(f"--base {args.base}: no parley package there (give a checkout's src/)")
@@ -68,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for pair in range(args.pairs):
         order = ("base", "this") if pair % 2 == 0 else ("this", "base")
         for version in order:
-            runs[version].append(run(version, args.base, args.objects))
+            runs[version].append(run(version, args.base, args.objects, args.refs))
         b, t = runs["base"][-1], runs["this"][-1]
         print(
             f"pair {pair + 1}: base {b['rate']:,.0f}/s ({b['cpu_us']:,.0f} µs/object), "
