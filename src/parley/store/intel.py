@@ -287,31 +287,20 @@ class IntelTables:
         ``stix_id`` (None: every party). Indexed objects are found through the TAXII index, in
         the collections ``viewer`` could read (so the lookup uses the collection's index); the
         few the index has not reached yet, by reading their bodies."""
-        c = t.submissions.c
-        o = t.intel_objects.c
         with self.engine.connect() as conn:
             parties = conn.execute(select(t.parties.c.id).order_by(t.parties.c.id)).scalars()
             keys = {named.ALL} | {named.key_of((viewer, p)) for p in parties}
             stored = conn.execute(select(t.intel_collections.c.parties)).scalars()
             keys |= {k for k in stored if viewer in k.split(",")}
-            found = [
-                row[0]
-                for row in conn.execute(
-                    select(c.id)
-                    .select_from(t.submissions.join(t.intel_objects, o.submission_id == c.id))
-                    .where(
-                        o.collection_id.in_([named.id_of(k) for k in keys]),
-                        o.stix_id == stix_id,
-                        visible_to(viewer),
-                    )
-                )
-            ]
-            synced = conn.execute(select(t.intel_state.c.synced_seq)).scalar()
-            recent = conn.execute(
-                select(c.id, c.jws).where(
-                    c.kind == "intelligence", c.seq > (synced or 0), visible_to(viewer)
-                )
-            ).all()
+            held = {
+                "viewer": viewer,
+                "stix_id": stix_id,
+                "collections": list(map(named.id_of, keys)),
+            }
+            found = [row[0] for row in conn.execute(_held_query(), held)]
+            synced = conn.execute(select(t.intel_state.c.synced_seq)).scalar() or 0
+            since = {"viewer": viewer, "synced": synced}
+            recent = conn.execute(_recent_query(), since).all()
             found += [row[0] for row in recent if stored_body(row[1]).get("id") == stix_id]
             return [base.audience_of(conn, record) for record in found]
 
@@ -349,6 +338,31 @@ def _insert_collection(conn: Connection, collection: CollectionRow) -> None:
             alias=collection.alias,
             created_at=clock.iso(clock.now()),
         )
+    )
+
+
+@functools.cache
+def _held_query() -> Any:
+    """Built once, as the next: the rule on STIX references asks for every id an object names,
+    and building the statements cost about as much as running them."""
+    c = t.submissions.c
+    o = t.intel_objects.c
+    return (
+        select(c.id)
+        .select_from(t.submissions.join(t.intel_objects, o.submission_id == c.id))
+        .where(
+            o.collection_id.in_(bindparam("collections", expanding=True)),
+            o.stix_id == bindparam("stix_id"),
+            visible_to(bindparam("viewer")),
+        )
+    )
+
+
+@functools.cache
+def _recent_query() -> Any:
+    c = t.submissions.c
+    return select(c.id, c.jws).where(
+        c.kind == "intelligence", c.seq > bindparam("synced"), visible_to(bindparam("viewer"))
     )
 
 
