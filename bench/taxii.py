@@ -148,7 +148,8 @@ def parley(workdir: Path, postgres: str | None) -> Iterator[Target]:
 
 def warm_up(url: str, headers: dict[str, str]) -> None:
     """What a hub that has been running a while has done already: each serving process has
-    loaded its STIX checking rules (on its first TAXII request). The objects go to another
+    loaded its STIX checking rules (on its first TAXII request), and so have its checking
+    helpers. The objects go to another
     collection than the measured one; a few requests each, so every process gets some."""
     pair = collections.id_of(collections.key_of([PARTY, "other"]))
     with httpx.Client(trust_env=False, timeout=120.0) as client:
@@ -159,6 +160,9 @@ def warm_up(url: str, headers: dict[str, str]) -> None:
             )
             if response.status_code != 202:
                 raise BenchFailure(f"warm-up: {response.status_code} {response.text[:300]}")
+    # A serving process with a spare core also starts a checking helper on its first envelope
+    # (parley/intel/pool.py), which loads the same rules in about 5 s of CPU: let it finish.
+    wait_for_quiet(timeout_s=60.0)
 
 
 def _reset_postgres(url: str) -> None:

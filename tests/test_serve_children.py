@@ -1,6 +1,6 @@
-"""No process outlives `parley serve`: a large TAXII add starts its checking workers (and
-multiprocessing's resource tracker); once the server is stopped, by SIGTERM as a service manager
-stops it or SIGINT as Ctrl-C does, every one of them ends too."""
+"""No process outlives `parley serve`: a TAXII add of an envelope starts its checking helper
+(intel/pool.py); once the server is stopped, by SIGTERM as a service manager stops it or SIGINT
+as Ctrl-C does, every one of them ends too, whether it had finished starting or not."""
 
 from __future__ import annotations
 
@@ -64,8 +64,8 @@ def _indicator(n: int) -> dict[str, Any]:
     }
 
 
-@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="one core: no checking workers start")
-# The workers never touch the database: SQLite alone (backend "" is SQLite).
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="one core: no checking helper starts")
+# The helpers never touch the database: SQLite alone (backend "" is SQLite).
 @pytest.mark.parametrize("backend", [""], ids=["sqlite"])
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_no_child_outlives_serve(
@@ -90,8 +90,8 @@ def test_no_child_outlives_serve(
         assert response.status_code == 202, response.text
         assert response.json()["success_count"] == len(objects)
         started = {pid: _start_time(pid) for pid in _children(hub.proc.pid)}
-        # The checking workers at least (two or more), and the resource tracker.
-        assert len(started) >= 3, f"the checking pool did not start: {started}"
+        # One helper on two cores (a core each for it and the serving process), more on more.
+        assert len(started) >= 1, f"no checking helper started: {started}"
 
         hub.proc.send_signal(stop)
         hub.proc.wait(timeout=30)

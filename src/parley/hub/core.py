@@ -222,14 +222,19 @@ class Hub:
         audience: str | list[str],
         admitted: Callable[[int, str], None] | None = None,
         within: WithinCommit | None = None,
+        built: Sequence[Checked | None] | None = None,
     ) -> list[Outcome]:
         """Record several such documents as one group (one commit; outcomes in order), as a
         TAXII envelope's objects are. ``admitted`` learns each admitted body's (position,
         submission id) before the group is written, and ``within`` runs inside its commit
-        (see :meth:`Writer.submit`)."""
+        (see :meth:`Writer.submit`). ``built`` may hold a body's record already built by
+        :func:`token_authenticated` off the event loop (None: build it here)."""
 
         def checker(i: int, body: dict[str, Any]) -> tuple[Checked, Prepared]:
-            checked = token_authenticated(kind, party, body, audience, self.is_party, clock.now())
+            ready = built[i] if built is not None else None
+            checked = ready or token_authenticated(
+                kind, party, body, audience, self.is_party, clock.now()
+            )
             prepared = rules.prepare(self.context, party, checked)
             if admitted is not None:
                 admitted(i, checked.record.id)

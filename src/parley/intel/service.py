@@ -21,6 +21,7 @@ from typing import Any
 from parley import clock
 from parley.errors import BadRequest, Forbidden, NotFound
 from parley.hub.admission import Accepted
+from parley.hub.admission import Checked as Admitted
 from parley.hub.core import Hub
 from parley.intel import filters, pool
 from parley.intel.collections import Collection, Collections
@@ -82,15 +83,20 @@ class Intel:
         items = envelope.get("objects") if isinstance(envelope, dict) else None
         if not isinstance(items, list) or not items:
             raise BadRequest('send an envelope: {"objects": [<STIX 2.1 object>, ...]}')
-        requested = clock.iso(clock.now())
+        received = clock.now()
+        requested = clock.iso(received)
         loop = asyncio.get_running_loop()
         outcome = _Outcome(len(items))
+        audience = collection.audience
+        named = [] if isinstance(audience, str) else audience
+        known = frozenset(p for p in named if self.hub.is_party(p))
+        admission = pool.Admission(KIND, party, audience, known, received)
 
-        def check() -> list[tuple[int, Checked]]:
-            # Checking is CPU-bound (150 µs to a millisecond an object): off the event loop, and
-            # spread over the cores for a very large envelope. One hop for it and the query.
-            checked = pool.check_all(items)
-            return self._not_yet_added(party, collection, items, checked, outcome)
+        def check() -> list[tuple[int, Checked, Admitted | None]]:
+            # Checking and building the records is CPU-bound (about 200 µs an object): off the
+            # event loop, and spread over the free cores. One hop for it and the query.
+            results = pool.check_all(items, admission, self.hub.settings.workers)
+            return self._not_yet_added(party, collection, items, results, outcome)
 
         fresh = await loop.run_in_executor(None, check)
         submitted: list[str] = []
@@ -116,7 +122,7 @@ class Intel:
             if versions is None:
                 return
             for record, index in zip(records, indices, strict=True):
-                i, c = fresh[position[record.id]]
+                i, c, _ = fresh[position[record.id]]
                 _logged(outcome, i, c, record.id, index, versions.get(record.id))
             status = outcome.status(status_id, requested)
             self.index.save_status(party.id, status, conn)
@@ -127,15 +133,16 @@ class Intel:
             results = await self.hub.submit_token_authenticated_all(
                 party,
                 KIND,
-                [c.object for _, c in fresh],
+                [c.object for _, c, _ in fresh],
                 collection.audience,
                 admitted,
                 save_within if fresh else None,
+                [built for _, _, built in fresh],
             )
             if saved:
                 return saved[0]
             accepted: list[tuple[int, Checked, Accepted]] = []
-            for (i, c), result in zip(fresh, results, strict=True):
+            for (i, c, _), result in zip(fresh, results, strict=True):
                 if isinstance(result, Accepted):
                     accepted.append((i, c, result))
                 else:
@@ -152,17 +159,19 @@ class Intel:
         party: Party,
         collection: Collection,
         items: Sequence[object],
-        checked: Sequence[Checked | Refused],
+        results: Sequence[pool.Result],
         outcome: _Outcome,
-    ) -> list[tuple[int, Checked]]:
-        """The objects to submit: the valid ones whose version is not in the collection yet
-        (a version sent again is a success that logs nothing new)."""
+    ) -> list[tuple[int, Checked, Admitted | None]]:
+        """The objects to submit, with their records: the valid ones whose version is not in
+        the collection yet (a version sent again is a success that logs nothing new)."""
         versions = [
-            (c.id, c.version) for c in checked if isinstance(c, Checked) and c.version is not None
+            (c.id, c.version)
+            for c, _ in results
+            if isinstance(c, Checked) and c.version is not None
         ]
         stored = self.index.existing(party.id, collection.id, versions)
-        fresh: list[tuple[int, Checked]] = []
-        for i, c in enumerate(checked):
+        fresh: list[tuple[int, Checked, Admitted | None]] = []
+        for i, (c, built) in enumerate(results):
             if isinstance(c, Refused):
                 outcome.refuse(i, items[i], str(c))
             elif c.version is not None and (c.id, c.version) in stored:
@@ -172,7 +181,7 @@ class Intel:
             else:
                 if c.version is not None:
                     stored.add((c.id, c.version))
-                fresh.append((i, c))
+                fresh.append((i, c, built))
         return fresh
 
     def _index(self, accepted: Sequence[tuple[int, Checked, Accepted]], outcome: _Outcome) -> None:
