@@ -16,14 +16,16 @@ object exactly once. parley runs as ``parley serve`` on SQLite (``--postgres URL
 PostgreSQL) in a fresh data directory; medallion runs from ``bench/.venv-medallion`` (made on first
 use by bench/medallion_harness.py, never in the project's venv), on loopback.
 
-    .venv/bin/python bench/taxii.py [--sizes 1000,10000,100000] [--medallion-max 10000]
+    .venv/bin/python bench/taxii.py [--sizes 1000,10000,100000] [--medallion-max 10000] [--pairs N]
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -287,7 +289,11 @@ def measure(
 
 
 def table(results: list[Measured]) -> Table:
-    by = {(r.server, r.n): r for r in results}
+    """With several pairs, each server's run of median add rate at each size."""
+    by: dict[tuple[str, int], Measured] = {}
+    for key in {(r.server, r.n) for r in results}:
+        runs = sorted((r for r in results if (r.server, r.n) == key), key=lambda r: r.add_rate)
+        by[key] = runs[(len(runs) - 1) // 2]
     sizes = sorted({r.n for r in results})
     first = by.get(("parley", sizes[0]))
     out = Table(title=f"TAXII 2.1: add in envelopes of {ENVELOPE}, paged read with limit={LIMIT}")
@@ -349,11 +355,35 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="each object names an author and a TLP marking (created_by_ref, "
         "object_marking_refs), as exported intelligence usually does",
     )
+    parser.add_argument(
+        "--pairs",
+        type=int,
+        default=1,
+        help="runs of each server at each size, alternating which goes first; the ratio is "
+        "the median of the pairs'",
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     parser.add_argument(
         "--quiet-wait", type=float, default=60.0, help="seconds to wait for idle cores first"
     )
     return parser.parse_args(argv)
+
+
+def run_parley(
+    objects: list[dict[str, Any]], args: argparse.Namespace, console: Console
+) -> Measured:
+    with (
+        tempfile.TemporaryDirectory(prefix="taxii-bench-") as tmp,
+        parley(Path(tmp), args.postgres) as target,
+    ):
+        return measure(target, objects, console, args.quiet_wait, not args.add_only)
+
+
+def run_medallion(
+    venv: Path, objects: list[dict[str, Any]], args: argparse.Namespace, console: Console
+) -> Measured:
+    with baseline(venv) as target:
+        return measure(target, objects, console, args.quiet_wait, not args.add_only)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -362,19 +392,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     sizes = [int(s) for s in args.sizes.split(",")]
     venv = ensure_venv(".venv-medallion", [MEDALLION_REQUIREMENT])
     results: list[Measured] = []
+    ratios: dict[int, list[float]] = {}
     for n in sizes:
         objects = stix_indicators(n, refs=args.refs)
-        with (
-            tempfile.TemporaryDirectory(prefix="taxii-bench-") as tmp,
-            parley(Path(tmp), args.postgres) as target,
-        ):
-            results.append(measure(target, objects, console, args.quiet_wait, not args.add_only))
-        if n <= args.medallion_max:
-            with baseline(venv) as target:
-                results.append(
-                    measure(target, objects, console, args.quiet_wait, not args.add_only)
-                )
+        for pair in range(args.pairs):
+            ours = functools.partial(run_parley, objects, args, console)
+            theirs = functools.partial(run_medallion, venv, objects, args, console)
+            if n > args.medallion_max:
+                results.append(ours())
+                continue
+            # Alternate who goes first: the machine's speed drifts within minutes.
+            if pair % 2 == 0:
+                mine, base = ours(), theirs()
+            else:
+                base, mine = theirs(), ours()
+            results += [mine, base]
+            ratios.setdefault(n, []).append(mine.add_rate / base.add_rate)
+            console.print(f"  pair {pair + 1} at {n:,}: add × {ratios[n][-1]:.2f}", highlight=False)
     console.print(table(results))
+    for n, found in ratios.items():
+        listed = ", ".join(f"{r:.2f}" for r in found)
+        console.print(
+            f"add × medallion at {n:,}, pair by pair: {listed}; "
+            f"median {statistics.median(found):.2f}",
+            highlight=False,
+        )
     if args.json:
         args.json.write_text(json.dumps([asdict(r) for r in results], indent=2) + "\n")
     return 0
