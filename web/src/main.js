@@ -159,10 +159,22 @@ function mapError(text) {
 }
 
 // New records since the last one seen, and every conflict (they are few and can change).
+// A caller must see everything committed before it called: one already under way (the live
+// stream's, the 10 s poll's) may have read the list before the caller's own record was logged,
+// and a just-notified site was then neither selected nor revealed. So a call made while one
+// runs gets the one after it (shared by every such caller).
 let refreshing = null;
+let queued = null;
 let first = true;
 async function refresh() {
-  refreshing ??= (async () => {
+  if (refreshing) {
+    queued ??= refreshing.then(() => {
+      queued = null;
+      return refresh();
+    });
+    return queued;
+  }
+  refreshing = (async () => {
     try {
       const { items } = await state.hub.all("/api/v1/submissions", { cursor: state.cursor }, (i) => i.sequence);
       const maps = new Set();
