@@ -231,10 +231,11 @@ class Hub:
         :func:`token_authenticated` off the event loop (None: build it here)."""
 
         def checker(i: int, body: dict[str, Any]) -> tuple[Checked, Prepared]:
-            ready = built[i] if built is not None else None
-            checked = ready or token_authenticated(
-                kind, party, body, audience, self.is_party, clock.now()
-            )
+            checked = built[i] if built is not None else None
+            if checked is None:
+                checked = token_authenticated(
+                    kind, party, body, audience, self.is_party, clock.now()
+                )
             prepared = rules.prepare(self.context, party, checked)
             if admitted is not None:
                 admitted(i, checked.record.id)

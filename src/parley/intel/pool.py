@@ -129,7 +129,10 @@ class _Sharing:
                     self._collect(0)
             while self.out:
                 self._collect(int(ANSWER_S * 1000))
-            return [r for r in self.found if r is not None]
+            done = [r for r in self.found if r is not None]
+            if len(done) != len(self.items):  # never silently an object short
+                raise RuntimeError("an envelope's share came back incomplete")
+            return done
         finally:
             for helper, _, _ in self.out.values():  # its answer was never read: unusable
                 helper.close()
@@ -177,7 +180,8 @@ def _check_slice(items: Sequence[object], admission: Admission | None) -> list[R
 
 
 def answered_by_helpers() -> int:
-    """How many objects helper processes have checked for this process (tests, metrics)."""
+    """How many objects helper processes have checked for this process, for the tests (a
+    plain counter: concurrent adds may undercount it)."""
     return _helpers.answered
 
 
