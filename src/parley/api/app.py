@@ -52,6 +52,7 @@ def create_app(settings: Settings, hub: Hub | None = None) -> FastAPI:
         finally:
             app.state.hub.log.listeners.remove(app.state.checkpoints.fire)
             app.state.hub.alert_listeners.remove(app.state.alerts.fire)
+            app.state.hub.detach_check_helpers()  # their streams belong to this loop
             if hub is None:
                 app.state.hub.close()
 

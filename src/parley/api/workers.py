@@ -149,6 +149,8 @@ def run_uvicorn(
 
     from parley.api.app import create_app
 
+    hub.use_check_helpers()
+
     config = uvicorn.Config(
         create_app(settings, hub),
         # Measured, not assumed (bench/README.md, "ASGI server"): with the hub's own cost down,

@@ -27,7 +27,7 @@ from parley.errors import (
     Unprocessable,
 )
 from parley.geo.region import Region
-from parley.hub import hubrecords, metrics, rules, stix_refs
+from parley.hub import checkers, hubrecords, metrics, rules, stix_refs
 from parley.hub import parties as lifecycle
 from parley.hub.admission import Accepted, Checked, check, token_authenticated
 from parley.hub.alerts import render
@@ -113,8 +113,21 @@ class Hub:
         self.writer = Writer(
             self.store, settings.batch_max, on_commit=self._committed, within=self.within_commit
         )
+        # Started by `parley serve` (use_check_helpers), not by the CLI or an in-process app.
+        self.checkers: checkers.Checkers | None = None
+
+    def use_check_helpers(self) -> None:
+        """Check signed submissions in helper processes on this machine's spare cores."""
+        self.checkers = checkers.start(self.settings.workers)
+
+    def detach_check_helpers(self) -> None:
+        """Before the event loop that used the helpers closes (they stay up for another)."""
+        if self.checkers is not None:
+            self.checkers.detach()
 
     def close(self) -> None:
+        if self.checkers is not None:
+            self.checkers.close()
         self.housekeeping.close()
         self.webhooks.close()
         self.deliveries.close()  # its last round goes through the writer
@@ -184,13 +197,16 @@ class Hub:
 
     # -- submissions --------------------------------------------------------------------------
 
+    def _signer(self, party: Party, at: str) -> Party:
+        """``party`` with the key in force at ``at``, as a receipt's verifier will pick it:
+        around a rotation that is not the row's newest key."""
+        in_force = lifecycle.key_at(self._keys.get(party.id, []), at) or party.public_key
+        return party if in_force == party.public_key else replace(party, public_key=in_force)
+
     def check(self, party: Party, compact: str) -> tuple[Checked, Prepared]:
         now = clock.now()
         at = clock.iso(now)
-        # The key in force when the record is received, as a receipt's verifier will pick it:
-        # around a rotation that is not the row's newest key.
-        in_force = lifecycle.key_at(self._keys.get(party.id, []), at) or party.public_key
-        signer = party if in_force == party.public_key else replace(party, public_key=in_force)
+        signer = self._signer(party, at)
         try:
             checked = check(compact, signer, self.is_party, now, self.settings.max_clock_skew_s)
         except Unprocessable as exc:
@@ -245,7 +261,33 @@ class Hub:
         return await self._submit(checkers, within)
 
     async def submit(self, party: Party, compacts: Sequence[str]) -> list[Outcome]:
-        return await self._submit([functools.partial(self.check, party, c) for c in compacts])
+        found = await self._check_elsewhere(party, compacts)
+        return await self._submit(
+            [functools.partial(self._prepare, party, c, found[i]) for i, c in enumerate(compacts)]
+        )
+
+    async def _check_elsewhere(self, party: Party, compacts: Sequence[str]) -> list[Checked | None]:
+        """The helpers' records for ``compacts`` (checkers.py); None where this thread must
+        check one itself: no helper answered, or a check refused it."""
+        if self.checkers is None:
+            return [None] * len(compacts)
+        now = clock.now()
+        job = checkers.Job(
+            tuple(compacts),
+            self._signer(party, clock.iso(now)),
+            frozenset(self._by_id),
+            now,
+            self.settings.max_clock_skew_s,
+        )
+        found = await self.checkers.run(job)
+        return found if found is not None else [None] * len(compacts)
+
+    def _prepare(
+        self, party: Party, compact: str, checked: Checked | None
+    ) -> tuple[Checked, Prepared]:
+        if checked is None:
+            return self.check(party, compact)
+        return checked, rules.prepare(self.context, party, checked)
 
     async def _submit(
         self,

@@ -46,13 +46,13 @@ from typing import Any
 from parley.errors import ParleyError
 from parley.hub.admission import Checked as Admitted
 from parley.hub.admission import token_authenticated
+from parley.hub.checkers import watch_parent
 from parley.intel.stix import Checked, Refused, Validator
 from parley.store.db import Party
 
 SPLIT_AT = 16
 CHUNK = 8
 MAX_HELPERS = 3  # each holds the checker: about 180 MB and 5 s of CPU to start
-WATCH_S = 0.2
 ANSWER_S = 120.0  # a helper that has not answered a chunk by then is taken for hung
 RESTART_S = 30.0  # a helper that cannot start must not cost 5 s of CPU every envelope
 
@@ -196,7 +196,7 @@ def _serve(conn: Connection, parent: int) -> None:
     """A helper's life: load the checker, say so, then answer slices until the pipe closes."""
     # Ctrl-C reaches the whole process group; the server decides when its helpers end.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _watch_parent(parent)
+    watch_parent(parent)
     _local.errors({})  # loads stix2-validator and compiles its schemas
     conn.send("ready")
     while True:
@@ -208,15 +208,6 @@ def _serve(conn: Connection, parent: int) -> None:
             conn.send(_check_slice(items, admission))
         except Exception as exc:  # anything unforeseen: the caller checks the slice itself
             conn.send(f"failed: {type(exc).__name__}")
-
-
-def _watch_parent(parent: int) -> None:
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(WATCH_S)
-        os._exit(0)  # no clean-up to do: a helper holds nothing but its inputs
-
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 class _Helper:
