@@ -271,14 +271,9 @@ class Hub:
         check one itself: no helper answered, or a check refused it."""
         if self.checkers is None:
             return [None] * len(compacts)
-        now = clock.now()
-        job = checkers.Job(
-            tuple(compacts),
-            self._signer(party, clock.iso(now)),
-            frozenset(self._by_id),
-            now,
-            self.settings.max_clock_skew_s,
-        )
+        now, skew = clock.now(), self.settings.max_clock_skew_s
+        signer = self._signer(party, clock.iso(now))
+        job = checkers.Job(tuple(compacts), signer, frozenset(self._by_id), now, skew)
         found = await self.checkers.run(job)
         return found if found is not None else [None] * len(compacts)
 
