@@ -160,6 +160,7 @@ class _Lane:
         self.owed: collections.deque[asyncio.Future[list[Checked | None] | None]] = (
             collections.deque()
         )
+        self.ended = False  # the stream broke: nothing sent on it would be answered
         self.task = loop.create_task(self._read())
 
     async def _read(self) -> None:
@@ -173,6 +174,7 @@ class _Lane:
         except (asyncio.IncompleteReadError, OSError, IndexError, pickle.UnpicklingError):
             pass
         finally:
+            self.ended = True
             self.fail()
 
     def fail(self) -> None:
@@ -301,7 +303,8 @@ class Checkers:
         if any(h.broken and not h.started for h in self._all):
             self._restart_at = time.monotonic() + RESTART_S
         for helper in self._all:
-            if not helper.broken and not helper.process.is_alive():
+            ended = helper.lane is not None and helper.lane.ended
+            if not helper.broken and (ended or not helper.process.is_alive()):
                 helper.close()
         self._all = [h for h in self._all if not h.broken]
         if len(self._all) < self.count and time.monotonic() >= self._restart_at:
