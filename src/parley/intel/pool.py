@@ -14,8 +14,9 @@ switch interval each way), which made a split envelope slower than an unsplit on
 6.5 ms for 100 objects; bench/README.md, session 10).
 
 How many: the cores this serving process may call its own (``cpu_count // serve processes``),
-less the one it runs on, at most :data:`MAX_HELPERS`. ``parley serve --workers N`` with N at the
-core count starts none. A helper is started on first need, in the background, and used only once
+less the one it runs on, at most three, as for signed submissions
+(:func:`parley.hub.checkers.helper_count`). ``parley serve --workers N`` with N at the core count
+starts none. A helper is started on first need, in the background, and used only once
 it has loaded the checker; a busy or broken one is passed over and its objects checked in the
 calling thread. A broken one is replaced, at once if it had been working, else (it could not
 start) after :data:`RESTART_S`. The verdicts and records are the same either way: the helpers
@@ -46,13 +47,12 @@ from typing import Any
 from parley.errors import ParleyError
 from parley.hub.admission import Checked as Admitted
 from parley.hub.admission import token_authenticated
-from parley.hub.checkers import watch_parent
+from parley.hub.checkers import helper_count, watch_parent
 from parley.intel.stix import Checked, Refused, Validator
 from parley.store.db import Party
 
 SPLIT_AT = 16
 CHUNK = 8
-MAX_HELPERS = 3  # each holds the checker: about 180 MB and 5 s of CPU to start
 ANSWER_S = 120.0  # a helper that has not answered a chunk by then is taken for hung
 RESTART_S = 30.0  # a helper that cannot start must not cost 5 s of CPU every envelope
 
@@ -97,7 +97,7 @@ def check_all(
     """Each item's verdict and, for a valid one when ``admission`` is given, its record (None
     where it could not be built), in order. ``processes``: how many serving processes share
     this machine's cores."""
-    helpers = _helpers.free(_helper_count(processes)) if len(items) >= SPLIT_AT else []
+    helpers = _helpers.free(helper_count(processes)) if len(items) >= SPLIT_AT else []
     if not helpers:
         return _check_slice(items, admission)
     return _Sharing(items, admission).run(helpers)
@@ -183,10 +183,6 @@ def answered_by_helpers() -> int:
     """How many objects helper processes have checked for this process, for the tests (a
     plain counter: concurrent adds may undercount it)."""
     return _helpers.answered
-
-
-def _helper_count(processes: int) -> int:
-    return max(0, min(MAX_HELPERS, (os.cpu_count() or 1) // max(1, processes) - 1))
 
 
 # -- the helper processes ------------------------------------------------------------------------
