@@ -55,6 +55,18 @@ def test_site_category_and_possible_duplicates(
         assert far["flags"] == []
 
 
+def test_the_duplicate_probe_does_not_refuse_a_site_it_would_not_fit(
+    server: Server, parties: dict[str, PartyHandle]
+) -> None:
+    """A 1 m site just short of the 85th parallel is valid. The probe for neighbours within
+    100 m reaches past it, and used to be parsed as a site of its own and refused."""
+    with server.client(parties["relief"]) as r:
+        polar = site(20.0, 84.9995, 1)
+        assert r.submit("site", polar)["flags"] == []
+        near = site(*east_of(20.0, 84.9995, 50), 1)
+        assert r.submit("site", near)["flags"][0].startswith("possible duplicate of ")
+
+
 def test_movements_are_flagged_late_never_refused_but_not_in_the_past(
     server: Server, parties: dict[str, PartyHandle]
 ) -> None:

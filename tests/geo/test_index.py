@@ -116,6 +116,39 @@ def test_hit_distances_are_geodesic() -> None:
     assert hit.threshold_m == 1300 and abs(hit.clearance_m + 65.5) < 1e-3
 
 
+def test_near_measures_cores_only_against_the_oracle() -> None:
+    """``near`` answers "whose cores lie within the query's buffer", whatever the indexed items'
+    own buffers: sites of every radius, points and polygons, against pyproj's distances."""
+    rng = np.random.default_rng(7)
+    ix = ScreeningIndex(batch=16)
+    truth: dict[str, oracle.Shape] = {}
+    for i in range(300):
+        lon, lat = float(rng.uniform(37.0, 37.02)), float(rng.uniform(36.0, 36.02))
+        r = float(rng.choice([1.0, 50.0, 300.0, 5000.0]))
+        if i % 3:
+            fp = Footprint.point(lon, lat, r)
+            truth[f"s{i}"] = oracle.Shape("point", [[np.array([[lon, lat]])]], 0.0)
+        else:
+            ring = np.array([fwd(lon, lat, a, float(rng.uniform(20, 200))) for a in (0, 120, 240)])
+            ring = np.vstack((ring, ring[:1]))
+            fp = Footprint.polygons([[ring]], r)
+            truth[f"s{i}"] = oracle.Shape("polygon", [[ring]], 0.0)
+        ix.add(f"s{i}", Site("hospital", "H", fp, Band(-500, 3000), Window(T0, None)), party("n"))
+    checked = 0
+    for _ in range(60):
+        lon, lat = float(rng.uniform(37.0, 37.02)), float(rng.uniform(36.0, 36.02))
+        query = site(lon, lat, 100.0)
+        core = oracle.Shape("point", [[np.array([[lon, lat]])]], 0.0)
+        names = list(truth)
+        d = oracle.distances([(core, truth[k]) for k in names])
+        found = keys(ix.near(query, kinds=("site",)))
+        clear = {k for k, dk in zip(names, d, strict=True) if abs(dk - 100.0) > 1e-3}
+        assert found & clear == {k for k, dk in zip(names, d, strict=True) if dk < 100.0} & clear
+        assert keys(ix.screen(query)) >= found
+        checked += len(found)
+    assert checked > 20  # the probes did find sites, so the comparison was not vacuous
+
+
 # -- time and altitude: closed intervals ---------------------------------------------------------
 
 

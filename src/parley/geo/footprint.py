@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -267,6 +267,10 @@ class Footprint:
     def pieces(self, xy: Array) -> tuple[Array, Array]:
         """The densified pieces' ends, from the densified vertices ``xy`` in some frame."""
         return xy[self.piece_start], xy[self.piece_start + 1]
+
+    def with_buffer(self, buffer_m: float) -> Footprint:
+        """The same core with another buffer."""
+        return replace(self, buffer_m=float(buffer_m))
 
     def box(self, extra_m: float = 0.0) -> Box:
         """A box in degrees holding every point within ``buffer_m + extra_m`` of the core."""

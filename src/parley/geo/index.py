@@ -13,6 +13,9 @@ The boxes live in shapely STRtrees arranged as a logarithmic method (Bentley and
 
 Queries probe every tree and scan ``recent`` with numpy, so they are exact whatever the state.
 Boxes are conservative (see :meth:`Footprint.box`); the exact answer is :mod:`separation`'s.
+
+Long module: the columns, the trees over them and the queries share private state, and a split
+would have each half reach into the other's.
 """
 
 from __future__ import annotations
@@ -336,33 +339,43 @@ class ScreeningIndex:
         Items of the same record as ``meta["record"]`` are skipped (an operation is not screened
         against itself). ``kinds`` restricts the answer to some kinds of item.
         """
-        s = self._slots(item, meta, kinds)
+        return self._measure(item, self._slots(item, meta, kinds), cores_only=False)
+
+    def near(
+        self, item: Item, meta: Meta | None = None, *, kinds: Sequence[ItemKind] | None = None
+    ) -> list[Hit]:
+        """:meth:`screen` with every indexed item's buffer taken as zero: whose cores come
+        within ``item``'s buffer of its core (the duplicate-site probe: "a hospital within
+        100 m" is about where two sites are, not how far each one's protection reaches)."""
+        return self._measure(item, self._slots(item, meta, kinds), cores_only=True)
+
+    def _measure(self, item: Item, s: Slots, *, cores_only: bool) -> list[Hit]:
         if len(s) == 0:
             return []
         query = item.footprint
-        on_point = self._col["point"][s]
+        col = self._col
+        on_point = col["point"][s]
         points, shapes = s[on_point], s[~on_point]
         found: list[tuple[Slots, np.ndarray, np.ndarray]] = []
         if len(points):
-            col = self._col
-            m = separation.measure_points(
-                query, col["lonlat"][points], col["xyz"][points], col["buffer"][points]
-            )
+            buffers = np.zeros(len(points)) if cores_only else col["buffer"][points]
+            m = separation.measure_points(query, col["lonlat"][points], col["xyz"][points], buffers)
             found.append((points[m.meets], m.distance_m[m.meets], m.error_m[m.meets]))
         if len(shapes):
-            shapes = self._near_enough(query, shapes)
+            shapes = self._near_enough(query, shapes, cores_only)
         if len(shapes):
             footprints: list[Footprint] = []
-            for other in self._col["item"][shapes].tolist():
+            for other in col["item"][shapes].tolist():
                 footprints.append(other.footprint)
-            m = separation.measure_shapes(query, footprints)
+            zeros = np.zeros(len(shapes)) if cores_only else None
+            m = separation.measure_shapes(query, footprints, zeros)
             found.append((shapes[m.meets], m.distance_m[m.meets], m.error_m[m.meets]))
         if not found:
             return []
         slots = np.concatenate([f[0] for f in found])
         distance = np.concatenate([f[1] for f in found])
         error = np.concatenate([f[2] for f in found])
-        threshold = query.buffer_m + self._col["buffer"][slots]
+        threshold = query.buffer_m + (0.0 if cores_only else col["buffer"][slots])
         # Closest first (stable, so the same index answers in the same order).
         order = np.argsort(distance - threshold, kind="stable")
         picked = slots[order]
@@ -371,17 +384,17 @@ class ScreeningIndex:
             map(
                 _new_hit,
                 zip(
-                    self._col["key"][picked].tolist(),
-                    self._col["meta"][picked].tolist(),
+                    col["key"][picked].tolist(),
+                    col["meta"][picked].tolist(),
                     distance[order].tolist(),
-                    threshold[order].tolist(),
+                    np.broadcast_to(threshold, distance.shape)[order].tolist(),
                     error[order].tolist(),
                     strict=True,
                 ),
             )
         )
 
-    def _near_enough(self, query: Footprint, shapes: Slots) -> Slots:
+    def _near_enough(self, query: Footprint, shapes: Slots, cores_only: bool = False) -> Slots:
         """Drop shape candidates whose centres are too far apart for the cores to meet.
 
         Planar distances never exceed geodesic ones, and each core lies within its extent of
@@ -390,5 +403,6 @@ class ScreeningIndex:
         col = self._col
         xy = query.frame.project(col["xyz"][shapes])
         gap = np.hypot(xy[:, 0], xy[:, 1]) - query.extent_m - col["extent"][shapes]
-        keep: Slots = shapes[gap <= query.buffer_m + col["buffer"][shapes] + separation.EPS]
+        reach = query.buffer_m + (0.0 if cores_only else col["buffer"][shapes])
+        keep: Slots = shapes[gap <= reach + separation.EPS]
         return keep

@@ -90,15 +90,23 @@ def _point_segment_distance(p: Array, a: Array, b: Array) -> Array:
     return np.asarray(np.sqrt(np.min(qx * qx + qy * qy, axis=1)), dtype=np.float64)
 
 
-def measure_shapes(query: Footprint, candidates: Sequence[Footprint]) -> Measures:
-    """Line and polygon candidates (areas, routes, polygon footprints) against one query."""
+def measure_shapes(
+    query: Footprint, candidates: Sequence[Footprint], buffers: Array | None = None
+) -> Measures:
+    """Line and polygon candidates (areas, routes, polygon footprints) against one query.
+
+    ``buffers`` replaces the candidates' own buffers (zeros: do their cores come within the
+    query's buffer).
+    """
     n = len(candidates)
     if n == 0:
         empty = np.zeros(0)
         return Measures(np.zeros(0, dtype=bool), empty, empty)
     drawn, xys = pictures(candidates, query.frame)
     d2 = np.asarray(shapely.distance(query.planar, drawn), dtype=np.float64)
-    limit = query.buffer_m + np.array([c.buffer_m for c in candidates])
+    if buffers is None:
+        buffers = np.array([c.buffer_m for c in candidates])
+    limit = query.buffer_m + buffers
     step = np.array([c.step_m for c in candidates])
     reach = query.extent_m + 2 * limit + 2 * step + 1.0
     own_sag = geodesy.sagitta(reach, step)

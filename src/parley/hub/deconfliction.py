@@ -18,6 +18,7 @@ import json
 import threading
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -301,20 +302,17 @@ class Screening:
                 return None
             return found
 
-    def nearby_sites(self, party: str, probe: shapes.Site, within_m: float) -> list[str]:
-        """Sites of ``probe``'s category within ``within_m`` of its core that ``party`` sees.
-
-        ``probe`` must be buffered by at least ``within_m``, so that every such site meets it.
-        """
+    def nearby_sites(self, party: str, site: shapes.Site, within_m: float) -> list[str]:
+        """Sites of ``site``'s category in force with it whose cores lie within ``within_m`` of
+        its core, that ``party`` sees."""
+        probe = replace(site, footprint=site.footprint.with_buffer(within_m))
         with self._lock:
             self._catch_up()
             found = []
-            for hit in self.index.screen(probe, {"party": party, "record": ""}, kinds=("site",)):
+            for hit in self.index.near(probe, {"party": party, "record": ""}, kinds=("site",)):
                 record = hit.meta.get("record", hit.key)
-                if (
-                    self.categories.get(record) == probe.category
-                    and hit.distance_m <= within_m
-                    and self.holders[record].visible_to(party)
+                if self.categories.get(record) == site.category and self.holders[record].visible_to(
+                    party
                 ):
                     found.append(record)
         return sorted(found)

@@ -50,7 +50,7 @@ def prepare(ctx: Context, party: Party, checked: Checked) -> Prepared:
         _operation(ctx, party, ready.parsed, body, audience)
     elif kind == "site" and isinstance(ready.parsed, shapes.Site):
         notices.check_site(body)
-        ready.flags += _duplicates(ctx, party, body)
+        ready.flags += _duplicates(ctx, party, ready.parsed)
     elif kind == "movement" and isinstance(ready.parsed, shapes.Movement):
         ready.flags += notices.movement_flags(
             ready.parsed, body, clock.now(), timedelta(seconds=ctx.settings.max_clock_skew_s)
@@ -87,7 +87,8 @@ def draft_site(ctx: Context, party: Party, body: dict[str, Any]) -> list[str]:
     parsed = parse("site", body)
     _in_region(ctx, "site", parsed, body)
     notices.check_site(body)
-    return _duplicates(ctx, party, body)
+    assert isinstance(parsed, shapes.Site)
+    return _duplicates(ctx, party, parsed)
 
 
 def _in_region(ctx: Context, kind: str, parsed: Parsed | None, body: dict[str, Any]) -> None:
@@ -222,11 +223,10 @@ def _repeated(ctx: Context, party: Party, kind: str, body: dict[str, Any]) -> li
     return [f"likely duplicate of {same}: the same {kind} was already notified and is in force"]
 
 
-def _duplicates(ctx: Context, party: Party, body: dict[str, Any]) -> list[str]:
-    probe = shapes.parse_site({**body, "radius_m": notices.DUPLICATE_WITHIN_M})
-    near = ctx.screening.nearby_sites(party.id, probe, notices.DUPLICATE_WITHIN_M)
+def _duplicates(ctx: Context, party: Party, site: shapes.Site) -> list[str]:
+    near = ctx.screening.nearby_sites(party.id, site, notices.DUPLICATE_WITHIN_M)
     return [
-        f"possible duplicate of {other}: a {probe.category} within "
+        f"possible duplicate of {other}: a {site.category} within "
         f"{notices.DUPLICATE_WITHIN_M:.0f} m"
         for other in near
     ]
