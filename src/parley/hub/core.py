@@ -294,6 +294,7 @@ class Hub:
         ready: list[Checked] = []
         geometry: dict[str, Parsed] = {}
         prepared: dict[str, Prepared] = {}
+        await self.screening.caught_up.wait()
         with self.screening.one_view(), stix_refs.one_group():
             for checker in checkers:
                 try:
