@@ -55,6 +55,9 @@ WATCH_S = 0.2
 ANSWER_S = 60.0  # a helper that has not answered a job by then is taken for hung
 START_S = 60.0
 RESTART_S = 30.0  # a helper that cannot start must not be spawned again on every request
+# A helper that dies ends its stream, which its lane sees at once; asking the kernel too (a
+# waitpid) cost 35-57 us of every request (py-spy, session 12), so that is done once a second.
+POLL_S = 1.0
 _HEADER = struct.Struct("!Q")
 _READY = b"ready"
 
@@ -255,6 +258,7 @@ class Checkers:
         self.count = count
         self._all: list[_Helper] = []
         self._restart_at = 0.0
+        self._poll_at = 0.0
         self.answered = 0  # submissions, for the tests and the benchmark
 
     def ready(self) -> int:
@@ -302,9 +306,12 @@ class Checkers:
     def _usable(self) -> list[_Helper]:
         if any(h.broken and not h.started for h in self._all):
             self._restart_at = time.monotonic() + RESTART_S
+        poll = time.monotonic() >= self._poll_at
+        if poll:
+            self._poll_at = time.monotonic() + POLL_S
         for helper in self._all:
             ended = helper.lane is not None and helper.lane.ended
-            if not helper.broken and (ended or not helper.process.is_alive()):
+            if not helper.broken and (ended or (poll and not helper.process.is_alive())):
                 helper.close()
         self._all = [h for h in self._all if not h.broken]
         if len(self._all) < self.count and time.monotonic() >= self._restart_at:
