@@ -9,6 +9,7 @@ checkpoint whenever the tree has grown, at most ``checkpoint_interval_s`` after 
 from __future__ import annotations
 
 import base64
+import collections
 import json
 import logging
 import os
@@ -38,6 +39,10 @@ log = logging.getLogger("parley.log")
 
 _str = json.encoder.encode_basestring  # a JSON string, escaped as RFC 8785 escapes it
 CATCH_UP_CHUNK = 10_000
+# Receipts are asked for just after submitting: the newest entries stay in memory (about 250
+# bytes each), so a receipt does not read its entry back from the database (a quarter of the
+# server's time at 1,000 submissions/s with receipts, by py-spy, session 12).
+RECENT_ENTRIES = 16_384
 KEY_DIR = "log-keys"
 """Where ``parley log rotate-key`` keeps the log keys after the first (``hub.key``), in the
 data directory: one file per key, named by its key ID, never deleted."""
@@ -68,6 +73,8 @@ class HubLog:
             key_dir = checkpoint_file.parent / KEY_DIR
         self.key_dir = key_dir
         self._lock = threading.Lock()
+        # The entries last appended to the tree, in order, ending at index tree.size - 1.
+        self._recent: collections.deque[bytes] = collections.deque(maxlen=RECENT_ENTRIES)
         self.adopt_keys()
         # Before anything is served or signed: a tree that contradicts a stored record or
         # the latest signed checkpoint would make every later checkpoint a fork.
@@ -170,7 +177,17 @@ class HubLog:
                 stop = min(target, self.tree.size + CATCH_UP_CHUNK)
                 for entry in self.store.entries(self.tree.size, stop):
                     self.tree.append(merkle.leaf_hash(entry))
+                    self._recent.append(entry)
             return self.tree.size
+
+    def _entry(self, index: int) -> bytes:
+        """The entry at ``index`` as the tree holds it: from memory if recent."""
+        with self._lock:
+            back = self.tree.size - index
+            if 0 < back <= len(self._recent):
+                return self._recent[-back]
+        (entry,) = self.store.entries(index, index + 1)
+        return entry
 
     def notify(self) -> None:
         """New entries were committed: publish a checkpoint soon."""
@@ -303,7 +320,7 @@ class HubLog:
         if latest is None or latest[0] <= sub.log_index:
             return None
         size, signed = latest
-        (entry,) = self.store.entries(sub.log_index, sub.log_index + 1)
+        entry = self._entry(sub.log_index)
         proof = self.inclusion(sub.log_index, size)
         return {
             "version": RECEIPT_VERSION,
