@@ -60,6 +60,10 @@ class Cursors:
         exactly this scope, with one answer for every reason."""
         try:
             raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+            # The decoder skips characters outside the alphabet and ignores spare bits: only
+            # the one spelling this server wrote is its value.
+            if base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=") != value:
+                raise ValueError(value)
             plain = self._aead.decrypt(raw[:12], raw[12:], _INFO)
             party, collection, endpoint, fingerprint, position = json.loads(plain)
         except (ValueError, InvalidTag, TypeError):
