@@ -394,7 +394,7 @@ class ScreeningIndex:
             )
         )
 
-    def _near_enough(self, query: Footprint, shapes: Slots, cores_only: bool = False) -> Slots:
+    def _near_enough(self, query: Footprint, shapes: Slots, cores_only: bool) -> Slots:
         """Drop shape candidates whose centres are too far apart for the cores to meet.
 
         Planar distances never exceed geodesic ones, and each core lies within its extent of

@@ -306,9 +306,10 @@ class Checkers:
     def _usable(self) -> list[_Helper]:
         if any(h.broken and not h.started for h in self._all):
             self._restart_at = time.monotonic() + RESTART_S
-        poll = time.monotonic() >= self._poll_at
+        now = time.monotonic()
+        poll = now >= self._poll_at
         if poll:
-            self._poll_at = time.monotonic() + POLL_S
+            self._poll_at = now + POLL_S
         for helper in self._all:
             ended = helper.lane is not None and helper.lane.ended
             if not helper.broken and (ended or (poll and not helper.process.is_alive())):

@@ -313,9 +313,8 @@ class Screening:
             found = []
             for hit in self.index.near(probe, {"party": party, "record": ""}, kinds=("site",)):
                 record = hit.meta.get("record", hit.key)
-                if self.categories.get(record) == site.category and self.holders[record].visible_to(
-                    party
-                ):
+                same_kind = self.categories.get(record) == site.category
+                if same_kind and self.holders[record].visible_to(party):
                     found.append(record)
         return sorted(found)
 

@@ -39,9 +39,9 @@ log = logging.getLogger("parley.log")
 
 _str = json.encoder.encode_basestring  # a JSON string, escaped as RFC 8785 escapes it
 CATCH_UP_CHUNK = 10_000
-# Receipts are asked for just after submitting: the newest entries stay in memory (about 250
-# bytes each), so a receipt does not read its entry back from the database (a quarter of the
-# server's time at 1,000 submissions/s with receipts, by py-spy, session 12).
+# Receipts are asked for just after submitting: the newest entries stay in memory (131-200
+# bytes each, under 4 MB in all), so a receipt does not read its entry back from the database
+# (a quarter of the server's time at 1,000 submissions/s with receipts, by py-spy, session 12).
 RECENT_ENTRIES = 16_384
 KEY_DIR = "log-keys"
 """Where ``parley log rotate-key`` keeps the log keys after the first (``hub.key``), in the
