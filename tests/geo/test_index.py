@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -107,6 +108,27 @@ def test_kinds_filter() -> None:
     assert ix.candidates(circle(37.0, 36.0, 1), kinds=("site",)) == ["s"]
 
 
+def test_a_kind_emptied_and_filled_again_is_found_again() -> None:
+    """A query for a kind the index holds none of answers nothing at once; removals, compaction
+    and re-adding keep that count right."""
+    ix = ScreeningIndex(batch=2)
+    ix.add("s", site(37.0, 36.0, 100), party("ngo"))
+    for i in range(6):
+        ix.add(f"v{i}", circle(37.0, 36.0, 100), party("A"))
+    here = circle(37.0, 36.0, 1)
+    assert len(ix.screen(here, kinds=("volume",))) == 6
+    for i in range(6):
+        ix.remove(f"v{i}")
+    assert ix.screen(here, kinds=("volume",)) == []
+    assert keys(ix.screen(here)) == {"s"}  # compacts: the dead outnumber the living
+    ix.add("v", circle(37.0, 36.0, 100), party("A"))
+    assert keys(ix.screen(here, kinds=("volume",))) == {"v"}
+    ix.add("s", site(37.0, 36.0, 100), party("ngo"))  # replacing keeps one site, not two
+    ix.remove("s")
+    assert ix.screen(here, kinds=("site",)) == []
+    assert keys(ix.screen(here, kinds=("volume", "site"))) == {"v"}
+
+
 def test_hit_distances_are_geodesic() -> None:
     ix = ScreeningIndex()
     lon, lat = fwd(37.0, 36.0, 45.0, 1234.5)
@@ -147,6 +169,24 @@ def test_near_measures_cores_only_against_the_oracle() -> None:
         assert keys(ix.screen(query)) >= found
         checked += len(found)
     assert checked > 20  # the probes did find sites, so the comparison was not vacuous
+
+
+def test_a_footprint_with_another_buffer_measures_as_one_built_with_it() -> None:
+    """``with_buffer`` (the duplicate probe) shares what it worked out from the core with the
+    footprint it came from, and measures exactly as a footprint built afresh with that buffer."""
+    ring = np.array([fwd(37.0, 36.0, a, 150.0) for a in (0, 120, 240)])
+    ring = np.vstack((ring, ring[:1]))
+    core = Footprint.polygons([[ring]], 300.0)
+    assert core.planar.is_valid and core.sag_m >= 0  # worked out before the copy
+    probe = core.with_buffer(100.0)
+    fresh = Footprint.polygons([[ring]], 100.0)
+    assert probe.frame is core.frame and probe.planar is core.planar
+    assert (probe.buffer_m, core.buffer_m) == (100.0, 300.0)
+    assert probe.box() == fresh.box() != core.box()
+    others = [Footprint.point(*fwd(37.0, 36.0, 45.0, d), 0.0) for d in (120.0, 160.0, 260.0)]
+    got, want = (separation.measure_shapes(f, others) for f in (probe, fresh))
+    assert got.meets.tolist() == want.meets.tolist() == [True, True, False]
+    assert np.array_equal(got.distance_m, want.distance_m)
 
 
 # -- time and altitude: closed intervals ---------------------------------------------------------
@@ -272,7 +312,7 @@ def test_polygon_with_a_hole(
 # -- incremental structure against a flat scan --------------------------------------------------
 
 
-def flat_scan(items: dict[str, Volume], query: Volume) -> set[str]:
+def flat_scan(items: Mapping[str, Volume | Site], query: Volume) -> set[str]:
     """Every item measured on its own: the truth the index must reproduce whatever its state."""
     found = set()
     for key, item in items.items():
@@ -294,7 +334,7 @@ def flat_scan(items: dict[str, Volume], query: Volume) -> set[str]:
 def test_index_agrees_with_a_flat_scan_through_adds_and_removes(batch: int, fanout: int) -> None:
     rng = np.random.default_rng(batch)
     ix = ScreeningIndex(batch=batch, fanout=fanout)
-    live: dict[str, Volume] = {}
+    live: dict[str, Volume | Site] = {}
     for step in range(600):
         roll = rng.random()
         if roll < 0.6 or not live:
@@ -302,7 +342,11 @@ def test_index_agrees_with_a_flat_scan_through_adds_and_removes(batch: int, fano
             lon, lat = rng.uniform(37.0, 37.3), rng.uniform(36.0, 36.3)
             start = T0 + timedelta(minutes=int(rng.integers(0, 240)))
             window = Window(start, start + timedelta(minutes=int(rng.integers(0, 90))))
-            if rng.random() < 0.7:
+            item: Volume | Site
+            if step < 300 and rng.random() < 0.15:
+                # sites only in the first half, so the second half's removals empty their kind
+                item = Site("hospital", "H", Footprint.point(lon, lat, 200.0), LOW, window)
+            elif rng.random() < 0.7:
                 item = circle(lon, lat, float(rng.uniform(10, 3000)), window=window)
             else:
                 ring = np.array(
@@ -322,6 +366,10 @@ def test_index_agrees_with_a_flat_scan_through_adds_and_removes(batch: int, fano
             )
             assert keys(ix.screen(query)) == flat_scan(live, query)
             assert keys(ix.screen(query)) <= set(ix.candidates(query))
+            sites = {k: v for k, v in live.items() if isinstance(v, Site)}
+            assert keys(ix.screen(query, kinds=("site",))) == flat_scan(sites, query)
+            volumes = {k: v for k, v in live.items() if isinstance(v, Volume)}
+            assert keys(ix.screen(query, kinds=("volume",))) == flat_scan(volumes, query)
     assert len(ix) == len(live)
     ix.flush()
     query = circle(37.15, 36.15, 50_000, window=Window(T0 - HOUR, T0 + 10 * HOUR))

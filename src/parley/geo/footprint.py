@@ -269,8 +269,14 @@ class Footprint:
         return xy[self.piece_start], xy[self.piece_start + 1]
 
     def with_buffer(self, buffer_m: float) -> Footprint:
-        """The same core with another buffer."""
-        return replace(self, buffer_m=float(buffer_m))
+        """The same core with another buffer, sharing what was worked out from the core (the
+        duplicate-site probe asks about a site that is screened next: one frame for both)."""
+        self.frame  # noqa: B018 -- worked out here once, for both
+        other = replace(self, buffer_m=float(buffer_m))
+        for name in _FROM_CORE:
+            if name in self.__dict__:
+                other.__dict__[name] = self.__dict__[name]
+        return other
 
     def box(self, extra_m: float = 0.0) -> Box:
         """A box in degrees holding every point within ``buffer_m + extra_m`` of the core."""
@@ -290,6 +296,10 @@ class Footprint:
             for hole in rings[1:]:
                 total -= geodesy.ring_area(hole[:, 0], hole[:, 1])
         return total
+
+
+#: The cached properties that depend on the core alone, not on ``buffer_m``.
+_FROM_CORE = ("frame", "vertices", "ring_starts", "own_xy", "planar", "own_pieces", "sag_m")
 
 
 def _centre(coords: Array) -> tuple[float, float]:

@@ -223,7 +223,9 @@ class Frame:
         lam, phi = math.radians(lon), math.radians(lat)
         east = (-math.sin(lam), math.cos(lam), 0.0)
         north = (-math.sin(phi) * math.cos(lam), -math.sin(phi) * math.sin(lam), math.cos(phi))
-        origin = ecef(np.array([lon]), np.array([lat]))[0]
+        # Scalar maths: a frame is made per query footprint, and numpy's per-call overhead was
+        # most of its cost. A point footprint's own ECEF position is this same value.
+        origin = np.array(ecef_one(lon, lat))
         return cls(lon, lat, origin, np.array([east, north], dtype=np.float64).T.copy())
 
     def project(self, xyz: Array) -> Array:
