@@ -21,6 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from parley.api.serve import mask
 from parley.client.http import HubError
 from parley.config import Settings
+from parley.hub import metrics
 
 from .conftest import PartyHandle, Server, free_port
 from .test_screening_hub import HOSPITAL, site
@@ -251,6 +252,32 @@ def _scrape(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 
 def _value(samples: dict[Any, float], name: str, **labels: str) -> float:
     return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+def test_a_requests_submissions_are_counted_one_by_one() -> None:
+    """A batch or an envelope counts each submission under its own kind and outcome, though the
+    labels are looked up once per pair."""
+
+    def count(kind: str, outcome: str) -> float:
+        found = metrics.REGISTRY.get_sample_value(
+            "parley_submissions_total", {"kind": kind, "outcome": outcome}
+        )
+        return found or 0.0
+
+    before = {k: count(*k) for k in [("site", "accepted"), ("operation", "accepted")]}
+    refused = count("unknown", "refused")
+    metrics.submissions(
+        [
+            ("site", "accepted"),
+            (None, "refused"),
+            ("site", "accepted"),
+            ("operation", "accepted"),
+            ("site", "accepted"),
+        ]
+    )
+    assert count("site", "accepted") - before["site", "accepted"] == 3
+    assert count("operation", "accepted") - before["operation", "accepted"] == 1
+    assert count("unknown", "refused") - refused == 1
 
 
 def test_metrics_move_with_submissions_refusals_and_streams(

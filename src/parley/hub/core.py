@@ -349,11 +349,13 @@ class Hub:
         if arrivals or followed:
             for listener in self.alert_listeners:
                 listener()
-        for outcome in outcomes:
-            if isinstance(outcome, Accepted):
-                metrics.submission(outcome.record.kind, metrics.ACCEPTED)
-            elif outcome is not None:
-                metrics.submission(None, metrics.REFUSED)
+        metrics.submissions(
+            (o.record.kind, metrics.ACCEPTED)
+            if isinstance(o, Accepted)
+            else (None, metrics.REFUSED)
+            for o in outcomes
+            if o is not None
+        )
         return [o for o in outcomes if o is not None]
 
     def _committed(self, records: Sequence[NewSubmission], indices: Sequence[int]) -> None:
