@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,7 +27,7 @@ from parley import clock
 from parley.errors import Forbidden, InvalidSubmission, Unprocessable
 from parley.parties import jws, roles
 from parley.parties.keys import b64url_decode, public_key_from_raw
-from parley.records import ids, schemas
+from parley.records import schemas
 from parley.store.db import NewSubmission, Party
 
 ENTRY_VERSION = 1
@@ -83,7 +84,7 @@ def admit(
         raise InvalidSubmission("body must be a JSON object", field="body")
     # The kind's JSON Schema, the one published at /schemas/{kind}.json, before its rules.
     schemas.check(kind, doc["body"])
-    record_id = ids.record_id()
+    record_id = str(uuid.uuid4())
     received_at = clock.iso(received)
     salt = None if audience is None else secrets.token_hex(32)
     entry = log_entry(record_id, kind, party.id, received_at, compact, salt)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -26,7 +27,6 @@ from parley.geo.region import Region
 from parley.hub.admission import log_entry
 from parley.parties import jws
 from parley.parties.keys import b64url, public_raw
-from parley.records import ids
 from parley.store.db import NewSubmission, Party, Store, Submission
 
 HUB = "hub"
@@ -71,7 +71,7 @@ def record(
         "body": body,
     }
     compact = jws.sign(document, key, HUB)
-    record_id = ids.record_id()
+    record_id = str(uuid.uuid4())
     received_at = clock.iso(now)
     salt = None if audience is None else secrets.token_hex(32)
     return NewSubmission(
