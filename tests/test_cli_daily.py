@@ -191,6 +191,27 @@ def test_a_receipt_says_what_it_proves(
     assert f"{server.url}/api/v1/submissions/{'f' * 36}/receipt" in gone
 
 
+def test_a_short_id_that_starts_two_sites_asks_for_more(
+    server: Server, parties: dict[str, PartyHandle], parley_as: ParleyAs
+) -> None:
+    """Short ids are the first characters of random ids, so two can share them: the command
+    says so and asks for more, rather than saying there is no such site."""
+    run = Runner(parley_as)
+    relief, alpha = parties["relief"], parties["alpha"]
+    ids = []
+    for name, at in (("Al-Razi", "36.2, 37.16"), ("Al-Amal", "36.3, 37.3")):
+        args = ("--name", name, "--category", "hospital", "--at", at, "--radius", "100", "--yes")
+        ids.append(run.json(relief, "site", "add", *args)["id"])
+    run(alpha, "ack", ids[0])  # an acknowledgement's id starting the same way is no site's
+    differ = next(i for i, (a, b) in enumerate(zip(*ids, strict=True)) if a != b)
+    shared = ids[0][:differ]  # often empty: then every site's id starts with it
+    asked = run(relief, "site", "show", shared, code=1)
+    assert f"{shared!r} is the start of 2 sites' ids you may see: give more of the id" in asked
+    one_more = ids[1][: len(shared) + 1]
+    assert run.json(relief, "site", "show", one_more)["id"] == ids[1]
+    assert "no site" in run(relief, "site", "show", "f" * 36, code=1)
+
+
 def test_the_demo_prints_runnable_lines_with_the_real_values(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -83,6 +83,18 @@ def emit(data: Any, as_json: bool, human: str | Table | None = None) -> None:
         click.echo(json.dumps(data, indent=2, sort_keys=True))
     elif human is not None:
         out.print(human)
+
+
+def one_by_id(ids: Iterable[str], given: str, what: str) -> str | None:
+    """The id ``given`` names: itself, or the one id it starts (a short id, as the listings
+    print them); None if it names none. Several ids starting with it is the user's to settle:
+    random 8-character prefixes start to repeat beyond tens of thousands of records."""
+    found = [i for i in ids if i == given or i.startswith(given)]
+    if len(found) > 1 and given not in found:
+        raise click.ClickException(
+            f"{given!r} is the start of {len(found)} {what} ids you may see: give more of the id"
+        )
+    return given if given in found else (found[0] if found else None)
 
 
 REGION_FILE = click.option(

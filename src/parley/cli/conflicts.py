@@ -7,7 +7,7 @@ import click
 from rich.markup import escape
 
 from parley.cli.alerts import alert_line, alerts
-from parley.cli.base import JSON, cli, emit, out
+from parley.cli.base import JSON, cli, emit, one_by_id, out
 from parley.cli.notify import (
     _audience,
     _audience_of,
@@ -91,18 +91,14 @@ def resolve(
     client: Client, conflict_id: str, outcome: str, audience: str | None, as_json: bool
 ) -> None:
     """Record how a conflict was resolved."""
-    found = (
-        [
-            c
-            for c in pages(client, "/api/v1/conflicts", 0, state="open,acknowledged,resolved,moot")
-            if c["id"] == conflict_id or c["id"].startswith(conflict_id)
-        ]
-        if conflict_id
-        else []
-    )
-    if len(found) != 1:
+    listed = {
+        c["id"]: c
+        for c in pages(client, "/api/v1/conflicts", 0, state="open,acknowledged,resolved,moot")
+    }
+    found = one_by_id(listed, conflict_id, "conflicts'") if conflict_id else None
+    if found is None:
         raise click.ClickException(f"no conflict {conflict_id} that concerns you")
-    conflict = found[0]
+    conflict = listed[found]
     names = Names.fetch(client)
     if audience is None:
         # Only the parties the conflict alerted know of it: the resolution goes to them.

@@ -8,7 +8,7 @@ from typing import Any
 import click
 from rich.markup import escape
 
-from parley.cli.base import out
+from parley.cli.base import one_by_id, out
 from parley.client.http import Names
 from parley.formats.coordinates import echo
 
@@ -64,12 +64,10 @@ def _about(names: Names, kind: str) -> dict[str, list[dict[str, Any]]]:
 
 
 def _found(names: Names, record_id: str, kind: str) -> dict[str, Any]:
-    record = names.records.get(record_id)
+    of_kind = [i for i, r in names.records.items() if r["kind"] == kind]
+    found = one_by_id(of_kind, record_id, f"{kind}s'")
+    record = None if found is None else names.records[found]
     if record is None:
-        # Ids are long: a short id as printed by the listings is accepted too.
-        matches = [r for i, r in names.records.items() if i.startswith(record_id)]
-        record = matches[0] if len(matches) == 1 else None
-    if record is None or record["kind"] != kind:
         raise click.ClickException(f"no {kind} {record_id} that you may see")
     return record
 
