@@ -66,10 +66,9 @@ def _about(names: Names, kind: str) -> dict[str, list[dict[str, Any]]]:
 def _found(names: Names, record_id: str, kind: str) -> dict[str, Any]:
     of_kind = [i for i, r in names.records.items() if r["kind"] == kind]
     found = one_by_id(of_kind, record_id, f"{kind}s'")
-    record = None if found is None else names.records[found]
-    if record is None:
+    if found is None:
         raise click.ClickException(f"no {kind} {record_id} that you may see")
-    return record
+    return names.records[found]
 
 
 # -- sites ------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from parley.errors import BadRequest
+from parley.parties.keys import b64url
 
 _INFO = b"parley taxii next v1"
 
@@ -53,7 +54,7 @@ class Cursors:
         ).encode()
         nonce = os.urandom(12)
         sealed = nonce + self._aead.encrypt(nonce, plain, _INFO)
-        return base64.urlsafe_b64encode(sealed).decode("ascii").rstrip("=")
+        return b64url(sealed)
 
     def open(self, value: str, scope: Scope) -> int:
         """The position after which the next page starts; refuses any value not made for
@@ -62,7 +63,7 @@ class Cursors:
             raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
             # The decoder skips characters outside the alphabet and ignores spare bits: only
             # the one spelling this server wrote is its value.
-            if base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=") != value:
+            if b64url(raw) != value:
                 raise ValueError(value)
             plain = self._aead.decrypt(raw[:12], raw[12:], _INFO)
             party, collection, endpoint, fingerprint, position = json.loads(plain)
